@@ -1,0 +1,29 @@
+// fleetctl: the command-line driver, as a library so tests run it in-process.
+//
+// All logic lives behind RunFleetctl; main() only forwards argv. Each call is
+// independent (no global state), so tests may run several at once.
+#ifndef FLEET_CLI_FLEETCTL_H_
+#define FLEET_CLI_FLEETCTL_H_
+
+#include <ostream>
+
+#include "migrations/file_system.h"
+
+namespace fleet::cli {
+
+// Exit codes scripts can rely on.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitCheckFailed = 1,  // a check found something (check, validate)
+  kExitUsage = 2,        // the command line is wrong
+  kExitFailed = 3,       // the operation failed (bad scripts, unknown target, ...)
+};
+
+// Runs `fleetctl argv[1..]`, writing results to `out` and errors to `err`
+// (one clear line first). Returns an ExitCode.
+int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+                migrations::FileSystem& fs);
+
+}  // namespace fleet::cli
+
+#endif  // FLEET_CLI_FLEETCTL_H_

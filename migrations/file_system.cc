@@ -1,0 +1,109 @@
+#include "migrations/file_system.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace fleet::migrations {
+namespace {
+
+namespace fs = std::filesystem;
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  absl::StatusOr<std::vector<std::string>> ListFiles(const std::string& dir) const override {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+      return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
+    }
+    std::vector<std::string> names;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->is_regular_file(ec)) names.push_back(it->path().filename().string());
+    }
+    if (ec) return absl::InternalError(absl::StrCat(dir, ": ", ec.message()));
+    return names;
+  }
+
+  absl::StatusOr<std::string> ReadFile(const std::string& path) const override {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+      return absl::PermissionDeniedError(absl::StrCat(path, ": ", std::strerror(errno)));
+    }
+    std::ostringstream out;
+    out << in.rdbuf();
+    if (in.bad()) return absl::InternalError(absl::StrCat(path, ": read failed"));
+    return std::move(out).str();
+  }
+
+  absl::Status WriteNewFile(const std::string& path, const std::string& contents) override {
+    // Write to a temporary name, then link it into place: link() fails when
+    // the target exists, so nothing is overwritten and no half file appears.
+    std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) return absl::InternalError(absl::StrCat(tmp, ": ", std::strerror(errno)));
+    size_t done = 0;
+    while (done < contents.size()) {
+      ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return absl::InternalError(absl::StrCat(tmp, ": ", std::strerror(err)));
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+      ::unlink(tmp.c_str());
+      return absl::InternalError(absl::StrCat(tmp, ": ", std::strerror(errno)));
+    }
+    if (::link(tmp.c_str(), path.c_str()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      if (err == EEXIST) return absl::AlreadyExistsError(absl::StrCat(path, ": already exists"));
+      return absl::InternalError(absl::StrCat(path, ": ", std::strerror(err)));
+    }
+    ::unlink(tmp.c_str());
+    return absl::OkStatus();
+  }
+
+  absl::Status CreateDirectories(const std::string& dir) override {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return absl::InternalError(absl::StrCat(dir, ": ", ec.message()));
+    return absl::OkStatus();
+  }
+
+  bool Exists(const std::string& path) const override {
+    std::error_code ec;
+    return fs::exists(path, ec);
+  }
+
+  bool IsDirectory(const std::string& path) const override {
+    std::error_code ec;
+    return fs::is_directory(path, ec);
+  }
+};
+
+}  // namespace
+
+FileSystem& DefaultFileSystem() {
+  static PosixFileSystem* const kFileSystem = new PosixFileSystem();
+  return *kFileSystem;
+}
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return name;
+  if (dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+}  // namespace fleet::migrations

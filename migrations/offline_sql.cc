@@ -1,0 +1,80 @@
+#include "migrations/offline_sql.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+
+namespace fleet::migrations {
+
+std::string QuoteIdentifier(absl::string_view name) {
+  bool plain = !name.empty() && !(name[0] >= '0' && name[0] <= '9');
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) plain = false;
+  }
+  if (plain) return std::string(name);
+  return absl::StrCat("\"", absl::StrReplaceAll(name, {{"\"", "\"\""}}), "\"");
+}
+
+std::string QuoteLiteral(absl::string_view value) {
+  return absl::StrCat("'", absl::StrReplaceAll(value, {{"'", "''"}}), "'");
+}
+
+std::string VersionTable::QualifiedName() const {
+  if (schema.empty()) return QuoteIdentifier(name);
+  return absl::StrCat(QuoteIdentifier(schema), ".", QuoteIdentifier(name));
+}
+
+std::string CreateVersionTableSql(const VersionTable& table) {
+  return absl::StrCat("CREATE TABLE ", table.QualifiedName(),
+                      " (\n    version_num VARCHAR(32) NOT NULL, \n    CONSTRAINT ",
+                      QuoteIdentifier(absl::StrCat(table.name, "_pkc")),
+                      " PRIMARY KEY (version_num)\n);");
+}
+
+std::string VersionChangeSql(const VersionTable& table, const VersionChange& change) {
+  const std::string t = table.QualifiedName();
+  switch (change.kind) {
+    case VersionChange::Kind::kInsert:
+      return absl::StrCat("INSERT INTO ", t, " (version_num) VALUES (", QuoteLiteral(change.to),
+                          ") RETURNING ", t, ".version_num;");
+    case VersionChange::Kind::kDelete:
+      return absl::StrCat("DELETE FROM ", t, " WHERE ", t,
+                          ".version_num = ", QuoteLiteral(change.from), ";");
+    case VersionChange::Kind::kUpdate:
+      return absl::StrCat("UPDATE ", t, " SET version_num=", QuoteLiteral(change.to), " WHERE ",
+                          t, ".version_num = ", QuoteLiteral(change.from), ";");
+  }
+  return "";
+}
+
+std::string RenderOfflineSql(const Plan& plan, const VersionTable& table) {
+  std::string out;
+  size_t heads = plan.start_heads.size();
+  for (const Step& step : plan.steps) {
+    const bool transactional = step.script == nullptr || step.script->transactional;
+    if (transactional) absl::StrAppend(&out, "BEGIN;\n\n");
+    if (heads == 0) absl::StrAppend(&out, CreateVersionTableSql(table), "\n\n");
+    absl::string_view verb = step.direction == Direction::kStamp ? "stamp_revision"
+                                                                 : DirectionName(step.direction);
+    absl::StrAppend(&out, "-- Running ", verb, " ", absl::StrJoin(step.from_revisions, ", "),
+                    " -> ", absl::StrJoin(step.to_revisions, ", "), "\n\n");
+    if (step.script != nullptr) {
+      const std::string& sql = step.direction == Direction::kUpgrade
+                                   ? step.script->upgrade.sql
+                                   : step.script->downgrade->sql;
+      if (!sql.empty()) absl::StrAppend(&out, sql, "\n\n");
+    }
+    for (const VersionChange& change : step.version_changes) {
+      absl::StrAppend(&out, VersionChangeSql(table, change), "\n\n");
+      if (change.kind == VersionChange::Kind::kInsert) ++heads;
+      if (change.kind == VersionChange::Kind::kDelete) --heads;
+    }
+    if (transactional) absl::StrAppend(&out, "COMMIT;\n\n");
+  }
+  if (!plan.steps.empty() && heads == 0) {
+    absl::StrAppend(&out, "DROP TABLE ", table.QualifiedName(), ";\n\n");
+  }
+  return out;
+}
+
+}  // namespace fleet::migrations

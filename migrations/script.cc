@@ -1,0 +1,296 @@
+#include "migrations/script.h"
+
+#include <openssl/evp.h>
+
+#include <array>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "migrations/status_macros.h"
+
+namespace fleet::migrations {
+namespace {
+
+constexpr size_t kMaxRevisionIdLength = 32;  // alembic_version.version_num is VARCHAR(32)
+
+absl::Status LineError(absl::string_view path, int line, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ":", line, ": ", what));
+}
+
+// Returns the 1-based line of the first byte that is not valid UTF-8, or 0.
+int FirstInvalidUtf8Line(absl::string_view s) {
+  int line = 1;
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') ++line;
+    size_t len;
+    uint32_t min;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, min = 0x10000;
+    } else {
+      return line;
+    }
+    if (i + len > s.size()) return line;
+    uint32_t cp = c & (0xFF >> (len + 1));
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return line;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return line;
+    i += len;
+  }
+  return 0;
+}
+
+std::vector<std::string> SplitList(absl::string_view value) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(value, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (!part.empty()) out.emplace_back(part);
+  }
+  return out;
+}
+
+absl::Status ValidateName(absl::string_view what, absl::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
+  if (id.size() > kMaxRevisionIdLength) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " '", id, "' is longer than ",
+                                                   kMaxRevisionIdLength, " characters"));
+  }
+  for (char c : id) {
+    if (c == '@' || c == '-' || c == '+' || c == ':') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Character(s) '", std::string(1, c), "' not allowed in ", what, " '", id,
+                       "'"));
+    }
+    if (absl::ascii_isspace(static_cast<unsigned char>(c)) || c == ',' || c == '\'' ||
+        c == '"' || absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " '", id, "' contains whitespace, a comma or a quote"));
+    }
+  }
+  if (id == "head" || id == "heads" || id == "base" || id == "current") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " '", id, "' is a reserved word of the target language"));
+  }
+  return absl::OkStatus();
+}
+
+enum class Section { kHeader, kUpgrade, kDowngrade, kVerify };
+
+}  // namespace
+
+absl::Status ValidateRevisionId(absl::string_view id) { return ValidateName("revision id", id); }
+
+absl::Status ValidateBranchLabel(absl::string_view label) {
+  return ValidateName("branch label", label);
+}
+
+std::string Sha256Hex(absl::string_view bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xF]);
+  }
+  return out;
+}
+
+absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view bytes) {
+  if (int bad = FirstInvalidUtf8Line(bytes); bad != 0) {
+    return LineError(path, bad, "bytes that are not UTF-8; scripts must be UTF-8 text");
+  }
+  Script script;
+  script.path = std::string(path);
+  script.checksum = Sha256Hex(bytes);
+
+  Section section = Section::kHeader;
+  std::string* body = nullptr;
+  bool seen_keys[7] = {};
+  static constexpr absl::string_view kKeys[] = {"revision",       "down_revision", "branch_labels",
+                                               "depends_on",     "message",       "create_date",
+                                               "transactional"};
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(bytes, '\n')) {
+    ++line_no;
+    absl::string_view text = absl::StripTrailingAsciiWhitespace(line);
+    absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(text);
+    if (absl::ConsumePrefix(&trimmed, "--")) {
+      absl::string_view comment = absl::StripLeadingAsciiWhitespace(trimmed);
+      if (absl::ConsumePrefix(&comment, "migrate:")) {
+        comment = absl::StripAsciiWhitespace(comment);
+        std::optional<SqlSection>* target = nullptr;
+        Section next;
+        if (comment == "upgrade") {
+          next = Section::kUpgrade;
+          if (script.upgrade.line != 0) {
+            return LineError(path, line_no, "a second '-- migrate:upgrade' section");
+          }
+          script.upgrade.line = line_no + 1;
+          body = &script.upgrade.sql;
+        } else if (comment == "downgrade") {
+          next = Section::kDowngrade;
+          target = &script.downgrade;
+        } else if (comment == "verify") {
+          next = Section::kVerify;
+          target = &script.verify;
+        } else {
+          return LineError(path, line_no,
+                           absl::StrCat("unknown section '-- migrate:", comment,
+                                        "'; sections are upgrade, downgrade and verify"));
+        }
+        if (target != nullptr) {
+          if (target->has_value()) {
+            return LineError(path, line_no,
+                             absl::StrCat("a second '-- migrate:", comment, "' section"));
+          }
+          target->emplace();
+          (*target)->line = line_no + 1;
+          body = &(*target)->sql;
+        }
+        section = next;
+        continue;
+      }
+      if (section == Section::kHeader) {
+        // `-- key: value`, where key is a lowercase word; other comments are
+        // free text.
+        size_t colon = comment.find(':');
+        absl::string_view key = comment.substr(0, colon);
+        bool is_key = colon != absl::string_view::npos && !key.empty() &&
+                      std::all_of(key.begin(), key.end(), [](char c) {
+                        return (c >= 'a' && c <= 'z') || c == '_';
+                      });
+        if (!is_key) continue;
+        absl::string_view value = absl::StripAsciiWhitespace(comment.substr(colon + 1));
+        size_t k = 0;
+        while (k < std::size(kKeys) && kKeys[k] != key) ++k;
+        if (k == std::size(kKeys)) {
+          return LineError(path, line_no,
+                           absl::StrCat("unknown header key '", key,
+                                        "'; known keys: ", absl::StrJoin(kKeys, ", ")));
+        }
+        if (seen_keys[k]) {
+          return LineError(path, line_no, absl::StrCat("header key '", key, "' given twice"));
+        }
+        seen_keys[k] = true;
+        if (key == "revision") {
+          if (absl::Status s = ValidateRevisionId(value); !s.ok()) {
+            return LineError(path, line_no, s.message());
+          }
+          script.revision = std::string(value);
+          script.revision_line = line_no;
+        } else if (key == "down_revision") {
+          script.down_revisions = SplitList(value);
+          script.down_revision_line = line_no;
+        } else if (key == "branch_labels") {
+          script.branch_labels = SplitList(value);
+          script.branch_labels_line = line_no;
+          for (const std::string& label : script.branch_labels) {
+            if (absl::Status s = ValidateBranchLabel(label); !s.ok()) {
+              return LineError(path, line_no, s.message());
+            }
+          }
+        } else if (key == "depends_on") {
+          script.depends_on = SplitList(value);
+          script.depends_on_line = line_no;
+        } else if (key == "message") {
+          script.message = std::string(value);
+        } else if (key == "create_date") {
+          script.create_date = std::string(value);
+        } else {  // transactional
+          std::string lower = absl::AsciiStrToLower(value);
+          if (lower == "true" || lower == "yes") {
+            script.transactional = true;
+          } else if (lower == "false" || lower == "no") {
+            script.transactional = false;
+          } else {
+            return LineError(path, line_no,
+                             absl::StrCat("transactional must be true or false, not '", value,
+                                          "'"));
+          }
+        }
+        continue;
+      }
+    }
+    if (section == Section::kHeader) {
+      if (!trimmed.empty()) {
+        return LineError(path, line_no,
+                         "SQL before '-- migrate:upgrade'; the header holds only '-- key: value' "
+                         "lines");
+      }
+      continue;
+    }
+    absl::StrAppend(body, text, "\n");
+  }
+  if (script.revision_line == 0) {
+    return LineError(path, 1, "missing '-- revision:' header");
+  }
+  if (script.upgrade.line == 0) {
+    return LineError(path, line_no, "missing '-- migrate:upgrade' section");
+  }
+  auto trim = [](std::string& sql) {
+    sql = std::string(absl::StripAsciiWhitespace(sql));
+  };
+  trim(script.upgrade.sql);
+  if (script.downgrade) trim(script.downgrade->sql);
+  if (script.verify) {
+    trim(script.verify->sql);
+    if (script.verify->sql.empty()) {
+      return LineError(path, script.verify->line - 1, "empty '-- migrate:verify' section");
+    }
+  }
+  for (const std::string& down : script.down_revisions) {
+    if (absl::Status s = ValidateRevisionId(down); !s.ok()) {
+      return LineError(path, script.down_revision_line, s.message());
+    }
+  }
+  for (const std::string& dep : script.depends_on) {
+    if (absl::Status s = ValidateRevisionId(dep); !s.ok()) {
+      return LineError(path, script.depends_on_line, s.message());
+    }
+  }
+  return script;
+}
+
+std::string FormatScript(const Script& script) {
+  std::string out;
+  absl::StrAppend(&out, "-- revision: ", script.revision, "\n");
+  absl::StrAppend(&out, "-- down_revision: ", absl::StrJoin(script.down_revisions, ", "), "\n");
+  if (!script.branch_labels.empty()) {
+    absl::StrAppend(&out, "-- branch_labels: ", absl::StrJoin(script.branch_labels, ", "), "\n");
+  }
+  if (!script.depends_on.empty()) {
+    absl::StrAppend(&out, "-- depends_on: ", absl::StrJoin(script.depends_on, ", "), "\n");
+  }
+  absl::StrAppend(&out, "-- message: ", script.message, "\n");
+  absl::StrAppend(&out, "-- create_date: ", script.create_date, "\n");
+  absl::StrAppend(&out, "-- transactional: ", script.transactional ? "true" : "false", "\n");
+  absl::StrAppend(&out, "\n-- migrate:upgrade\n", script.upgrade.sql,
+                  script.upgrade.sql.empty() ? "" : "\n");
+  if (script.downgrade) {
+    absl::StrAppend(&out, "\n-- migrate:downgrade\n", script.downgrade->sql,
+                    script.downgrade->sql.empty() ? "" : "\n");
+  }
+  if (script.verify) {
+    absl::StrAppend(&out, "\n-- migrate:verify\n", script.verify->sql, "\n");
+  }
+  return out;
+}
+
+}  // namespace fleet::migrations

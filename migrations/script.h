@@ -1,0 +1,72 @@
+// Script: one revision file, `<revision>_<slug>.sql`, parsed.
+//
+// The format is DESIGN.md's "Script files": a header of `-- key: value`
+// lines using Alembic's names, then `-- migrate:upgrade`, optional
+// `-- migrate:downgrade` and `-- migrate:verify` sections. A Script is a plain
+// value: parse once, then share it read-only between threads.
+#ifndef FLEET_MIGRATIONS_SCRIPT_H_
+#define FLEET_MIGRATIONS_SCRIPT_H_
+
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace fleet::migrations {
+
+// A section of SQL and the 1-based line its first body line sits on, so
+// errors raised when it runs can point into the file.
+struct SqlSection {
+  std::string sql;
+  int line = 0;
+};
+
+struct Script {
+  std::string revision;
+  std::vector<std::string> down_revisions;  // empty: a base; several: a merge
+  std::vector<std::string> branch_labels;
+  std::vector<std::string> depends_on;  // revision ids or branch labels
+  std::string message;
+  std::string create_date;
+  bool transactional = true;
+
+  SqlSection upgrade;
+  std::optional<SqlSection> downgrade;  // absent: the revision is irreversible
+  std::optional<SqlSection> verify;
+
+  std::string path;      // the file, as found (directory joined with name)
+  std::string checksum;  // SHA-256 of the file's bytes, lowercase hex
+
+  // 1-based lines of the header keys, for error messages (0: not present).
+  int revision_line = 0;
+  int down_revision_line = 0;
+  int branch_labels_line = 0;
+  int depends_on_line = 0;
+
+  bool is_reversible() const { return downgrade.has_value(); }
+};
+
+// Parses the bytes of one script file. `path` is used only in messages.
+// On failure the status (INVALID_ARGUMENT) reads "path:line: what is wrong".
+[[nodiscard]] absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view bytes);
+
+// OK when `id` can name a revision: non-empty, at most 32 characters, none of
+// `@ - + :`, no whitespace, comma or quote. The message says which rule failed.
+[[nodiscard]] absl::Status ValidateRevisionId(absl::string_view id);
+
+// OK when `label` can be a branch label (the same characters as an id).
+[[nodiscard]] absl::Status ValidateBranchLabel(absl::string_view label);
+
+// SHA-256 of `bytes` as 64 lowercase hex characters.
+std::string Sha256Hex(absl::string_view bytes);
+
+// Renders a script file for `script` (header and sections) in the canonical
+// layout that ParseScript reads back.
+std::string FormatScript(const Script& script);
+
+}  // namespace fleet::migrations
+
+#endif  // FLEET_MIGRATIONS_SCRIPT_H_

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The one test command: installs what the build and the tests need (Debian
+# packages, skipped when present), builds with CMake (warnings are errors),
+# and runs every test with ctest, two at a time.
+#
+#   tests/run.sh            # build into ./build and run all tests
+#   BUILD_DIR=/tmp/b tests/run.sh -R Revision   # extra args go to ctest
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+
+# shellcheck source=tests/packages.sh
+source "$root/tests/packages.sh"
+fleet_install_packages
+
+jobs="$(nproc 2>/dev/null || echo 2)"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLEET_WERROR=ON
+cmake --build "$build" --parallel "$jobs"
+cd "$build"
+ctest --output-on-failure -j2 "$@"
