@@ -407,7 +407,7 @@ absl::StatusOr<std::vector<std::string>> NewParents(const RevisionGraph& g,
   return Ids(g, parents);
 }
 
-int CreateRevision(Context& ctx, const std::vector<std::string>& parent_exprs) {
+int CreateRevision(Context& ctx, const std::vector<std::string>& parent_exprs, bool is_merge) {
   const Options& o = ctx.options;
   auto dir = VersionsDir(ctx);
   if (!dir.ok()) return Fail(ctx, dir.status());
@@ -434,6 +434,12 @@ int CreateRevision(Context& ctx, const std::vector<std::string>& parent_exprs) {
   }
   auto parents = NewParents(g, parent_exprs, o.splice);
   if (!parents.ok()) return Fail(ctx, parents.status());
+  if (is_merge && parents->size() < 2) {
+    return Fail(ctx, absl::FailedPreconditionError(absl::StrCat(
+                         "merge needs at least two revisions; ", absl::StrJoin(parent_exprs, " "),
+                         " resolves to ", parents->empty() ? "none" : absl::StrJoin(*parents, ", "),
+                         " (see 'fleetctl heads')")));
+  }
   script.down_revisions = *parents;
   if (!o.branch_label.empty()) script.branch_labels = {o.branch_label};
   for (const std::string& dep : o.depends_on) {
@@ -455,13 +461,13 @@ int CreateRevision(Context& ctx, const std::vector<std::string>& parent_exprs) {
   return WriteRevision(ctx, *dir, *std::move(scripts), std::move(script));
 }
 
-int RunRevision(Context& ctx) { return CreateRevision(ctx, {ctx.options.head}); }
+int RunRevision(Context& ctx) { return CreateRevision(ctx, {ctx.options.head}, false); }
 
 int RunMerge(Context& ctx) {
   if (ctx.options.revisions.empty()) {
     return UsageError(ctx, "merge needs the revisions to merge, or 'heads'");
   }
-  return CreateRevision(ctx, ctx.options.revisions);
+  return CreateRevision(ctx, ctx.options.revisions, true);
 }
 
 int RunInit(Context& ctx) {

@@ -1,1 +1,146 @@
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/cli/cli_test_util.h"
+
+namespace fleet::cli {
+namespace {
+
+using ::fleet::testing::ExampleDir;
+using ::fleet::testing::RunBinary;
+using ::fleet::testing::RunCli;
+using ::fleet::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+TEST(FleetctlTest, GlobalOptionsWorkBeforeOrAfterTheVerb) {
+  auto before = RunCli({"--dir", ExampleDir(), "heads"});
+  auto after = RunCli({"heads", "--dir", ExampleDir()});
+  EXPECT_EQ(before.code, kExitOk) << before.err;
+  EXPECT_EQ(before.out, "9c0d1e2f3041 (reporting) (head)\n");
+  EXPECT_EQ(after.out, before.out);
+  auto json_after = RunCli({"heads", "--dir", ExampleDir(), "-o", "json"});
+  EXPECT_EQ(json_after.code, kExitOk);
+  EXPECT_EQ(nlohmann::json::parse(json_after.out)[0]["revision"], "9c0d1e2f3041");
+}
+
+TEST(FleetctlTest, UsageErrorsExitTwoWithOneClearLine) {
+  auto unknown = RunCli({"frobnicate"});
+  EXPECT_EQ(unknown.code, kExitUsage);
+  EXPECT_THAT(unknown.err, StartsWith("error: "));
+  auto bad_output = RunCli({"heads", "--dir", ExampleDir(), "-o", "yaml"});
+  EXPECT_EQ(bad_output.code, kExitUsage);
+  auto bad_flag = RunCli({"heads", "--frob"});
+  EXPECT_EQ(bad_flag.code, kExitUsage);
+  auto range = RunCli({"downgrade", "base", "--sql", "--dir", ExampleDir()});
+  EXPECT_EQ(range.code, kExitUsage);
+  EXPECT_EQ(range.err,
+            "error: downgrade with --sql requires <fromrev>:<torev>\nRun with --help for more "
+            "information.\n");
+  auto online = RunCli({"upgrade", "head", "--dir", ExampleDir()});
+  EXPECT_EQ(online.code, kExitUsage);
+  EXPECT_THAT(online.err, HasSubstr("add --sql"));
+}
+
+TEST(FleetctlTest, HelpTeachesEveryVerb) {
+  auto help = RunCli({"--help"});
+  EXPECT_EQ(help.code, kExitOk);
+  for (const char* verb : {"init", "revision", "merge", "heads", "branches", "history", "show",
+                           "upgrade", "downgrade", "stamp"}) {
+    EXPECT_THAT(help.out, HasSubstr(verb));
+    auto sub = RunCli({verb, "--help"});
+    EXPECT_EQ(sub.code, kExitOk) << verb;
+    EXPECT_THAT(sub.out, HasSubstr("Usage")) << verb;
+  }
+}
+
+TEST(FleetctlTest, FailedOperationsExitThreeAndNameTheProblem) {
+  auto unknown = RunCli({"show", "zzzzzz", "--dir", ExampleDir()});
+  EXPECT_EQ(unknown.code, kExitFailed);
+  EXPECT_EQ(unknown.err, "error: Can't locate revision identified by 'zzzzzz'\n");
+  TempDir dir;
+  std::ofstream(dir.path() + "/a.sql") << "-- revision: a1\n-- bogus: 1\n-- migrate:upgrade\n";
+  auto broken = RunCli({"heads", "--dir", dir.path()});
+  EXPECT_EQ(broken.code, kExitFailed);
+  EXPECT_THAT(broken.err, HasSubstr(dir.path() + "/a.sql:2: unknown header key 'bogus'"));
+  auto missing = RunCli({"heads", "--dir", dir.path() + "/nope"});
+  EXPECT_EQ(missing.code, kExitFailed);
+  EXPECT_THAT(missing.err, HasSubstr("does not exist"));
+}
+
+TEST(FleetctlTest, InitRevisionMergeWriteAValidHistory) {
+  TempDir tmp;
+  std::string proj = tmp.path() + "/proj";
+  auto init = RunCli({"init", proj});
+  ASSERT_EQ(init.code, kExitOk) << init.err;
+  EXPECT_TRUE(std::filesystem::is_directory(proj + "/versions"));
+  EXPECT_TRUE(std::filesystem::exists(proj + "/fleet.toml"));
+  EXPECT_EQ(RunCli({"init", proj}).code, kExitFailed);  // never clobbers
+
+  // The real binary finds the versions directory through ./fleet.toml.
+  auto first = RunBinary(proj, "revision -m 'create tickets' --rev-id aaaa0001");
+  ASSERT_EQ(first.code, 0);
+  EXPECT_THAT(first.out, HasSubstr("versions/aaaa0001_create_tickets.sql ...  done"));
+  std::string v = proj + "/versions";
+  ASSERT_EQ(RunCli({"revision", "--dir", v, "-m", "x", "--rev-id", "bbbb0002"}).code, kExitOk);
+  // A second head needs --head; branching off a non-head needs --splice.
+  auto not_head = RunCli({"revision", "--dir", v, "-m", "y", "--head", "aaaa0001"});
+  EXPECT_EQ(not_head.code, kExitFailed);
+  EXPECT_THAT(not_head.err, HasSubstr("Revision aaaa0001 is not a head revision; please specify "
+                                      "--splice"));
+  ASSERT_EQ(RunCli({"revision", "--dir", v, "-m", "y", "--head", "aaaa0001", "--splice",
+                    "--rev-id", "cccc0003", "--branch-label", "side"})
+                .code,
+            kExitOk);
+  auto multiple = RunCli({"revision", "--dir", v, "-m", "z"});
+  EXPECT_EQ(multiple.code, kExitFailed);
+  EXPECT_THAT(multiple.err, HasSubstr("Multiple heads are present; please specify the head "
+                                      "revision on which the new revision should be based, or "
+                                      "perform a merge."));
+  auto dup_label = RunCli({"revision", "--dir", v, "-m", "z", "--head", "bbbb0002",
+                           "--branch-label", "side"});
+  EXPECT_EQ(dup_label.code, kExitFailed);
+  EXPECT_THAT(dup_label.err, HasSubstr("Branch name 'side'"));
+  auto dup_id = RunCli({"revision", "--dir", v, "-m", "z", "--head", "bbbb0002", "--rev-id",
+                        "aaaa0001"});
+  EXPECT_EQ(dup_id.code, kExitFailed);
+  auto bad_id = RunCli({"revision", "--dir", v, "-m", "z", "--head", "bbbb0002", "--rev-id",
+                        "a-b"});
+  EXPECT_EQ(bad_id.code, kExitFailed);
+  ASSERT_EQ(RunCli({"revision", "--dir", v, "-m", "dep", "--head", "side@head", "--depends-on",
+                    "bbbb", "--rev-id", "dddd0004"})
+                .code,
+            kExitOk);
+  // bbbb0002 is now only depended on: an effective head, not one of 'heads'.
+  auto heads_before = RunCli({"heads", "--dir", v});
+  EXPECT_EQ(heads_before.out, "bbbb0002 (effective head)\ndddd0004 (side) (head)\n");
+  auto lone = RunCli({"merge", "heads", "--dir", v, "-m", "join"});
+  EXPECT_EQ(lone.code, kExitFailed);
+  EXPECT_THAT(lone.err, HasSubstr("merge needs at least two revisions; heads resolves to dddd0004"));
+  auto merge = RunCli({"merge", "bbbb0002", "dddd", "--dir", v, "-m", "join", "--rev-id",
+                       "eeee0005"});
+  ASSERT_EQ(merge.code, kExitOk) << merge.err;
+  auto heads = RunCli({"heads", "--dir", v});
+  EXPECT_EQ(heads.out, "eeee0005 (side) (head)\n");
+  auto history = RunCli({"history", "--dir", v});
+  EXPECT_EQ(history.code, kExitOk);
+  EXPECT_THAT(history.out, HasSubstr("cccc0003 (bbbb0002) -> dddd0004 (side)"));
+  EXPECT_THAT(history.out, HasSubstr("bbbb0002, dddd0004 -> eeee0005 (side) (head) (mergepoint), join"));
+  // The written files hold empty upgrade/downgrade sections.
+  std::ifstream in(v + "/aaaa0001_create_tickets.sql");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("-- revision: aaaa0001\n-- down_revision: \n"));
+  EXPECT_THAT(text, HasSubstr("-- migrate:upgrade\n\n-- migrate:downgrade\n"));
+}
+
+TEST(FleetctlTest, RealBinaryExitCodes) {
+  EXPECT_EQ(RunBinary(FLEET_SOURCE_DIR "/examples/support-desk", "heads").code, 0);
+  EXPECT_EQ(RunBinary(FLEET_SOURCE_DIR "/examples/support-desk", "show nothing-here").code, 3);
+  EXPECT_EQ(RunBinary(FLEET_SOURCE_DIR "/examples/support-desk", "--no-such-flag").code, 2);
+}
+
+}  // namespace
+}  // namespace fleet::cli
