@@ -1,5 +1,6 @@
 #include "cli/fleetctl.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,7 +19,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "cli/revision_format.h"
+#include "migrations/dsn.h"
+#include "migrations/migrator.h"
 #include "migrations/offline_sql.h"
 #include "migrations/revision_graph.h"
 #include "migrations/script_directory.h"
@@ -54,6 +58,16 @@ struct Options {
   std::string init_dir;
   std::string version_table;
   std::string version_table_schema;
+  // Against a database.
+  std::string dsn;
+  std::string schema;
+  std::string lock_wait = "30s";
+  std::string lock_timeout = "2s";
+  std::string statement_timeout = "0";
+  int retries = 3;
+  bool allow_drift = false;
+  bool create_schema = false;
+  bool indicate_current = false;
 };
 
 struct Context {
@@ -61,12 +75,13 @@ struct Context {
   std::ostream& out;
   std::ostream& err;
   migrations::FileSystem& fs;
+  Interrupt* interrupt = nullptr;
 };
 
-// A failed operation: print one clear line, exit 3.
+// A failed operation: print one clear line, exit 3 (130 when interrupted).
 int Fail(Context& ctx, const absl::Status& status) {
   ctx.err << "error: " << status.message() << "\n";
-  return kExitFailed;
+  return absl::IsCancelled(status) ? kExitInterrupted : kExitFailed;
 }
 
 int UsageError(Context& ctx, absl::string_view message) {
@@ -106,6 +121,7 @@ absl::StatusOr<migrations::VersionTable> VersionTableFor(Context& ctx) {
     if (auto v = (*config)["version_table_schema"].value<std::string>()) table.schema = *v;
   }
   if (!ctx.options.version_table.empty()) table.name = ctx.options.version_table;
+  if (!ctx.options.schema.empty()) table.schema = ctx.options.schema;
   if (!ctx.options.version_table_schema.empty()) table.schema = ctx.options.version_table_schema;
   return table;
 }
@@ -120,6 +136,12 @@ std::vector<std::string> Ids(const RevisionGraph& graph, const std::vector<Index
   for (Index r : revs) ids.push_back(graph.id(r));
   return ids;
 }
+
+// Defined with the verbs that need a database, below.
+int RunOnline(Context& ctx, migrations::Direction direction);
+template <typename F>
+int WithMigrator(Context& ctx, const RevisionGraph& graph, F&& body);
+std::string HeadsText(const std::vector<std::string>& heads);
 
 // ---- commands that read the graph ----
 
@@ -154,13 +176,32 @@ int RunHistory(Context& ctx) {
     }
     lower = std::string(absl::StripAsciiWhitespace(parts[0]));
     upper = std::string(absl::StripAsciiWhitespace(parts[1]));
-    if (lower == "current" || upper == "current") {
-      return UsageError(ctx, "'current' in a history range needs a database connection");
-    }
   }
   auto graph = LoadGraph(ctx);
   if (!graph.ok()) return Fail(ctx, graph.status());
   const RevisionGraph& g = **graph;
+  std::vector<std::string> db_heads;
+  if (ctx.options.indicate_current || lower == "current" || upper == "current") {
+    int code = WithMigrator(ctx, g, [&](migrations::Migrator& m) {
+      auto state = m.Inspect();
+      if (!state.ok()) return Fail(ctx, state.status());
+      db_heads = state->heads;
+      return static_cast<int>(kExitOk);
+    });
+    if (code != kExitOk) return code;
+    for (std::string* end : {&lower, &upper}) {
+      if (*end != "current") continue;
+      if (db_heads.size() > 1) {
+        return Fail(ctx, absl::FailedPreconditionError(
+                             "'current' is ambiguous: the database has several heads (" +
+                             absl::StrJoin(db_heads, ", ") + ")"));
+      }
+      *end = db_heads.empty() ? "base" : db_heads.front();
+    }
+  }
+  auto is_current = [&](Index r) {
+    return std::find(db_heads.begin(), db_heads.end(), g.id(r)) != db_heads.end();
+  };
   auto revs = g.History(lower, upper);
   if (!revs.ok()) return Fail(ctx, revs.status());
   if (Json(ctx)) {
@@ -171,10 +212,13 @@ int RunHistory(Context& ctx) {
   }
   for (Index r : *revs) {
     if (ctx.options.verbose) {
-      ctx.out << FormatRevisionBlock(g, r) << "\n";
+      ctx.out << FormatRevisionBlock(g, r, is_current(r)) << "\n";
     } else {
-      ctx.out << FormatRevisionLine(
-                     g, r, {.include_branches = true, .include_doc = true, .include_parents = true})
+      ctx.out << FormatRevisionLine(g, r,
+                                    {.include_branches = true,
+                                     .include_doc = true,
+                                     .include_parents = true,
+                                     .current = is_current(r)})
               << "\n";
     }
   }
@@ -233,12 +277,6 @@ int RunShow(Context& ctx) {
 
 // ---- offline SQL ----
 
-int NeedsDatabase(Context& ctx, absl::string_view verb) {
-  return UsageError(ctx, absl::StrCat(verb,
-                                      " against a database is not available yet; add --sql to "
-                                      "print the SQL it would run"));
-}
-
 // The heads an offline run starts from: what `from` resolves to.
 absl::StatusOr<std::vector<std::string>> StartingHeads(const RevisionGraph& g,
                                                        absl::string_view from) {
@@ -259,7 +297,7 @@ int RunUpgrade(Context& ctx) {
   const std::string& target = ctx.options.target;
   if (!ctx.options.sql) {
     if (absl::StrContains(target, ':')) return UsageError(ctx, "Range revision not allowed");
-    return NeedsDatabase(ctx, "upgrade");
+    return RunOnline(ctx, migrations::Direction::kUpgrade);
   }
   auto graph = LoadGraph(ctx);
   if (!graph.ok()) return Fail(ctx, graph.status());
@@ -278,7 +316,7 @@ int RunDowngrade(Context& ctx) {
   size_t colon = target.find(':');
   if (!ctx.options.sql) {
     if (colon != std::string::npos) return UsageError(ctx, "Range revision not allowed");
-    return NeedsDatabase(ctx, "downgrade");
+    return RunOnline(ctx, migrations::Direction::kDowngrade);
   }
   if (colon == std::string::npos) {
     return UsageError(ctx, "downgrade with --sql requires <fromrev>:<torev>");
@@ -291,7 +329,17 @@ int RunDowngrade(Context& ctx) {
 }
 
 int RunStamp(Context& ctx) {
-  if (!ctx.options.sql) return NeedsDatabase(ctx, "stamp");
+  if (!ctx.options.sql) {
+    auto graph = LoadGraph(ctx);
+    if (!graph.ok()) return Fail(ctx, graph.status());
+    return WithMigrator(ctx, **graph, [&](migrations::Migrator& m) {
+      auto result = m.Stamp(ctx.options.revisions, ctx.options.purge);
+      if (!result.ok()) return Fail(ctx, result.status());
+      ctx.out << "Stamped: " << HeadsText(result->start_heads) << " -> "
+              << HeadsText(result->end_heads) << "\n";
+      return static_cast<int>(kExitOk);
+    });
+  }
   if (ctx.options.purge) return UsageError(ctx, "Can't use --purge with --sql mode");
   std::optional<std::string> from;
   std::vector<std::string> dests;
@@ -314,6 +362,222 @@ int RunStamp(Context& ctx) {
   auto start = StartingHeads(**graph, from.value_or(""));
   if (!start.ok()) return Fail(ctx, start.status());
   return PrintOffline(ctx, (*graph)->PlanStamp(*start, dests));
+}
+
+
+// ---- against a database ----
+
+absl::StatusOr<absl::Duration> ParseDurationFlag(absl::string_view name, absl::string_view text) {
+  absl::Duration d;
+  double seconds;
+  if (absl::SimpleAtod(text, &seconds) && seconds >= 0) return absl::Seconds(seconds);
+  if (absl::ParseDuration(text, &d) && d >= absl::ZeroDuration()) return d;
+  return absl::InvalidArgumentError(absl::StrCat(
+      name, " takes a duration such as 30s, 500ms or 2m (or seconds), not '", text, "'"));
+}
+
+std::string Actor() {
+  std::string user = "unknown";
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
+    user = found->pw_name;
+  }
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  return absl::StrCat(user, "@", host);
+}
+
+// Migrator options from the command line; --dsn, else DATABASE_URL.
+absl::StatusOr<migrations::MigratorOptions> MigratorOptionsFor(Context& ctx) {
+  const Options& o = ctx.options;
+  migrations::MigratorOptions m;
+  m.dsn = o.dsn;
+  if (m.dsn.empty()) {
+    if (const char* env = std::getenv("DATABASE_URL")) m.dsn = env;
+  }
+  if (m.dsn.empty()) {
+    return absl::InvalidArgumentError(
+        "no database given: pass --dsn or set DATABASE_URL (or use --sql for offline SQL)");
+  }
+  ASSIGN_OR_RETURN(migrations::VersionTable table, VersionTableFor(ctx));
+  m.schema = table.schema;
+  m.version_table = table.name;
+  m.create_schema = o.create_schema;
+  ASSIGN_OR_RETURN(m.lock_wait, ParseDurationFlag("--lock-wait", o.lock_wait));
+  ASSIGN_OR_RETURN(m.lock_timeout, ParseDurationFlag("--lock-timeout", o.lock_timeout));
+  ASSIGN_OR_RETURN(m.statement_timeout,
+                   ParseDurationFlag("--statement-timeout", o.statement_timeout));
+  if (o.retries < 0) return absl::InvalidArgumentError("--retries must be 0 or more");
+  m.retries = o.retries;
+  m.allow_drift = o.allow_drift;
+  m.actor = Actor();
+  return m;
+}
+
+// Runs `body` with a Migrator whose Cancel() the interrupt triggers.
+template <typename F>
+int WithMigrator(Context& ctx, const RevisionGraph& graph, F&& body) {
+  auto options = MigratorOptionsFor(ctx);
+  if (!options.ok()) {
+    return absl::IsInvalidArgument(options.status()) ? UsageError(ctx, options.status().message())
+                                                     : Fail(ctx, options.status());
+  }
+  migrations::Migrator migrator(graph, *std::move(options));
+  if (ctx.interrupt != nullptr) ctx.interrupt->SetHandler([&migrator] { migrator.Cancel(); });
+  int code = body(migrator);
+  if (ctx.interrupt != nullptr) ctx.interrupt->ClearHandler();
+  return code;
+}
+
+std::string HeadsText(const std::vector<std::string>& heads) {
+  return heads.empty() ? "base" : absl::StrJoin(heads, ", ");
+}
+
+migrations::StepObserver PrintSteps(Context& ctx) {
+  return [&ctx](const migrations::StepEvent& e) {
+    switch (e.kind) {
+      case migrations::StepEvent::Kind::kStarted:
+        ctx.out << "Running " << migrations::DirectionName(e.direction) << " "
+                << absl::StrJoin(e.from_revisions, ", ") << " -> "
+                << absl::StrJoin(e.to_revisions, ", ") << ", " << e.message << " ..."
+                << std::flush;
+        break;
+      case migrations::StepEvent::Kind::kSucceeded:
+        ctx.out << " done (" << absl::ToInt64Milliseconds(e.duration) << " ms)" << std::endl;
+        break;
+      case migrations::StepEvent::Kind::kFailed:
+        ctx.out << " FAILED" << std::endl;
+        break;
+    }
+  };
+}
+
+int RunOnline(Context& ctx, migrations::Direction direction) {
+  auto graph = LoadGraph(ctx);
+  if (!graph.ok()) return Fail(ctx, graph.status());
+  return WithMigrator(ctx, **graph, [&](migrations::Migrator& m) {
+    auto result = direction == migrations::Direction::kUpgrade
+                      ? m.Upgrade(ctx.options.target, PrintSteps(ctx))
+                      : m.Downgrade(ctx.options.target, PrintSteps(ctx));
+    if (!result.ok()) return Fail(ctx, result.status());
+    if (result->steps == 0) {
+      ctx.out << "Nothing to do: the database is at " << HeadsText(result->end_heads) << "\n";
+    } else {
+      ctx.out << "Done: " << HeadsText(result->start_heads) << " -> "
+              << HeadsText(result->end_heads) << " (" << result->steps << " revisions)\n";
+    }
+    return static_cast<int>(kExitOk);
+  });
+}
+
+int RunCurrent(Context& ctx) {
+  auto graph = LoadGraph(ctx);
+  if (!graph.ok()) return Fail(ctx, graph.status());
+  const RevisionGraph& g = **graph;
+  return WithMigrator(ctx, g, [&](migrations::Migrator& m) {
+    auto state = m.Inspect();
+    if (!state.ok()) return Fail(ctx, state.status());
+    auto current = g.CurrentRevisions(state->heads);
+    if (!current.ok()) return Fail(ctx, current.status());
+    if (Json(ctx)) {
+      nlohmann::json revs = nlohmann::json::array();
+      for (Index r : *current) revs.push_back(RevisionJson(g, r));
+      ctx.out << nlohmann::json{{"database", state->database},
+                                {"schema", state->schema},
+                                {"heads", state->heads},
+                                {"current", revs},
+                                {"dirty", state->dirty},
+                                {"drift", state->drift.size()}}
+                     .dump(2)
+              << "\n";
+      return static_cast<int>(kExitOk);
+    }
+    if (ctx.options.verbose) {
+      std::string dsn = ctx.options.dsn.empty() && std::getenv("DATABASE_URL")
+                            ? std::getenv("DATABASE_URL")
+                            : ctx.options.dsn;
+      ctx.out << "Current revision(s) for " << migrations::RedactDsn(dsn) << ":\n";
+    }
+    for (Index r : *current) {
+      if (ctx.options.verbose) {
+        ctx.out << FormatRevisionBlock(g, r, true) << "\n";
+      } else {
+        ctx.out << FormatRevisionLine(g, r, {}) << "\n";
+      }
+    }
+    if (state->dirty) {
+      ctx.out << "DIRTY: revision " << state->dirty_revision << " failed part-way\n";
+    }
+    return static_cast<int>(kExitOk);
+  });
+}
+
+int RunCheck(Context& ctx) {
+  auto graph = LoadGraph(ctx);
+  if (!graph.ok()) return Fail(ctx, graph.status());
+  const RevisionGraph& g = **graph;
+  return WithMigrator(ctx, g, [&](migrations::Migrator& m) {
+    auto state = m.Inspect();
+    if (!state.ok()) return Fail(ctx, state.status());
+    auto plan = g.PlanUpgrade(state->heads, "heads");
+    if (!plan.ok()) return Fail(ctx, plan.status());
+    int code = kExitOk;
+    if (state->dirty) {
+      ctx.out << "dirty: revision " << state->dirty_revision << " failed part-way\n";
+      code = kExitCheckFailed;
+    }
+    for (const migrations::Drift& d : state->drift) {
+      ctx.out << "drift: " << d.revision << " (" << d.path << ")\n";
+      code = kExitCheckFailed;
+    }
+    if (plan->steps.empty()) {
+      ctx.out << "No pending revisions: " << state->database << "/" << state->schema
+              << " is at head (" << HeadsText(state->heads) << ")\n";
+      return code;
+    }
+    ctx.out << plan->steps.size() << " pending revision(s) on " << state->database << "/"
+            << state->schema << ":\n";
+    for (const migrations::Step& step : plan->steps) {
+      ctx.out << "  " << absl::StrJoin(step.from_revisions, ", ") << " -> "
+              << step.script->revision << ", " << step.script->message << "\n";
+    }
+    return static_cast<int>(kExitCheckFailed);
+  });
+}
+
+int RunValidate(Context& ctx) {
+  auto graph = LoadGraph(ctx);
+  if (!graph.ok()) return Fail(ctx, graph.status());
+  const RevisionGraph& g = **graph;
+  return WithMigrator(ctx, g, [&](migrations::Migrator& m) {
+    auto state = m.Inspect();
+    if (!state.ok()) return Fail(ctx, state.status());
+    auto applied = g.AppliedRevisions(state->heads);
+    if (!applied.ok()) return Fail(ctx, applied.status());
+    if (Json(ctx)) {
+      nlohmann::json drift = nlohmann::json::array();
+      for (const auto& d : state->drift) {
+        drift.push_back({{"revision", d.revision},
+                         {"path", d.path},
+                         {"recorded_checksum", d.recorded_checksum},
+                         {"current_checksum", d.current_checksum}});
+      }
+      ctx.out << nlohmann::json{{"applied", applied->size()}, {"drift", drift}}.dump(2) << "\n";
+      return static_cast<int>(state->drift.empty() ? kExitOk : kExitCheckFailed);
+    }
+    for (const migrations::Drift& d : state->drift) {
+      ctx.out << "drift: revision " << d.revision << " (" << d.path
+              << ") changed since it was applied: recorded sha256 " << d.recorded_checksum
+              << ", script now " << d.current_checksum << "\n";
+    }
+    if (!state->drift.empty()) return static_cast<int>(kExitCheckFailed);
+    ctx.out << "OK: the " << applied->size()
+            << " applied revision(s) match their scripts (revisions applied before fleet kept "
+               "its log are not checked)\n";
+    return static_cast<int>(kExitOk);
+  });
 }
 
 // ---- commands that write scripts ----
@@ -552,8 +816,11 @@ const std::vector<Command>& Commands() {
        RunBranches},
       {"history", "List revisions, newest first.",
        [](CLI::App& c, Options& o) {
-         c.add_option("-r,--rev-range", o.range, "Range [start]:[end], e.g. ae10:head or base:");
+         c.add_option("-r,--rev-range", o.range,
+                      "Range [start]:[end], e.g. ae10:head, base:, current: (needs --dsn)");
          c.add_flag("-v,--verbose", o.verbose, "Show each revision in full");
+         c.add_flag("-i,--indicate-current", o.indicate_current,
+                    "Mark the database's current revisions (needs --dsn)");
        },
        RunHistory},
       {"show", "Show the revision(s) a target names (id, prefix, label, head, heads).",
@@ -561,13 +828,16 @@ const std::vector<Command>& Commands() {
          c.add_option("REV", o.target, "Target expression")->required();
        },
        RunShow},
-      {"upgrade", "Upgrade to TARGET (head, heads, an id, L@head, +N, rev+N ...).",
+      {"upgrade", "Upgrade the database to TARGET (head, heads, an id, L@head, +N, rev+N ...).",
        [](CLI::App& c, Options& o) {
          c.add_option("TARGET", o.target, "Target; with --sql also FROM:TO")->required();
          c.add_flag("--sql", o.sql, "Print the SQL instead of running it (offline mode)");
+         c.add_flag("--allow-drift", o.allow_drift,
+                    "Upgrade even though applied scripts changed since they ran");
+         c.add_flag("--create-schema", o.create_schema, "Create --schema when it is missing");
        },
        RunUpgrade},
-      {"downgrade", "Downgrade to TARGET (base, an id, -N, L@base ...).",
+      {"downgrade", "Downgrade the database to TARGET (base, an id, -N, L@base ...).",
        [](CLI::App& c, Options& o) {
          c.add_option("TARGET", o.target, "Target; with --sql it must be FROM:TO")->required();
          c.add_flag("--sql", o.sql, "Print the SQL instead of running it (offline mode)");
@@ -578,8 +848,20 @@ const std::vector<Command>& Commands() {
          c.add_option("REV", o.revisions, "Revisions; with --sql each may be FROM:TO")->required();
          c.add_flag("--sql", o.sql, "Print the SQL instead of running it (offline mode)");
          c.add_flag("--purge", o.purge, "Empty the version table first");
+         c.add_flag("--create-schema", o.create_schema, "Create --schema when it is missing");
        },
        RunStamp},
+      {"current", "Show the database's current revision(s).",
+       [](CLI::App& c, Options& o) {
+         c.add_flag("-v,--verbose", o.verbose, "Show each revision in full");
+       },
+       RunCurrent},
+      {"check", "Exit 1 and list what is pending when the database is not at head.",
+       [](CLI::App&, Options&) {}, RunCheck},
+      {"validate",
+       "Compare the checksum recorded for each applied revision with its script; exit 1 on "
+       "drift.",
+       [](CLI::App&, Options&) {}, RunValidate},
   };
   return *kCommands;
 }
@@ -587,12 +869,13 @@ const std::vector<Command>& Commands() {
 }  // namespace
 
 int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
-                migrations::FileSystem& fs) {
-  Context ctx{Options{}, out, err, fs};
+                migrations::FileSystem& fs, Interrupt* interrupt) {
+  Context ctx{Options{}, out, err, fs, interrupt};
   CLI::App app{
       "fleetctl: Alembic-compatible schema migrations for one database, and (soon) a fleet of "
       "tenant databases.\n\nThe versions directory is --dir, else script_location in "
-      "./fleet.toml, else ./versions.",
+      "./fleet.toml, else ./versions. The database is --dsn, else $DATABASE_URL.\n"
+      "Exit codes: 0 ok, 1 a check found something, 2 usage error, 3 failed, 130 interrupted.",
       "fleetctl"};
   app.set_version_flag("--version", "fleetctl 0.1.0");
   app.require_subcommand(1);
@@ -604,7 +887,24 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
   app.add_option("--version-table", ctx.options.version_table,
                  "Version table name (default alembic_version)");
   app.add_option("--version-table-schema", ctx.options.version_table_schema,
-                 "Schema of the version table");
+                 "Schema of the version table (offline; online use --schema)");
+  app.add_option("--dsn", ctx.options.dsn,
+                 "Database: libpq connection string or postgresql:// URL (default: "
+                 "$DATABASE_URL); keep passwords in ~/.pgpass or PGPASSWORD");
+  app.add_option("--schema", ctx.options.schema,
+                 "Schema-per-tenant: search_path, version table and log live in this schema");
+  app.add_option("--lock-wait", ctx.options.lock_wait,
+                 "How long to wait for another migrator's lock")
+      ->capture_default_str();
+  app.add_option("--lock-timeout", ctx.options.lock_timeout,
+                 "lock_timeout for every statement; lock timeouts are retried")
+      ->capture_default_str();
+  app.add_option("--statement-timeout", ctx.options.statement_timeout,
+                 "statement_timeout for every statement (0: off)")
+      ->capture_default_str();
+  app.add_option("--retries", ctx.options.retries,
+                 "Retries of a revision after a lock timeout or deadlock")
+      ->capture_default_str();
   std::vector<std::pair<CLI::App*, int (*)(Context&)>> subcommands;
   for (const Command& command : Commands()) {
     CLI::App* sub = app.add_subcommand(command.name, command.help);

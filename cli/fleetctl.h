@@ -7,6 +7,7 @@
 
 #include <ostream>
 
+#include "cli/interrupt.h"
 #include "migrations/file_system.h"
 
 namespace fleet::cli {
@@ -17,12 +18,14 @@ enum ExitCode : int {
   kExitCheckFailed = 1,  // a check found something (check, validate)
   kExitUsage = 2,        // the command line is wrong
   kExitFailed = 3,       // the operation failed (bad scripts, unknown target, ...)
+  kExitInterrupted = 130,  // stopped by Ctrl-C; the database is at its last completed revision
 };
 
 // Runs `fleetctl argv[1..]`, writing results to `out` and errors to `err`
-// (one clear line first). Returns an ExitCode.
+// (one clear line first). Returns an ExitCode. `interrupt`, when given, lets
+// another thread stop a running migration (Ctrl-C).
 int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
-                migrations::FileSystem& fs);
+                migrations::FileSystem& fs, Interrupt* interrupt = nullptr);
 
 }  // namespace fleet::cli
 

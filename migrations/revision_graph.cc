@@ -1095,6 +1095,17 @@ absl::StatusOr<std::vector<Index>> RevisionGraph::History(absl::string_view lowe
   return TopologicalSort(std::move(*needs), *targets);
 }
 
+absl::StatusOr<std::vector<Index>> RevisionGraph::AppliedRevisions(
+    const std::vector<std::string>& current_heads) const {
+  ASSIGN_OR_RETURN(std::vector<Index> current, ResolveCurrent(current_heads));
+  Marks all = Ancestors(current, true);
+  std::vector<Index> out;
+  for (Index i = 0; i < size(); ++i) {
+    if (all[i]) out.push_back(i);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<Index>> RevisionGraph::CurrentRevisions(
     const std::vector<std::string>& current_heads) const {
   ASSIGN_OR_RETURN(std::vector<Index> current, ResolveCurrent(current_heads));

@@ -120,6 +120,11 @@ class RevisionGraph {
   [[nodiscard]] absl::StatusOr<std::vector<Index>> History(absl::string_view lower,
                                                            absl::string_view upper) const;
 
+  // Every revision the version table `current_heads` implies as applied:
+  // the heads and all their ancestors, dependencies included; load order.
+  [[nodiscard]] absl::StatusOr<std::vector<Index>> AppliedRevisions(
+      const std::vector<std::string>& current_heads) const;
+
   // The current revisions a version table implies, as `current` lists them:
   // the given heads and their ancestors reduced to branch heads.
   [[nodiscard]] absl::StatusOr<std::vector<Index>> CurrentRevisions(

@@ -7,6 +7,7 @@ fleet_packages=(
   libabsl-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libpqxx-dev postgresql-15
 )
 
 fleet_install_packages() {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one test command: installs what the build and the tests need (Debian
 # packages, skipped when present), builds with CMake (warnings are errors),
-# and runs every test with ctest, two at a time.
+# starts a throwaway PostgreSQL (deploy/local/postgres.sh) whose connection
+# string the tests read from FLEET_TEST_PG, and runs every test with ctest, two
+# at a time.
 #
 #   tests/run.sh            # build into ./build and run all tests
 #   BUILD_DIR=/tmp/b tests/run.sh -R Revision   # extra args go to ctest
@@ -17,5 +19,11 @@ fleet_install_packages
 jobs="$(nproc 2>/dev/null || echo 2)"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLEET_WERROR=ON
 cmake --build "$build" --parallel "$jobs"
+# A throwaway PostgreSQL for the tests that need one, stopped however we exit.
+pg="$build/pg"
+trap '"$root/deploy/local/postgres.sh" stop "$pg"' EXIT
+FLEET_TEST_PG="$("$root/deploy/local/postgres.sh" start "$pg")"
+export FLEET_TEST_PG
+
 cd "$build"
 ctest --output-on-failure -j2 "$@"

@@ -1,0 +1,770 @@
+#include "migrations/migrator.h"
+
+#include <condition_variable>
+#include <memory>
+#include <optional>
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "migrations/dsn.h"
+#include "migrations/sql_split.h"
+#include "migrations/status_macros.h"
+
+namespace fleet::migrations {
+namespace {
+
+constexpr char kLogTable[] = "fleet_migration_log";
+
+// How a database call failed.
+enum class ErrKind { kNone, kSql, kRetryable, kLost, kCancelled };
+struct DbError {
+  ErrKind kind = ErrKind::kNone;
+  std::string message;
+  explicit operator bool() const { return kind != ErrKind::kNone; }
+};
+
+// A failure our own checks raise inside a database call (verify false, a
+// version row missing): reported like an SQL error.
+struct CheckFailed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string CleanMessage(absl::string_view what) {
+  // libpq messages read "ERROR:  text\nDETAIL: ...": keep them, one line.
+  std::string s(absl::StripAsciiWhitespace(what));
+  std::vector<std::string> lines = absl::StrSplit(s, '\n', absl::SkipWhitespace());
+  for (std::string& l : lines) l = std::string(absl::StripAsciiWhitespace(l));
+  std::string joined = absl::StrJoin(lines, " ");
+  while (absl::StrContains(joined, "  ")) joined = absl::StrReplaceAll(joined, {{"  ", " "}});
+  return joined;
+}
+
+std::string Millis(absl::Duration d) {
+  return absl::StrCat(absl::ToInt64Milliseconds(d), "ms");
+}
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S%Ez", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+// One connection to the database for the length of one Migrator call.
+class Migrator::Session {
+ public:
+  explicit Session(Migrator& m) : m_(m), o_(m.options_) {}
+  ~Session() {
+    StopWatcher();
+    {
+      std::lock_guard<std::mutex> lock(m_.mu_);
+      m_.active_pid_ = 0;
+    }
+    if (conn_ && locked_) {
+      try {
+        pqxx::nontransaction tx(*conn_);
+        tx.exec_params("SELECT pg_advisory_unlock($1)", lock_key_);
+      } catch (const std::exception&) {
+        // Closing the connection below releases the lock anyway.
+      }
+    }
+  }
+
+  // Connects and sets the session up. Creates the schema only when
+  // `mutating` and create_schema.
+  absl::Status Open(bool mutating) {
+    if (m_.cancelled_) return absl::CancelledError("cancelled");
+    try {
+      conn_ = std::make_unique<pqxx::connection>(o_.dsn);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("cannot connect to ", RedactDsn(o_.dsn), ": ",
+                                                 CleanMessage(e.what())));
+    }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    // Never reconnect behind our back: a new session would not hold the lock.
+    conn_->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+    pid_ = conn_->backendpid();
+    {
+      std::lock_guard<std::mutex> lock(m_.mu_);
+      m_.active_pid_ = pid_;
+    }
+    DbError err = Guard([&] {
+      pqxx::nontransaction tx(*conn_);
+      tx.exec("SET application_name = 'fleet'");
+      if (!o_.schema.empty()) {
+        pqxx::result r = tx.exec_params(
+            "SELECT 1 FROM pg_namespace WHERE nspname = $1", o_.schema);
+        if (r.empty()) {
+          if (!(mutating && o_.create_schema)) {
+            throw CheckFailed(absl::StrCat(
+                "schema \"", o_.schema, "\" does not exist in database ",
+                CurrentDatabase(tx), " (create it, or pass --create-schema)"));
+          }
+          tx.exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", QuoteIdentifier(o_.schema)));
+        }
+        tx.exec(absl::StrCat("SET search_path TO ", QuoteIdentifier(o_.schema)));
+      }
+      pqxx::result r = tx.exec("SELECT current_database(), coalesce(current_schema(), '')");
+      database_ = r[0][0].as<std::string>();
+      schema_ = r[0][1].as<std::string>();
+    });
+    if (err) return ToStatus(err, "while opening the session");
+    if (schema_.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", database_, " has no current schema (search_path names none that exists)"));
+    }
+    table_ = VersionTable{schema_, o_.version_table};
+    return absl::OkStatus();
+  }
+
+  // Takes the advisory lock, waiting up to lock_wait, then sets the
+  // per-statement timeouts.
+  absl::Status Lock() {
+    std::optional<int> holder;
+    bool got = false;
+    DbError err = Guard([&] {
+      pqxx::nontransaction tx(*conn_);
+      lock_key_ = tx.exec_params("SELECT hashtextextended($1, 0)",
+                                 absl::StrCat("fleet-migration/", database_, "/", schema_, "/",
+                                              o_.version_table))[0][0]
+                      .as<int64_t>();
+      if (o_.lock_wait > absl::ZeroDuration()) {
+        tx.exec(absl::StrCat("SET lock_timeout = '", Millis(o_.lock_wait), "'"));
+        try {
+          tx.exec_params("SELECT pg_advisory_lock($1)", lock_key_);
+          got = true;
+        } catch (const pqxx::sql_error& e) {
+          if (e.sqlstate() != "55P03") throw;
+        }
+      } else {
+        got = tx.exec_params("SELECT pg_try_advisory_lock($1)", lock_key_)[0][0].as<bool>();
+      }
+      if (!got) {
+        pqxx::result r = tx.exec_params(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+            "AND classid = (($1::bigint >> 32) & 4294967295)::oid "
+            "AND objid = ($1::bigint & 4294967295)::oid LIMIT 1",
+            lock_key_);
+        if (!r.empty()) holder = r[0][0].as<int>();
+      }
+      tx.exec(absl::StrCat("SET lock_timeout = '", Millis(o_.lock_timeout), "'"));
+      tx.exec(absl::StrCat("SET statement_timeout = '", Millis(o_.statement_timeout), "'"));
+    });
+    if (err) return ToStatus(err, "while taking the migration lock");
+    if (!got) {
+      return absl::UnavailableError(absl::StrCat(
+          "another migration is running on ", database_, "/", schema_,
+          holder ? absl::StrCat(" (pid ", *holder, ")") : std::string(),
+          "; waited ", absl::FormatDuration(o_.lock_wait)));
+    }
+    locked_ = true;
+    return absl::OkStatus();
+  }
+
+  // Creates the version table (exactly Alembic's) and the log when missing.
+  absl::Status EnsureTables() {
+    DbError err = Guard([&] {
+      pqxx::work tx(*conn_);
+      if (!Exists(tx, table_.name)) {
+        tx.exec(absl::StrCat("CREATE TABLE ", table_.QualifiedName(),
+                             " (version_num VARCHAR(32) NOT NULL, CONSTRAINT ",
+                             QuoteIdentifier(absl::StrCat(table_.name, "_pkc")),
+                             " PRIMARY KEY (version_num))"));
+      }
+      if (!Exists(tx, kLogTable)) {
+        tx.exec(absl::StrCat(
+            "CREATE TABLE ", LogTable(),
+            " (id bigserial PRIMARY KEY,"
+            " revision varchar(32) NOT NULL,"
+            " direction text NOT NULL CHECK (direction IN ('upgrade', 'downgrade', 'stamp')),"
+            " checksum text NOT NULL DEFAULT '',"
+            " started_at timestamptz NOT NULL,"
+            " finished_at timestamptz,"
+            " duration_ms bigint,"
+            " outcome text NOT NULL CHECK (outcome IN ('ok', 'failed', 'dirty')),"
+            " error text NOT NULL DEFAULT '',"
+            " actor text NOT NULL DEFAULT '',"
+            " rollout_id text NOT NULL DEFAULT '',"
+            " version_table text NOT NULL DEFAULT 'alembic_version')"));
+      }
+      tx.commit();
+    });
+    if (err) return ToStatus(err, "while creating the version table");
+    return absl::OkStatus();
+  }
+
+  // Reads the version table and the log. With `with_drift`, compares
+  // recorded checksums with the scripts.
+  absl::StatusOr<DatabaseState> ReadState(bool with_drift) {
+    DatabaseState state;
+    state.database = database_;
+    state.schema = schema_;
+    std::vector<std::pair<std::string, std::string>> recorded;  // revision, checksum
+    DbError err = Guard([&] {
+      pqxx::read_transaction tx(*conn_);
+      state.has_version_table = Exists(tx, table_.name);
+      if (state.has_version_table) {
+        for (const auto& row : tx.exec(absl::StrCat("SELECT version_num FROM ",
+                                                    table_.QualifiedName()))) {
+          state.heads.push_back(row[0].as<std::string>());
+        }
+      }
+      if (!Exists(tx, kLogTable)) return;
+      const std::string vt = tx.quote(o_.version_table);
+      pqxx::result dirty = tx.exec(absl::StrCat(
+          "SELECT revision, error FROM ", LogTable(), " WHERE outcome = 'dirty' AND version_table = ",
+          vt, " AND id > coalesce((SELECT max(id) FROM ", LogTable(),
+          " WHERE direction = 'stamp' AND outcome = 'ok' AND version_table = ", vt,
+          "), 0) ORDER BY id DESC LIMIT 1"));
+      if (!dirty.empty()) {
+        state.dirty = true;
+        state.dirty_revision = dirty[0][0].as<std::string>();
+        state.dirty_error = dirty[0][1].as<std::string>();
+        for (const auto& row : tx.exec_params(
+                 "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 "WHERE NOT i.indisvalid AND n.nspname = $1 ORDER BY 1",
+                 schema_)) {
+          state.invalid_indexes.push_back(row[0].as<std::string>());
+        }
+      }
+      pqxx::result last = tx.exec(absl::StrCat(
+          "SELECT revision, direction, outcome, coalesce(finished_at, started_at)::text FROM ",
+          LogTable(), " WHERE version_table = ", vt, " ORDER BY id DESC LIMIT 1"));
+      if (!last.empty()) {
+        state.last_revision = last[0][0].as<std::string>();
+        state.last_direction = last[0][1].as<std::string>();
+        state.last_outcome = last[0][2].as<std::string>();
+        state.last_finished_at = last[0][3].as<std::string>();
+      }
+      if (with_drift) {
+        for (const auto& row : tx.exec(absl::StrCat(
+                 "SELECT DISTINCT ON (revision) revision, checksum FROM ", LogTable(),
+                 " WHERE direction IN ('upgrade', 'stamp') AND outcome = 'ok' AND checksum <> '' "
+                 "AND version_table = ", vt, " ORDER BY revision, id DESC"))) {
+          recorded.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
+        }
+      }
+    });
+    if (err) return ToStatus(err, "while reading the version table");
+    if (with_drift && !recorded.empty()) {
+      ASSIGN_OR_RETURN(std::vector<RevisionGraph::Index> applied,
+                       m_.graph_.AppliedRevisions(state.heads));
+      absl::flat_hash_map<std::string, std::string> by_rev(recorded.begin(), recorded.end());
+      for (RevisionGraph::Index i : applied) {
+        const Script& s = m_.graph_.script(i);
+        auto it = by_rev.find(s.revision);
+        if (it != by_rev.end() && it->second != s.checksum) {
+          state.drift.push_back({s.revision, s.path, it->second, s.checksum});
+        }
+      }
+    }
+    return state;
+  }
+
+  // Runs one step, retrying lock timeouts and deadlocks.
+  absl::Status RunStep(const Step& step, const StepObserver& observer) {
+    StepEvent event = EventFor(step);
+    if (observer) observer(event);
+    absl::Time start = absl::Now();
+    absl::Status status = step.script->transactional ? RunTransactional(step, start)
+                                                     : RunNonTransactional(step, start);
+    event.duration = absl::Now() - start;
+    if (status.ok()) {
+      event.kind = StepEvent::Kind::kSucceeded;
+    } else {
+      event.kind = StepEvent::Kind::kFailed;
+      event.error = std::string(status.message());
+    }
+    if (observer) observer(event);
+    return status;
+  }
+
+  absl::Status RunStamp(const Plan& plan, bool purge) {
+    absl::Time start = absl::Now();
+    DbError err = Guard([&] {
+      CheckPid();
+      pqxx::work tx(*conn_);
+      if (purge) tx.exec(absl::StrCat("DELETE FROM ", table_.QualifiedName()));
+      for (const Step& step : plan.steps) {
+        ApplyVersionChanges(tx, step);
+        std::string rev = step.to_revisions.empty() ? step.from_revisions.front()
+                                                    : step.to_revisions.front();
+        std::optional<RevisionGraph::Index> idx = m_.graph_.FindExact(rev);
+        InsertLog(tx, rev, "stamp", idx ? m_.graph_.script(*idx).checksum : "", start, "ok", "");
+      }
+      if (plan.steps.empty() && purge) {
+        // Still record that an operator reset the table: it clears dirty.
+        InsertLog(tx, "", "stamp", "", start, "ok", "purged");
+      }
+      tx.commit();
+    });
+    if (err) return ToStatus(err, "while stamping");
+    return absl::OkStatus();
+  }
+
+  const std::string& database() const { return database_; }
+  const std::string& schema() const { return schema_; }
+
+ private:
+  template <typename F>
+  DbError Guard(F&& f) {
+    try {
+      f();
+      return {};
+    } catch (const CheckFailed& e) {
+      return {ErrKind::kSql, e.what()};
+    } catch (const pqxx::deadlock_detected& e) {
+      return {ErrKind::kRetryable, CleanMessage(e.what())};
+    } catch (const pqxx::serialization_failure& e) {
+      return {ErrKind::kRetryable, CleanMessage(e.what())};
+    } catch (const pqxx::broken_connection& e) {
+      return {ErrKind::kLost, CleanMessage(e.what())};
+    } catch (const pqxx::in_doubt_error& e) {
+      return {ErrKind::kLost, CleanMessage(e.what())};
+    } catch (const pqxx::sql_error& e) {
+      const std::string& state = e.sqlstate();
+      if (state == "55P03" || state == "40P01" || state == "40001") {
+        return {ErrKind::kRetryable, CleanMessage(e.what())};
+      }
+      if (state == "57014" && m_.cancelled_) return {ErrKind::kCancelled, "cancelled"};
+      if (state == "57P01" || state == "57P02" || state == "57P03") {
+        return {ErrKind::kLost, CleanMessage(e.what())};
+      }
+      return {ErrKind::kSql, CleanMessage(e.what())};
+    } catch (const std::exception& e) {
+      if (conn_ && !conn_->is_open()) return {ErrKind::kLost, CleanMessage(e.what())};
+      return {ErrKind::kSql, CleanMessage(e.what())};
+    }
+  }
+
+  absl::Status ToStatus(const DbError& err, absl::string_view context) {
+    switch (err.kind) {
+      case ErrKind::kCancelled:
+        return absl::CancelledError(absl::StrCat("cancelled ", context));
+      case ErrKind::kLost:
+        return absl::UnavailableError(absl::StrCat("lost the connection to ", database_, " ",
+                                                   context, ": ", err.message));
+      default:
+        return absl::FailedPreconditionError(err.message);
+    }
+  }
+
+  void CheckPid() {
+    if (m_.cancelled_) throw CheckFailed("cancelled");
+    if (!conn_->is_open() || conn_->backendpid() != pid_) {
+      throw pqxx::broken_connection(
+          "the connection was re-established: the migration lock is no longer held");
+    }
+  }
+
+  static std::string CurrentDatabase(pqxx::transaction_base& tx) {
+    return tx.exec("SELECT current_database()")[0][0].as<std::string>();
+  }
+
+  bool Exists(pqxx::transaction_base& tx, absl::string_view table) {
+    return !tx.exec_params("SELECT to_regclass($1)",
+                           absl::StrCat(QuoteIdentifier(schema_), ".", QuoteIdentifier(table)))[0][0]
+                .is_null();
+  }
+
+  std::string LogTable() const {
+    return absl::StrCat(QuoteIdentifier(schema_), ".", QuoteIdentifier(kLogTable));
+  }
+
+  StepEvent EventFor(const Step& step) const {
+    StepEvent e;
+    e.direction = step.direction;
+    e.revision = step.script ? step.script->revision : "";
+    e.from_revisions = step.from_revisions;
+    e.to_revisions = step.to_revisions;
+    e.message = step.script ? step.script->message : "";
+    return e;
+  }
+
+  const SqlSection& SectionFor(const Step& step) const {
+    return step.direction == Direction::kUpgrade ? step.script->upgrade : *step.script->downgrade;
+  }
+
+  void ApplyVersionChanges(pqxx::transaction_base& tx, const Step& step) {
+    for (const VersionChange& c : step.version_changes) {
+      const std::string t = table_.QualifiedName();
+      switch (c.kind) {
+        case VersionChange::Kind::kInsert:
+          tx.exec_params(absl::StrCat("INSERT INTO ", t, " (version_num) VALUES ($1)"), c.to);
+          break;
+        case VersionChange::Kind::kDelete: {
+          pqxx::result r = tx.exec_params(
+              absl::StrCat("DELETE FROM ", t, " WHERE version_num = $1"), c.from);
+          if (r.affected_rows() != 1) {
+            throw CheckFailed(absl::StrCat("Online migration expected to match one row when "
+                                           "deleting '", c.from, "' in '", table_.name, "'; ",
+                                           r.affected_rows(), " found"));
+          }
+          break;
+        }
+        case VersionChange::Kind::kUpdate: {
+          pqxx::result r = tx.exec_params(
+              absl::StrCat("UPDATE ", t, " SET version_num = $1 WHERE version_num = $2"), c.to,
+              c.from);
+          if (r.affected_rows() != 1) {
+            throw CheckFailed(absl::StrCat("Online migration expected to match one row when "
+                                           "updating '", c.from, "' to '", c.to, "' in '",
+                                           table_.name, "'; ", r.affected_rows(), " found"));
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  int64_t InsertLog(pqxx::transaction_base& tx, const std::string& revision,
+                    absl::string_view direction, const std::string& checksum, absl::Time start,
+                    absl::string_view outcome, const std::string& error) {
+    bool finished = outcome != "dirty";
+    return tx
+        .exec_params(absl::StrCat("INSERT INTO ", LogTable(),
+                                  " (revision, direction, checksum, started_at, finished_at, "
+                                  "duration_ms, outcome, error, actor, rollout_id, version_table) "
+                                  "VALUES ($1, $2, $3, $4::timestamptz, ",
+                                  finished ? "clock_timestamp(), $5" : "NULL, NULL::bigint + $5",
+                                  ", $6, $7, $8, $9, $10) RETURNING id"),
+                     revision, std::string(direction), checksum, Rfc3339(start),
+                     absl::ToInt64Milliseconds(absl::Now() - start), std::string(outcome),
+                     ScrubSecrets(error, o_.dsn), o_.actor, o_.rollout_id, o_.version_table)[0][0]
+        .as<int64_t>();
+  }
+
+  // Writes a `failed` row after a step rolled back; on a fresh connection
+  // when this one is gone. Best effort: the step's own error is what counts.
+  void LogFailure(const Step& step, absl::Time start, const std::string& error) {
+    auto write = [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      InsertLog(tx, step.script->revision, DirectionName(step.direction), step.script->checksum,
+                start, "failed", error);
+      tx.commit();
+    };
+    try {
+      if (conn_->is_open()) {
+        write(*conn_);
+        return;
+      }
+    } catch (const std::exception&) {
+    }
+    try {
+      pqxx::connection fresh(o_.dsn);
+      if (!o_.schema.empty()) {
+        pqxx::nontransaction tx(fresh);
+        tx.exec(absl::StrCat("SET search_path TO ", QuoteIdentifier(o_.schema)));
+      }
+      write(fresh);
+    } catch (const std::exception&) {
+    }
+  }
+
+  std::string Where(const Step& step, int line) const {
+    return absl::StrCat("revision ", step.script->revision, " (", step.script->path, ":", line,
+                        ")");
+  }
+
+  absl::Status RunTransactional(const Step& step, absl::Time start) {
+    const SqlSection& section = SectionFor(step);
+    std::vector<SqlStatement> statements = SplitSqlStatements(section.sql, section.line);
+    const bool verify = step.direction == Direction::kUpgrade && step.script->verify.has_value();
+    std::set<int> blockers;
+    DbError err;
+    int line = section.line;
+    for (int attempt = 0;; ++attempt) {
+      if (attempt > 0) StartWatcher(&blockers);
+      err = Guard([&] {
+        CheckPid();
+        pqxx::work tx(*conn_);
+        for (const SqlStatement& st : statements) {
+          if (m_.cancelled_) throw CheckFailed("cancelled");
+          line = st.line;
+          tx.exec(st.sql);
+        }
+        if (verify) {
+          line = step.script->verify->line;
+          pqxx::result r = tx.exec(step.script->verify->sql);
+          if (r.empty() || r[0].empty() || r[0][0].is_null() || !r[0][0].as<bool>()) {
+            throw CheckFailed("its migrate:verify query returned false");
+          }
+        }
+        line = section.line;
+        ApplyVersionChanges(tx, step);
+        InsertLog(tx, step.script->revision, DirectionName(step.direction),
+                  step.script->checksum, start, "ok", "");
+        tx.commit();
+      });
+      StopWatcher();
+      if (err.kind != ErrKind::kRetryable || attempt >= o_.retries || m_.cancelled_) break;
+      absl::Duration backoff = o_.retry_backoff * (1 << std::min(attempt, 10));
+      if (WaitOrCancelled(backoff)) break;
+    }
+    if (!err) return absl::OkStatus();
+    std::string message;
+    absl::Status status;
+    if (err.kind == ErrKind::kCancelled || (m_.cancelled_ && err.kind != ErrKind::kLost)) {
+      message = absl::StrCat(Where(step, line), " was cancelled and rolled back");
+      status = absl::CancelledError(message);
+    } else if (err.kind == ErrKind::kLost) {
+      message = absl::StrCat(Where(step, line), " failed: lost the connection to ", database_,
+                             " (", err.message, "); the revision was rolled back by the server");
+      status = absl::UnavailableError(message);
+    } else if (err.kind == ErrKind::kRetryable) {
+      message = absl::StrCat(Where(step, line), " failed after ", o_.retries + 1,
+                             " attempts: ", err.message,
+                             blockers.empty()
+                                 ? std::string()
+                                 : absl::StrCat("; blocked by pid ", absl::StrJoin(blockers, ", ")));
+      status = absl::AbortedError(message);
+    } else {
+      message = absl::StrCat(Where(step, line), " failed: ", err.message);
+      status = absl::FailedPreconditionError(message);
+    }
+    LogFailure(step, start, message);
+    return status;
+  }
+
+  absl::Status RunNonTransactional(const Step& step, absl::Time start) {
+    const SqlSection& section = SectionFor(step);
+    std::vector<SqlStatement> statements = SplitSqlStatements(section.sql, section.line);
+    int64_t log_id = 0;
+    int line = section.line;
+    DbError err = Guard([&] {
+      CheckPid();
+      pqxx::nontransaction tx(*conn_);
+      log_id = InsertLog(tx, step.script->revision, DirectionName(step.direction),
+                         step.script->checksum, start, "dirty", "in progress");
+    });
+    if (err) return ToStatus(err, absl::StrCat("before ", Where(step, line)));
+    err = Guard([&] {
+      for (const SqlStatement& st : statements) {
+        CheckPid();
+        line = st.line;
+        pqxx::nontransaction tx(*conn_);
+        tx.exec(st.sql);
+      }
+      line = section.line;
+      pqxx::work tx(*conn_);
+      if (step.direction == Direction::kUpgrade && step.script->verify) {
+        line = step.script->verify->line;
+        pqxx::result r = tx.exec(step.script->verify->sql);
+        if (r.empty() || r[0].empty() || r[0][0].is_null() || !r[0][0].as<bool>()) {
+          throw CheckFailed("its migrate:verify query returned false");
+        }
+      }
+      ApplyVersionChanges(tx, step);
+      tx.exec_params(absl::StrCat("UPDATE ", LogTable(),
+                                  " SET outcome = 'ok', error = '', finished_at = "
+                                  "clock_timestamp(), duration_ms = $2 WHERE id = $1"),
+                     log_id, absl::ToInt64Milliseconds(absl::Now() - start));
+      tx.commit();
+    });
+    if (!err) return absl::OkStatus();
+    std::string message = absl::StrCat(
+        Where(step, line), " is non-transactional and failed part-way: ", err.message,
+        ". The database is now marked dirty; repair it by hand, then run 'fleetctl stamp' with "
+        "the revision it is really at");
+    try {
+      pqxx::connection& c = *conn_;
+      pqxx::nontransaction tx(c);
+      tx.exec_params(absl::StrCat("UPDATE ", LogTable(),
+                                  " SET error = $2, finished_at = clock_timestamp(), "
+                                  "duration_ms = $3 WHERE id = $1"),
+                     log_id, ScrubSecrets(message, o_.dsn),
+                     absl::ToInt64Milliseconds(absl::Now() - start));
+    } catch (const std::exception&) {
+      // The row stays 'dirty' with "in progress": still refused until stamped.
+    }
+    if (err.kind == ErrKind::kCancelled) return absl::CancelledError(message);
+    return absl::DataLossError(message);
+  }
+
+  // Returns true when cancelled while waiting.
+  bool WaitOrCancelled(absl::Duration d) {
+    absl::Time until = absl::Now() + d;
+    while (absl::Now() < until) {
+      if (m_.cancelled_) return true;
+      absl::SleepFor(std::min(absl::Milliseconds(20), until - absl::Now()));
+    }
+    return m_.cancelled_;
+  }
+
+  // While a retried step runs, a second connection samples
+  // pg_blocking_pids() of ours, so a final failure can name the blockers.
+  void StartWatcher(std::set<int>* blockers) {
+    StopWatcher();
+    watcher_stop_ = false;
+    watcher_ = std::thread([this, blockers] {
+      try {
+        pqxx::connection c(o_.dsn);
+        absl::Duration period = std::max(absl::Milliseconds(10), o_.lock_timeout / 4);
+        std::unique_lock<std::mutex> lock(watcher_mu_);
+        while (!watcher_stop_) {
+          lock.unlock();
+          {
+            pqxx::nontransaction tx(c);
+            for (const auto& row :
+                 tx.exec_params("SELECT unnest(pg_blocking_pids($1))", pid_)) {
+              std::lock_guard<std::mutex> g(blockers_mu_);
+              blockers->insert(row[0].as<int>());
+            }
+          }
+          lock.lock();
+          watcher_cv_.wait_for(lock, absl::ToChronoMilliseconds(period),
+                               [this] { return watcher_stop_; });
+        }
+      } catch (const std::exception&) {
+        // Diagnostics only.
+      }
+    });
+  }
+
+  void StopWatcher() {
+    if (!watcher_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(watcher_mu_);
+      watcher_stop_ = true;
+    }
+    watcher_cv_.notify_all();
+    watcher_.join();
+  }
+
+  Migrator& m_;
+  const MigratorOptions& o_;
+  std::unique_ptr<pqxx::connection> conn_;
+  int pid_ = 0;
+  bool locked_ = false;
+  int64_t lock_key_ = 0;
+  std::string database_;
+  std::string schema_;
+  VersionTable table_;
+  std::thread watcher_;
+  std::mutex watcher_mu_;
+  std::condition_variable watcher_cv_;
+  bool watcher_stop_ = false;  // GUARDED_BY(watcher_mu_)
+  std::mutex blockers_mu_;
+};
+
+Migrator::Migrator(const RevisionGraph& graph, MigratorOptions options)
+    : graph_(graph), options_(std::move(options)) {}
+
+absl::Status Migrator::Redacted(const absl::Status& status) const {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), ScrubSecrets(status.message(), options_.dsn));
+}
+
+absl::StatusOr<RunResult> Migrator::Run(Direction direction, absl::string_view target,
+                                        const StepObserver& observer) {
+  auto run = [&]() -> absl::StatusOr<RunResult> {
+    Session session(*this);
+    RETURN_IF_ERROR(session.Open(/*mutating=*/true));
+    RETURN_IF_ERROR(session.Lock());
+    RETURN_IF_ERROR(session.EnsureTables());
+    const bool check_drift = direction == Direction::kUpgrade && !options_.allow_drift;
+    ASSIGN_OR_RETURN(DatabaseState state, session.ReadState(check_drift));
+    if (state.dirty) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", state.database, "/", state.schema, " is dirty: revision ",
+          state.dirty_revision, " failed part-way (", state.dirty_error, ")",
+          state.invalid_indexes.empty()
+              ? std::string()
+              : absl::StrCat("; INVALID indexes left behind: ",
+                             absl::StrJoin(state.invalid_indexes, ", ")),
+          ". Repair it, then run 'fleetctl stamp <revision>' to clear the mark"));
+    }
+    if (!state.drift.empty()) {
+      std::vector<std::string> lines;
+      for (const Drift& d : state.drift) {
+        lines.push_back(absl::StrCat(d.revision, " (", d.path, ")"));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "drift: the scripts of applied revisions changed since they ran: ",
+          absl::StrJoin(lines, ", "),
+          ". Run 'fleetctl validate' for details; --allow-drift upgrades anyway"));
+    }
+    ASSIGN_OR_RETURN(Plan plan, direction == Direction::kUpgrade
+                                    ? graph_.PlanUpgrade(state.heads, target)
+                                    : graph_.PlanDowngrade(state.heads, target));
+    RunResult result;
+    result.start_heads = plan.start_heads;
+    result.end_heads = plan.start_heads;
+    for (const Step& step : plan.steps) {
+      if (cancelled_) return absl::CancelledError("cancelled before the next revision");
+      RETURN_IF_ERROR(session.RunStep(step, observer));
+      ++result.steps;
+    }
+    result.end_heads = plan.end_heads;
+    return result;
+  };
+  absl::StatusOr<RunResult> r = run();
+  if (!r.ok()) return Redacted(r.status());
+  return r;
+}
+
+absl::StatusOr<RunResult> Migrator::Upgrade(absl::string_view target,
+                                            const StepObserver& observer) {
+  return Run(Direction::kUpgrade, target, observer);
+}
+
+absl::StatusOr<RunResult> Migrator::Downgrade(absl::string_view target,
+                                              const StepObserver& observer) {
+  return Run(Direction::kDowngrade, target, observer);
+}
+
+absl::StatusOr<RunResult> Migrator::Stamp(const std::vector<std::string>& revisions, bool purge) {
+  auto run = [&]() -> absl::StatusOr<RunResult> {
+    Session session(*this);
+    RETURN_IF_ERROR(session.Open(/*mutating=*/true));
+    RETURN_IF_ERROR(session.Lock());
+    RETURN_IF_ERROR(session.EnsureTables());
+    ASSIGN_OR_RETURN(DatabaseState state, session.ReadState(false));
+    ASSIGN_OR_RETURN(Plan plan, graph_.PlanStamp(state.heads, revisions, purge));
+    RETURN_IF_ERROR(session.RunStamp(plan, purge));
+    return RunResult{plan.start_heads, plan.end_heads, static_cast<int>(plan.steps.size())};
+  };
+  absl::StatusOr<RunResult> r = run();
+  if (!r.ok()) return Redacted(r.status());
+  return r;
+}
+
+absl::StatusOr<DatabaseState> Migrator::Inspect() {
+  auto run = [&]() -> absl::StatusOr<DatabaseState> {
+    Session session(*this);
+    RETURN_IF_ERROR(session.Open(/*mutating=*/false));
+    return session.ReadState(/*with_drift=*/true);
+  };
+  absl::StatusOr<DatabaseState> r = run();
+  if (!r.ok()) return Redacted(r.status());
+  return r;
+}
+
+void Migrator::Cancel() {
+  cancelled_ = true;
+  int pid;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pid = active_pid_;
+  }
+  if (pid == 0) return;
+  try {
+    pqxx::connection c(options_.dsn);
+    pqxx::nontransaction tx(c);
+    tx.exec_params("SELECT pg_cancel_backend($1)", pid);
+  } catch (const std::exception&) {
+    // The flag alone stops the run at the next statement.
+  }
+}
+
+}  // namespace fleet::migrations

@@ -1,0 +1,142 @@
+// Migrator: runs plans against one PostgreSQL database (or one schema of it)
+// with libpqxx, with the guarantees DESIGN.md and the engine issue list:
+//
+// - one migrator at a time per database/schema/version table (a session
+//   advisory lock; a silently re-established connection is detected and
+//   fails the run rather than continue unlocked);
+// - each transactional revision runs in one transaction with its verify
+//   query, its version-table change and its fleet_migration_log row;
+// - a non-transactional revision that fails part-way marks the database
+//   dirty, and nothing migrates it until `stamp`;
+// - every statement runs under lock_timeout (and statement_timeout when set);
+//   lock timeouts and deadlocks are retried with backoff, then reported with
+//   the pids that blocked them;
+// - the password in the DSN never appears in a returned status.
+//
+// Threads: a Migrator holds no connection between calls; every call opens
+// its own. Different Migrators may run at once from any threads. Cancel()
+// may be called from any thread while another thread is inside a call.
+#ifndef FLEET_MIGRATIONS_MIGRATOR_H_
+#define FLEET_MIGRATIONS_MIGRATOR_H_
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "migrations/offline_sql.h"
+#include "migrations/revision_graph.h"
+
+namespace fleet::migrations {
+
+struct MigratorOptions {
+  std::string dsn;  // libpq conninfo or postgresql:// URL; may hold a password
+  // Schema for search_path, the version table and the log; empty: the
+  // connection's current schema (normally public).
+  std::string schema;
+  std::string version_table = "alembic_version";
+  bool create_schema = false;  // create `schema` when it is missing
+  absl::Duration lock_wait = absl::Seconds(30);      // for the migration lock
+  absl::Duration lock_timeout = absl::Seconds(2);    // per statement
+  absl::Duration statement_timeout = absl::ZeroDuration();  // zero: off
+  int retries = 3;  // after a lock timeout or deadlock
+  absl::Duration retry_backoff = absl::Milliseconds(200);  // doubles each retry
+  bool allow_drift = false;
+  std::string actor;       // who runs it, for the log ("user@host")
+  std::string rollout_id;  // empty outside a rollout
+};
+
+// One event per step: started, then succeeded or failed.
+struct StepEvent {
+  enum class Kind { kStarted, kSucceeded, kFailed };
+  Kind kind = Kind::kStarted;
+  Direction direction = Direction::kUpgrade;
+  std::string revision;
+  std::vector<std::string> from_revisions;
+  std::vector<std::string> to_revisions;
+  std::string message;
+  absl::Duration duration;
+  std::string error;  // kFailed
+};
+using StepObserver = std::function<void(const StepEvent&)>;
+
+struct RunResult {
+  std::vector<std::string> start_heads;
+  std::vector<std::string> end_heads;
+  int steps = 0;  // steps applied; 0 means there was nothing to do
+};
+
+// A revision whose script changed since it was applied.
+struct Drift {
+  std::string revision;
+  std::string path;
+  std::string recorded_checksum;
+  std::string current_checksum;
+};
+
+// What a database holds, read without taking the migration lock.
+struct DatabaseState {
+  std::string database;  // current_database()
+  std::string schema;    // the schema the version table lives in
+  bool has_version_table = false;
+  std::vector<std::string> heads;  // rows of the version table
+  bool dirty = false;
+  std::string dirty_revision;
+  std::string dirty_error;
+  std::vector<std::string> invalid_indexes;  // in the schema, when dirty
+  std::vector<Drift> drift;
+  std::string last_revision;  // the newest log row
+  std::string last_direction;
+  std::string last_outcome;
+  std::string last_finished_at;
+};
+
+class Migrator {
+ public:
+  // `graph` is borrowed and must outlive the Migrator.
+  Migrator(const RevisionGraph& graph, MigratorOptions options);
+  Migrator(const Migrator&) = delete;
+  Migrator& operator=(const Migrator&) = delete;
+
+  // Upgrades to `target`. Refuses a dirty database, and drift unless
+  // allow_drift. On failure the database is at the last completed revision
+  // and the status names the revision, file and line.
+  [[nodiscard]] absl::StatusOr<RunResult> Upgrade(absl::string_view target,
+                                                  const StepObserver& observer = {});
+  // Downgrades to `target` with the scripts' downgrade sections.
+  [[nodiscard]] absl::StatusOr<RunResult> Downgrade(absl::string_view target,
+                                                    const StepObserver& observer = {});
+  // Moves the version table to `revisions` without running scripts, in one
+  // transaction. Clears the dirty mark.
+  [[nodiscard]] absl::StatusOr<RunResult> Stamp(const std::vector<std::string>& revisions,
+                                                bool purge);
+  // Reads heads, dirty state, drift and the last migration. Creates nothing.
+  [[nodiscard]] absl::StatusOr<DatabaseState> Inspect();
+
+  // Stops the running call: no new step starts, the running statement is
+  // cancelled on the server, the current revision rolls back, and the call
+  // returns CANCELLED. Thread-safe; later calls are cancelled at once.
+  void Cancel();
+
+ private:
+  class Session;
+  friend class Session;
+
+  absl::StatusOr<RunResult> Run(Direction direction, absl::string_view target,
+                                const StepObserver& observer);
+  absl::Status Redacted(const absl::Status& status) const;
+
+  const RevisionGraph& graph_;
+  const MigratorOptions options_;
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;
+  int active_pid_ = 0;  // GUARDED_BY(mu_): backend running the current call
+};
+
+}  // namespace fleet::migrations
+
+#endif  // FLEET_MIGRATIONS_MIGRATOR_H_
