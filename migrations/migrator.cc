@@ -302,9 +302,16 @@ class Migrator::Session {
         std::optional<RevisionGraph::Index> idx = m_.graph_.FindExact(rev);
         InsertLog(tx, rev, "stamp", idx ? m_.graph_.script(*idx).checksum : "", start, "ok", "");
       }
-      if (plan.steps.empty() && purge) {
-        // Still record that an operator reset the table: it clears dirty.
-        InsertLog(tx, "", "stamp", "", start, "ok", "purged");
+      if (plan.steps.empty()) {
+        // Nothing moved, but an operator asserted where the database is:
+        // record it, since a stamp is what clears the dirty mark.
+        std::vector<std::string> at = plan.end_heads;
+        if (at.empty()) at.push_back("");
+        for (const std::string& rev : at) {
+          std::optional<RevisionGraph::Index> idx = m_.graph_.FindExact(rev);
+          InsertLog(tx, rev, "stamp", idx ? m_.graph_.script(*idx).checksum : "", start, "ok",
+                    purge ? "purged" : "");
+        }
       }
       tx.commit();
     });

@@ -36,7 +36,7 @@ std::vector<SqlStatement> SplitSqlStatements(absl::string_view sql, int first_li
   const size_t n = sql.size();
   while (i < n) {
     char c = sql[i];
-    if (!has_code && !absl::ascii_isspace(static_cast<unsigned char>(c)) &&
+    if (!has_code && !absl::ascii_isspace(static_cast<unsigned char>(c)) && c != ';' &&
         !(c == '-' && i + 1 < n && sql[i + 1] == '-') &&
         !(c == '/' && i + 1 < n && sql[i + 1] == '*')) {
       has_code = true;

@@ -42,7 +42,7 @@ TEST(FleetctlTest, UsageErrorsExitTwoWithOneClearLine) {
             "information.\n");
   auto online = RunCli({"upgrade", "head", "--dir", ExampleDir()});
   EXPECT_EQ(online.code, kExitUsage);
-  EXPECT_THAT(online.err, HasSubstr("add --sql"));
+  EXPECT_THAT(online.err, HasSubstr("no database given: pass --dsn or set DATABASE_URL"));
 }
 
 TEST(FleetctlTest, HelpTeachesEveryVerb) {

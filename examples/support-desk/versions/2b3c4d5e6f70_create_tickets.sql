@@ -24,5 +24,6 @@ DROP TABLE tickets;
 
 -- migrate:verify
 SELECT count(*) = 3 FROM pg_indexes
- WHERE tablename = 'tickets'
+ WHERE schemaname = current_schema()
+   AND tablename = 'tickets'
    AND indexname IN ('tickets_status_idx', 'tickets_priority_idx', 'tickets_created_at_idx');
