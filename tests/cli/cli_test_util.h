@@ -14,6 +14,7 @@
 
 #include "cli/fleetctl.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fleet::testing {
 
@@ -47,20 +48,6 @@ inline Result RunBinary(const std::string& cwd, const std::string& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
-
-// A fresh directory for one test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "fleet-cli-XXXXXX";
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 inline std::string ExampleDir() {
   return std::string(FLEET_SOURCE_DIR) + "/examples/support-desk/versions";

@@ -1,0 +1,201 @@
+// fleetctl against a real PostgreSQL, as users run it: real processes,
+// signals, exit codes, and every output checked for the password.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/cli/cli_test_util.h"
+#include "tests/testing/postgres.h"
+#include "tests/testing/temp_dir.h"
+
+extern char** environ;
+
+namespace fleet::cli {
+namespace {
+
+using ::fleet::testing::ExampleDir;
+using ::fleet::testing::Query;
+using ::fleet::testing::RunCli;
+using ::fleet::testing::ScriptText;
+using ::fleet::testing::WaitFor;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// A fleetctl process with its output captured in files.
+class Process {
+ public:
+  explicit Process(const std::vector<std::string>& args) {
+    out_path_ = dir_.path() + "/out";
+    err_path_ = dir_.path() + "/err";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT, 0644);
+    std::vector<char*> argv;
+    std::string bin = FLEETCTL_PATH;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Process() {
+    if (pid_ > 0 && !waited_) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+  }
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    waited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  std::string Out() const { return Read(out_path_); }
+  std::string Err() const { return Read(err_path_); }
+
+ private:
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  fleet::testing::TempDir dir_;
+  std::string out_path_, err_path_;
+  pid_t pid_ = -1;
+  bool waited_ = false;
+};
+
+class OnlineTest : public fleet::testing::PostgresTest {};
+
+TEST_F(OnlineTest, UpgradeCurrentCheckValidateAndHistory) {
+  auto check = RunCli({"check", "--dir", ExampleDir(), "--dsn", Dsn()});
+  EXPECT_EQ(check.code, kExitCheckFailed) << check.err;
+  EXPECT_THAT(check.out, HasSubstr("9 pending revision(s)"));
+  auto up = RunCli({"upgrade", "4d5e", "--dir", ExampleDir(), "--dsn", Dsn()});
+  ASSERT_EQ(up.code, kExitOk) << up.err;
+  EXPECT_THAT(up.out, HasSubstr("Running upgrade 3c4d5e6f7081 -> 4d5e6f708192, track ticket "
+                                "resolution ... done ("));
+  auto current = RunCli({"current", "--dir", ExampleDir(), "--dsn", Dsn()});
+  EXPECT_EQ(current.out, "4d5e6f708192\n");
+  auto check_mid = RunCli({"check", "--dir", ExampleDir(), "--dsn", Dsn()});
+  EXPECT_EQ(check_mid.code, kExitCheckFailed);
+  EXPECT_THAT(check_mid.out, HasSubstr("4d5e6f708192 -> 5e6f708192a3, add satisfaction surveys"));
+  ASSERT_EQ(RunCli({"upgrade", "heads", "--dir", ExampleDir(), "--dsn", Dsn()}).code, kExitOk);
+  auto check_done = RunCli({"check", "--dir", ExampleDir(), "--dsn", Dsn()});
+  EXPECT_EQ(check_done.code, kExitOk);
+  EXPECT_THAT(check_done.out, HasSubstr("No pending revisions"));
+  auto history = RunCli({"history", "--indicate-current", "--dir", ExampleDir(), "--dsn", Dsn()});
+  EXPECT_THAT(history.out, HasSubstr("-> 9c0d1e2f3041 (reporting) (head) (current) (mergepoint)"));
+  auto validate = RunCli({"validate", "--dir", ExampleDir(), "--dsn", Dsn()});
+  EXPECT_EQ(validate.code, kExitOk) << validate.out << validate.err;
+
+  // Drift: a copy of the example with one applied script edited.
+  fleet::testing::TempDir copy;
+  for (const auto& entry : std::filesystem::directory_iterator(ExampleDir())) {
+    std::filesystem::copy(entry.path(), copy.path());
+  }
+  std::string edited = copy.path() + "/3c4d5e6f7081_assign_tickets_to_agents.sql";
+  std::ofstream(edited, std::ios::app) << "-- an innocent-looking edit\n";
+  auto drift = RunCli({"validate", "--dir", copy.path(), "--dsn", Dsn()});
+  EXPECT_EQ(drift.code, kExitCheckFailed);
+  EXPECT_THAT(drift.out, HasSubstr("drift: revision 3c4d5e6f7081 (" + edited + ")"));
+  auto refused = RunCli({"upgrade", "heads", "--dir", copy.path(), "--dsn", Dsn()});
+  EXPECT_EQ(refused.code, kExitFailed);
+  EXPECT_THAT(refused.err, HasSubstr("drift: the scripts of applied revisions changed since they "
+                                     "ran: 3c4d5e6f7081 (" + edited + ")"));
+  auto allowed = RunCli({"upgrade", "heads", "--allow-drift", "--dir", copy.path(), "--dsn", Dsn()});
+  EXPECT_EQ(allowed.code, kExitOk) << allowed.err;
+  auto down = RunCli({"downgrade", "base", "--dir", copy.path(), "--dsn", Dsn()});
+  EXPECT_EQ(down.code, kExitOk) << down.err;  // drift blocks upgrades only
+  EXPECT_EQ(RunCli({"stamp", "base", "--dir", ExampleDir(), "--dsn", Dsn()}).code, kExitOk);
+}
+
+TEST_F(OnlineTest, UsageOfTheOnlineFlags) {
+  auto bad = RunCli({"upgrade", "heads", "--dir", ExampleDir(), "--dsn", Dsn(), "--lock-wait",
+                     "soon"});
+  EXPECT_EQ(bad.code, kExitUsage);
+  EXPECT_THAT(bad.err, HasSubstr("--lock-wait takes a duration such as 30s"));
+  auto unknown = RunCli({"upgrade", "nowhere", "--dir", ExampleDir(), "--dsn", Dsn()});
+  EXPECT_EQ(unknown.code, kExitFailed);
+  EXPECT_THAT(unknown.err, HasSubstr("Can't locate revision identified by 'nowhere'"));
+}
+
+TEST_F(OnlineTest, TwoProcessesAtOnceApplyEachRevisionOnce) {
+  fleet::testing::TempDir dir;
+  dir.Write("a1.sql", ScriptText("a1", "", "SELECT pg_sleep(1);\nCREATE TABLE t (x int);"));
+  dir.Write("a2.sql", ScriptText("a2", "a1", "ALTER TABLE t ADD COLUMN y int;"));
+  Process first({"upgrade", "head", "--dir", dir.path(), "--dsn", Dsn()});
+  Process second({"upgrade", "head", "--dir", dir.path(), "--dsn", Dsn()});
+  EXPECT_EQ(first.Wait(), 0) << first.Err();
+  EXPECT_EQ(second.Wait(), 0) << second.Err();
+  auto log = Query(Dsn(), "SELECT revision, count(*) FROM fleet_migration_log WHERE outcome = "
+                          "'ok' GROUP BY revision ORDER BY revision");
+  EXPECT_EQ(log, (std::vector<std::vector<std::string>>{{"a1", "1"}, {"a2", "1"}}));
+  // One of them did the work, the other found nothing to do.
+  std::string outs = first.Out() + second.Out();
+  EXPECT_THAT(outs, HasSubstr("Done: base -> a2 (2 revisions)"));
+  EXPECT_THAT(outs, HasSubstr("Nothing to do: the database is at a2"));
+}
+
+TEST_F(OnlineTest, CtrlCCancelsAndLeavesTheLastCompletedRevision) {
+  fleet::testing::TempDir dir;
+  dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);"));
+  dir.Write("a2.sql", ScriptText("a2", "a1", "CREATE TABLE c2 (x int);\nSELECT pg_sleep(60);"));
+  Process p({"upgrade", "head", "--dir", dir.path(), "--dsn", Dsn()});
+  ASSERT_TRUE(WaitFor([&] {
+    return !Query(admin_, "SELECT 1 FROM pg_stat_activity WHERE datname = '" + name_ +
+                              "' AND query LIKE 'SELECT pg_sleep(60)%'")
+                .empty();
+  }));
+  p.Signal(SIGINT);
+  int code = p.Wait();
+  EXPECT_EQ(code, kExitInterrupted) << p.Err();
+  EXPECT_THAT(p.Err(), HasSubstr("revision a2"));
+  EXPECT_THAT(p.Err(), HasSubstr("cancelled and rolled back"));
+  EXPECT_EQ(Query(Dsn(), "SELECT version_num FROM alembic_version")[0][0], "a1");
+  EXPECT_EQ(Query(Dsn(), "SELECT to_regclass('c2') IS NULL")[0][0], "t");
+}
+
+TEST_F(OnlineTest, ThePasswordAppearsInNoOutputLogOrJson) {
+  const std::string secret = "Sentinel-Passw0rd-41ab";
+  const std::string dsn = absl::StrCat(Dsn(), " password=", secret);  // trust ignores it
+  const std::string bad = absl::StrCat(admin_, " port=1 password=", secret);
+  std::string everything;
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"upgrade", "heads", "--dsn", dsn},
+           {"current", "-v", "--dsn", dsn},
+           {"current", "-o", "json", "--dsn", dsn},
+           {"check", "--dsn", dsn},
+           {"validate", "-o", "json", "--dsn", dsn},
+           {"history", "-i", "--dsn", dsn},
+           {"upgrade", "heads", "--dsn", bad},
+           {"current", "-v", "--dsn", bad},
+           {"stamp", "heads", "--dsn", bad},
+       }) {
+    std::vector<std::string> full = args;
+    full.push_back("--dir");
+    full.push_back(ExampleDir());
+    auto r = RunCli(full);
+    everything += r.out + r.err;
+  }
+  EXPECT_THAT(everything, HasSubstr("password=***"));
+  EXPECT_THAT(everything, Not(HasSubstr(secret)));
+  auto logged = Query(Dsn(), "SELECT string_agg(concat_ws(' ', revision, error, actor, "
+                             "rollout_id), ' ') FROM fleet_migration_log");
+  EXPECT_THAT(logged[0][0], Not(HasSubstr(secret)));
+}
+
+}  // namespace
+}  // namespace fleet::cli
