@@ -472,24 +472,33 @@ int RunOnline(Context& ctx, migrations::Direction direction) {
   });
 }
 
-int RunCurrent(Context& ctx) {
+// Loads the graph, reads the database's state (without the migration lock)
+// and hands both to `body`, which returns the exit code.
+template <typename F>
+int WithDatabaseState(Context& ctx, F&& body) {
   auto graph = LoadGraph(ctx);
   if (!graph.ok()) return Fail(ctx, graph.status());
   const RevisionGraph& g = **graph;
   return WithMigrator(ctx, g, [&](migrations::Migrator& m) {
     auto state = m.Inspect();
     if (!state.ok()) return Fail(ctx, state.status());
-    auto current = g.CurrentRevisions(state->heads);
+    return static_cast<int>(body(g, *state));
+  });
+}
+
+int RunCurrent(Context& ctx) {
+  return WithDatabaseState(ctx, [&](const RevisionGraph& g, const migrations::DatabaseState& state) {
+    auto current = g.CurrentRevisions(state.heads);
     if (!current.ok()) return Fail(ctx, current.status());
     if (Json(ctx)) {
       nlohmann::json revs = nlohmann::json::array();
       for (Index r : *current) revs.push_back(RevisionJson(g, r));
-      ctx.out << nlohmann::json{{"database", state->database},
-                                {"schema", state->schema},
-                                {"heads", state->heads},
+      ctx.out << nlohmann::json{{"database", state.database},
+                                {"schema", state.schema},
+                                {"heads", state.heads},
                                 {"current", revs},
-                                {"dirty", state->dirty},
-                                {"drift", state->drift.size()}}
+                                {"dirty", state.dirty},
+                                {"drift", state.drift.size()}}
                      .dump(2)
               << "\n";
       return static_cast<int>(kExitOk);
@@ -507,38 +516,33 @@ int RunCurrent(Context& ctx) {
         ctx.out << FormatRevisionLine(g, r, {}) << "\n";
       }
     }
-    if (state->dirty) {
-      ctx.out << "DIRTY: revision " << state->dirty_revision << " failed part-way\n";
+    if (state.dirty) {
+      ctx.out << "DIRTY: revision " << state.dirty_revision << " failed part-way\n";
     }
     return static_cast<int>(kExitOk);
   });
 }
 
 int RunCheck(Context& ctx) {
-  auto graph = LoadGraph(ctx);
-  if (!graph.ok()) return Fail(ctx, graph.status());
-  const RevisionGraph& g = **graph;
-  return WithMigrator(ctx, g, [&](migrations::Migrator& m) {
-    auto state = m.Inspect();
-    if (!state.ok()) return Fail(ctx, state.status());
-    auto plan = g.PlanUpgrade(state->heads, "heads");
+  return WithDatabaseState(ctx, [&](const RevisionGraph& g, const migrations::DatabaseState& state) {
+    auto plan = g.PlanUpgrade(state.heads, "heads");
     if (!plan.ok()) return Fail(ctx, plan.status());
     int code = kExitOk;
-    if (state->dirty) {
-      ctx.out << "dirty: revision " << state->dirty_revision << " failed part-way\n";
+    if (state.dirty) {
+      ctx.out << "dirty: revision " << state.dirty_revision << " failed part-way\n";
       code = kExitCheckFailed;
     }
-    for (const migrations::Drift& d : state->drift) {
+    for (const migrations::Drift& d : state.drift) {
       ctx.out << "drift: " << d.revision << " (" << d.path << ")\n";
       code = kExitCheckFailed;
     }
     if (plan->steps.empty()) {
-      ctx.out << "No pending revisions: " << state->database << "/" << state->schema
-              << " is at head (" << HeadsText(state->heads) << ")\n";
+      ctx.out << "No pending revisions: " << state.database << "/" << state.schema
+              << " is at head (" << HeadsText(state.heads) << ")\n";
       return code;
     }
-    ctx.out << plan->steps.size() << " pending revision(s) on " << state->database << "/"
-            << state->schema << ":\n";
+    ctx.out << plan->steps.size() << " pending revision(s) on " << state.database << "/"
+            << state.schema << ":\n";
     for (const migrations::Step& step : plan->steps) {
       ctx.out << "  " << absl::StrJoin(step.from_revisions, ", ") << " -> "
               << step.script->revision << ", " << step.script->message << "\n";
@@ -548,31 +552,26 @@ int RunCheck(Context& ctx) {
 }
 
 int RunValidate(Context& ctx) {
-  auto graph = LoadGraph(ctx);
-  if (!graph.ok()) return Fail(ctx, graph.status());
-  const RevisionGraph& g = **graph;
-  return WithMigrator(ctx, g, [&](migrations::Migrator& m) {
-    auto state = m.Inspect();
-    if (!state.ok()) return Fail(ctx, state.status());
-    auto applied = g.AppliedRevisions(state->heads);
+  return WithDatabaseState(ctx, [&](const RevisionGraph& g, const migrations::DatabaseState& state) {
+    auto applied = g.AppliedRevisions(state.heads);
     if (!applied.ok()) return Fail(ctx, applied.status());
     if (Json(ctx)) {
       nlohmann::json drift = nlohmann::json::array();
-      for (const auto& d : state->drift) {
+      for (const auto& d : state.drift) {
         drift.push_back({{"revision", d.revision},
                          {"path", d.path},
                          {"recorded_checksum", d.recorded_checksum},
                          {"current_checksum", d.current_checksum}});
       }
       ctx.out << nlohmann::json{{"applied", applied->size()}, {"drift", drift}}.dump(2) << "\n";
-      return static_cast<int>(state->drift.empty() ? kExitOk : kExitCheckFailed);
+      return static_cast<int>(state.drift.empty() ? kExitOk : kExitCheckFailed);
     }
-    for (const migrations::Drift& d : state->drift) {
+    for (const migrations::Drift& d : state.drift) {
       ctx.out << "drift: revision " << d.revision << " (" << d.path
               << ") changed since it was applied: recorded sha256 " << d.recorded_checksum
               << ", script now " << d.current_checksum << "\n";
     }
-    if (!state->drift.empty()) return static_cast<int>(kExitCheckFailed);
+    if (!state.drift.empty()) return static_cast<int>(kExitCheckFailed);
     ctx.out << "OK: the " << applied->size()
             << " applied revision(s) match their scripts (revisions applied before fleet kept "
                "its log are not checked)\n";
