@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "cli/fleet_commands.h"
 #include "cli/revision_format.h"
 #include "migrations/dsn.h"
 #include "migrations/migrator.h"
@@ -68,6 +69,7 @@ struct Options {
   bool allow_drift = false;
   bool create_schema = false;
   bool indicate_current = false;
+  FleetOptions fleet;  // the verbs that talk to the controller
 };
 
 struct Context {
@@ -763,6 +765,27 @@ int RunInit(Context& ctx) {
   return kExitOk;
 }
 
+
+// ---- fleet verbs (fleet_commands.cc) ----
+
+template <int (*F)(FleetContext&)>
+int RunFleet(Context& ctx) {
+  FleetContext fleet{ctx.options.fleet, ctx.out, ctx.err, ctx.fs};
+  fleet.options.output = ctx.options.output;
+  return F(fleet);
+}
+
+// Adds `verb`'s nested actions; each records its name and positional args.
+void AddActions(CLI::App& c, Options& o,
+                const std::vector<std::tuple<const char*, const char*, const char*>>& actions) {
+  c.require_subcommand(1);
+  for (const auto& [name, help, args] : actions) {
+    CLI::App* sub = c.add_subcommand(name, help);
+    if (args[0] != '\0') sub->add_option(args, o.fleet.args, args)->required();
+    sub->callback([&o, n = std::string(name)] { o.fleet.action = n; });
+  }
+}
+
 // ---- the command table: names, help, options, handlers ----
 
 struct Command {
@@ -850,6 +873,39 @@ const std::vector<Command>& Commands() {
          c.add_flag("--create-schema", o.create_schema, "Create --schema when it is missing");
        },
        RunStamp},
+      {"status",
+       "Which tenants lag: a summary line, then every tenant's revision, distance from head "
+       "and state. Exit 0 when every selected tenant is current, 1 otherwise.",
+       [](CLI::App& c, Options& o) {
+         c.add_flag("--lagging", o.fleet.lagging, "Only tenants that are not current");
+         c.add_option("--selector", o.fleet.selector, "Only tenants with these labels: k=v,k2=v2");
+         c.add_option("--sort", o.fleet.sort, "behind, id or last-seen")->capture_default_str();
+         c.add_flag("--refresh", o.fleet.refresh,
+                    "Ask the agents now instead of reading the inventory");
+       },
+       RunFleet<RunStatusCommand>},
+      {"agents", "Enrol, list and remove agents (fleet-agent processes).",
+       [](CLI::App& c, Options& o) {
+         AddActions(c, o, {{"add", "Enrol the agent at ADDR and all its tenants", "ADDR"},
+                           {"list", "List enrolled agents", ""},
+                           {"remove", "Forget an agent and its tenants", "ADDR"}});
+       },
+       RunFleet<RunAgentsCommand>},
+      {"tenants", "List tenants, set their labels, remove them from the inventory.",
+       [](CLI::App& c, Options& o) {
+         AddActions(c, o, {{"list", "List tenants", ""},
+                           {"label", "Set (k=v) or remove (k-) labels: label ID k=v... k-", "ARGS"},
+                           {"remove", "Remove a tenant from the inventory", "ID"}});
+         c.add_option("--selector", o.fleet.selector, "Only tenants with these labels: k=v,k2=v2");
+       },
+       RunFleet<RunTenantsCommand>},
+      {"bundle", "Push a versions directory to the controller; list and show bundles.",
+       [](CLI::App& c, Options& o) {
+         AddActions(c, o, {{"push", "Upload the scripts of DIR; prints digest and heads", "DIR"},
+                           {"list", "List bundles, newest first", ""},
+                           {"show", "Show one bundle (8+ hex digits of its digest)", "DIGEST"}});
+       },
+       RunFleet<RunBundleCommand>},
       {"current", "Show the database's current revision(s).",
        [](CLI::App& c, Options& o) {
          c.add_flag("-v,--verbose", o.verbose, "Show each revision in full");
@@ -887,6 +943,11 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
                  "Version table name (default alembic_version)");
   app.add_option("--version-table-schema", ctx.options.version_table_schema,
                  "Schema of the version table (offline; online use --schema)");
+  app.add_option("--controller", ctx.options.fleet.controller,
+                 "fleet-controller address for the fleet verbs (default: $FLEET_CONTROLLER)");
+  app.add_option("--timeout", ctx.options.fleet.timeout_seconds,
+                 "Seconds to wait for the controller")
+      ->capture_default_str();
   app.add_option("--dsn", ctx.options.dsn,
                  "Database: libpq connection string or postgresql:// URL (default: "
                  "$DATABASE_URL); keep passwords in ~/.pgpass or PGPASSWORD");

@@ -8,6 +8,8 @@ fleet_packages=(
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpqxx-dev postgresql-15
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libsqlite3-dev libcpp-httplib-dev
 )
 
 fleet_install_packages() {

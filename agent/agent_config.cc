@@ -1,0 +1,130 @@
+#include "agent/agent_config.h"
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "migrations/dsn.h"
+#include "proto/validate.h"
+#include "toml++/toml.h"
+
+namespace fleet::agent {
+namespace {
+
+absl::StatusOr<absl::Duration> Duration(const std::string& where, toml::node_view<toml::node> v,
+                                        absl::Duration fallback) {
+  if (!v) return fallback;
+  if (auto n = v.value<double>()) return absl::Seconds(*n);
+  if (auto s = v.value<std::string>()) {
+    absl::Duration d;
+    if (absl::ParseDuration(*s, &d) && d >= absl::ZeroDuration()) return d;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": expected a duration such as \"2s\" or \"500ms\""));
+}
+
+}  // namespace
+
+absl::StatusOr<AgentConfig> ParseAgentConfig(
+    const std::string& path, const std::string& text,
+    const std::function<const char*(const char*)>& getenv) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":", e.source().begin.line, ": ", std::string(e.description())));
+  }
+  AgentConfig c;
+  if (auto v = doc["listen"].value<std::string>()) c.listen = *v;
+  if (auto v = doc["versions_cache"].value<std::string>()) c.versions_cache = *v;
+  if (c.versions_cache.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": versions_cache (a directory for cached bundles) is required"));
+  }
+  auto lw = Duration(path + ": lock_wait", doc["lock_wait"], c.lock_wait);
+  auto lt = Duration(path + ": lock_timeout", doc["lock_timeout"], c.lock_timeout);
+  auto st = Duration(path + ": statement_timeout", doc["statement_timeout"], c.statement_timeout);
+  for (absl::StatusOr<absl::Duration>* s : {&lw, &lt, &st}) {
+    if (!s->ok()) return s->status();
+  }
+  c.lock_wait = *lw;
+  c.lock_timeout = *lt;
+  c.statement_timeout = *st;
+  if (auto v = doc["retries"].value<int64_t>()) c.retries = static_cast<int>(*v);
+  if (auto v = doc["max_concurrent_migrations"].value<int64_t>()) {
+    if (*v < 1 || *v > 256) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": max_concurrent_migrations must be 1..256"));
+    }
+    c.max_concurrent_migrations = static_cast<int>(*v);
+  }
+  const toml::array* tenants = doc["tenants"].as_array();
+  if (tenants == nullptr || tenants->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no [[tenants]]"));
+  }
+  std::set<std::string> seen;
+  for (const toml::node& node : *tenants) {
+    const toml::table* t = node.as_table();
+    if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat(path, ": [[tenants]] entries must be tables"));
+    TenantConfig tc;
+    tc.id = t->at_path("id").value_or(std::string());
+    if (absl::Status s = proto::ValidateTenantId(tc.id); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
+    }
+    if (!seen.insert(tc.id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": tenant ", tc.id, " is listed twice"));
+    }
+    std::string where = absl::StrCat(path, ": tenant ", tc.id);
+    auto dsn_env = t->at_path("dsn_env").value<std::string>();
+    auto service = t->at_path("service").value<std::string>();
+    auto dsn = t->at_path("dsn").value<std::string>();
+    int given = (dsn_env ? 1 : 0) + (service ? 1 : 0) + (dsn ? 1 : 0);
+    if (given != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": give exactly one of dsn_env (an environment variable holding the connection "
+                 "string), service (a libpq service name) or dsn (without a password; use a "
+                 "passfile)"));
+    }
+    if (dsn_env) {
+      const char* value = getenv(dsn_env->c_str());
+      if (value == nullptr || *value == '\0') {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": environment variable ", *dsn_env, " is not set"));
+      }
+      tc.dsn = value;
+      tc.dsn_source = absl::StrCat("env ", *dsn_env);
+    } else if (service) {
+      tc.dsn = absl::StrCat("service=", *service);
+      tc.dsn_source = absl::StrCat("service ", *service);
+    } else {
+      if (!migrations::DsnPassword(*dsn).empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": dsn holds a literal password; keep it out of the file: use dsn_env, a "
+                   "libpq service file, or a passfile (passfile = \"...\")"));
+      }
+      tc.dsn = *dsn;
+      tc.dsn_source = "dsn";
+    }
+    if (auto passfile = t->at_path("passfile").value<std::string>()) {
+      tc.dsn = absl::StrCat(tc.dsn, tc.dsn.find("://") != std::string::npos ? "" : " passfile=",
+                            tc.dsn.find("://") != std::string::npos ? "" : *passfile);
+    }
+    tc.schema = t->at_path("schema").value_or(std::string());
+    tc.version_table = t->at_path("version_table").value_or(std::string("alembic_version"));
+    if (const toml::table* labels = t->at_path("labels").as_table()) {
+      for (const auto& [k, v] : *labels) {
+        auto value = v.value<std::string>();
+        if (!value) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": label ", std::string(k.str()), " must be a string"));
+        }
+        tc.labels[std::string(k.str())] = *value;
+      }
+    }
+    c.tenants.push_back(std::move(tc));
+  }
+  return c;
+}
+
+}  // namespace fleet::agent

@@ -1,0 +1,46 @@
+// The agent's configuration file (agent.toml): where to listen, where to
+// cache bundles, timeouts, and the tenants it serves. Connection strings are
+// given by reference (an environment variable, a libpq service, or a DSN
+// without a password plus a passfile): a literal password is refused.
+#ifndef FLEET_AGENT_AGENT_CONFIG_H_
+#define FLEET_AGENT_AGENT_CONFIG_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace fleet::agent {
+
+struct TenantConfig {
+  std::string id;
+  std::string dsn;  // resolved; holds secrets: never log, never send
+  std::string dsn_source;  // "env ACME_DSN", "service acme", "dsn": safe to show
+  std::string schema;
+  std::string version_table = "alembic_version";
+  std::map<std::string, std::string> labels;
+};
+
+struct AgentConfig {
+  std::string listen = "127.0.0.1:7070";
+  std::string versions_cache;
+  absl::Duration lock_wait = absl::Seconds(30);
+  absl::Duration lock_timeout = absl::Seconds(2);
+  absl::Duration statement_timeout = absl::ZeroDuration();
+  int retries = 3;
+  int max_concurrent_migrations = 4;
+  std::vector<TenantConfig> tenants;
+};
+
+// Parses agent.toml text. `getenv` resolves dsn_env (tests pass their own).
+// Errors name the file, the tenant and the key.
+[[nodiscard]] absl::StatusOr<AgentConfig> ParseAgentConfig(
+    const std::string& path, const std::string& text,
+    const std::function<const char*(const char*)>& getenv);
+
+}  // namespace fleet::agent
+
+#endif  // FLEET_AGENT_AGENT_CONFIG_H_

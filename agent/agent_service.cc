@@ -1,0 +1,298 @@
+#include "agent/agent_service.h"
+
+#include <future>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "migrations/dsn.h"
+#include "migrations/migrator.h"
+#include "migrations/status_macros.h"
+#include "proto/convert.h"
+#include "proto/validate.h"
+
+namespace fleet::agent {
+namespace {
+
+constexpr size_t kMaxTargetLength = 256;
+constexpr size_t kMaxActorLength = 256;
+constexpr size_t kMaxRevisions = 64;
+
+bool IsDigest(const std::string& d) {
+  return d.size() == 64 && std::all_of(d.begin(), d.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+absl::Status CheckText(absl::string_view field, const std::string& value, size_t max,
+                       bool required) {
+  if (required && value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  }
+  if (value.size() > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", value.size(), " bytes; the limit is ", max));
+  }
+  for (char c : value) {
+    if (static_cast<unsigned char>(c) < 0x20) {
+      return absl::InvalidArgumentError(absl::StrCat(field, " holds a control character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+AgentServiceImpl::AgentServiceImpl(AgentConfig config, migrations::FileSystem& fs)
+    : config_(std::move(config)),
+      fs_(fs),
+      empty_graph_(*migrations::RevisionGraph::Build({})),
+      migrations_(config_.max_concurrent_migrations) {
+  for (const TenantConfig& t : config_.tenants) by_id_[t.id] = &t;
+}
+
+absl::StatusOr<const TenantConfig*> AgentServiceImpl::FindTenant(const std::string& id) const {
+  RETURN_IF_ERROR(CheckText("tenant_id", id, 128, true));
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) {
+    if (absl::Status s = proto::ValidateTenantId(id); !s.ok()) return s;
+    return absl::NotFoundError(absl::StrCat("this agent serves no tenant '", id, "'"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::shared_ptr<const AgentServiceImpl::LoadedBundle>>
+AgentServiceImpl::StoreBundle(std::string digest, std::vector<migrations::BundleFile> files) {
+  if (!IsDigest(digest)) {
+    return absl::InvalidArgumentError("bundle digest must be 64 lowercase hex digits");
+  }
+  RETURN_IF_ERROR(migrations::CheckBundle(digest, files));
+  auto graph = migrations::BundleGraph(digest, files);
+  if (!graph.ok()) return absl::InvalidArgumentError(graph.status().message());
+  std::string dir = migrations::JoinPath(config_.versions_cache, digest);
+  if (!fs_.IsDirectory(dir)) {
+    // Write into a private directory, then publish it whole.
+    RETURN_IF_ERROR(fs_.CreateDirectories(dir));
+    for (const auto& f : files) {
+      absl::Status s = fs_.WriteNewFile(migrations::JoinPath(dir, f.filename), f.content);
+      if (!s.ok() && !absl::IsAlreadyExists(s)) return s;
+    }
+  }
+  auto loaded = std::make_shared<LoadedBundle>();
+  loaded->digest = std::move(digest);
+  loaded->files = std::move(files);
+  loaded->graph = *std::move(graph);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = bundles_.emplace(loaded->digest, loaded);
+  return it->second;
+}
+
+absl::StatusOr<std::shared_ptr<const AgentServiceImpl::LoadedBundle>>
+AgentServiceImpl::CachedBundle(const std::string& digest) {
+  if (!IsDigest(digest)) {
+    return absl::InvalidArgumentError("bundle_digest must be 64 lowercase hex digits");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = bundles_.find(digest); it != bundles_.end()) return it->second;
+  }
+  std::string dir = migrations::JoinPath(config_.versions_cache, digest);
+  if (!fs_.IsDirectory(dir)) {
+    return absl::NotFoundError(absl::StrCat("bundle ", digest.substr(0, 12),
+                                            " is not cached on this agent; send its scripts"));
+  }
+  auto files = migrations::ReadBundleFiles(fs_, dir);
+  if (!files.ok()) return files.status();
+  // The cache is re-checked: a tampered file must not run.
+  return StoreBundle(digest, *std::move(files));
+}
+
+absl::StatusOr<std::shared_ptr<const AgentServiceImpl::LoadedBundle>>
+AgentServiceImpl::ResolveBundle(const fleet::v1::Bundle& bundle, const std::string& digest,
+                                bool required) {
+  if (bundle.files_size() > 0) {
+    if (!digest.empty() && digest != bundle.digest()) {
+      return absl::InvalidArgumentError("bundle_digest and bundle.digest disagree");
+    }
+    return StoreBundle(bundle.digest(), proto::FilesFromProto(bundle));
+  }
+  std::string d = digest.empty() ? bundle.digest() : digest;
+  if (d.empty()) {
+    if (required) return absl::InvalidArgumentError("a bundle or a bundle_digest is required");
+    return std::shared_ptr<const LoadedBundle>();
+  }
+  return CachedBundle(d);
+}
+
+migrations::MigratorOptions AgentServiceImpl::OptionsFor(const TenantConfig& t,
+                                                         const std::string& actor,
+                                                         const std::string& rollout_id) const {
+  migrations::MigratorOptions o;
+  o.dsn = t.dsn;
+  o.schema = t.schema;
+  o.version_table = t.version_table;
+  o.lock_wait = config_.lock_wait;
+  o.lock_timeout = config_.lock_timeout;
+  o.statement_timeout = config_.statement_timeout;
+  o.retries = config_.retries;
+  o.actor = actor.empty() ? "fleet-agent" : actor;
+  o.rollout_id = rollout_id;
+  return o;
+}
+
+fleet::v1::TenantState AgentServiceImpl::Inspect(const TenantConfig& t,
+                                                 const migrations::RevisionGraph& graph) {
+  fleet::v1::TenantState out;
+  out.set_id(t.id);
+  for (const auto& [k, v] : t.labels) (*out.mutable_labels())[k] = v;
+  migrations::Migrator m(graph, OptionsFor(t, "", ""));
+  auto state = m.Inspect();
+  if (!state.ok()) {
+    out.set_error(migrations::ScrubSecrets(state.status().message(), t.dsn));
+    return out;
+  }
+  for (const auto& h : state->heads) out.add_heads(h);
+  out.set_dirty(state->dirty);
+  out.set_dirty_revision(state->dirty_revision);
+  for (const auto& d : state->drift) out.add_drifted_revisions(d.revision);
+  auto* last = out.mutable_last_migration();
+  last->set_revision(state->last_revision);
+  last->set_direction(state->last_direction);
+  last->set_outcome(state->last_outcome);
+  last->set_finished_at(state->last_finished_at);
+  return out;
+}
+
+grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext*,
+                                           const fleet::v1::ListTenantsRequest* req,
+                                           fleet::v1::ListTenantsResponse* resp) {
+  fleet::v1::Bundle none;
+  auto bundle = ResolveBundle(none, req->bundle_digest(), false);
+  // An unknown bundle only means no drift check.
+  const migrations::RevisionGraph& graph =
+      bundle.ok() && *bundle ? *(*bundle)->graph : *empty_graph_;
+  if (!bundle.ok() && absl::IsInvalidArgument(bundle.status())) {
+    return proto::ToGrpc(bundle.status());
+  }
+  // Read every tenant at once: a slow database must not hold up the rest.
+  std::vector<std::future<fleet::v1::TenantState>> pending;
+  for (const TenantConfig& t : config_.tenants) {
+    pending.push_back(std::async(std::launch::async, [this, &t, &graph] {
+      return Inspect(t, graph);
+    }));
+  }
+  for (auto& p : pending) *resp->add_tenants() = p.get();
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::GetTenant(grpc::ServerContext*,
+                                         const fleet::v1::GetTenantRequest* req,
+                                         fleet::v1::TenantState* resp) {
+  auto t = FindTenant(req->tenant_id());
+  if (!t.ok()) return proto::ToGrpc(t.status());
+  fleet::v1::Bundle none;
+  auto bundle = ResolveBundle(none, req->bundle_digest(), false);
+  if (!bundle.ok() && absl::IsInvalidArgument(bundle.status())) {
+    return proto::ToGrpc(bundle.status());
+  }
+  *resp = Inspect(**t, bundle.ok() && *bundle ? *(*bundle)->graph : *empty_graph_);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::PutBundle(grpc::ServerContext*,
+                                         const fleet::v1::PutBundleRequest* req,
+                                         fleet::v1::PutBundleResponse* resp) {
+  auto b = StoreBundle(req->bundle().digest(), proto::FilesFromProto(req->bundle()));
+  if (!b.ok()) return proto::ToGrpc(b.status());
+  resp->set_digest((*b)->digest);
+  for (auto h : (*b)->graph->heads()) resp->add_heads((*b)->graph->id(h));
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
+                                       const fleet::v1::MigrateRequest* req,
+                                       grpc::ServerWriter<fleet::v1::MigrateEvent>* writer) {
+  auto t = FindTenant(req->tenant_id());
+  if (!t.ok()) return proto::ToGrpc(t.status());
+  for (absl::Status s : {CheckText("target", req->target(), kMaxTargetLength, true),
+                         CheckText("actor", req->actor(), kMaxActorLength, false),
+                         CheckText("rollout_id", req->rollout_id(), 128, false)}) {
+    if (!s.ok()) return proto::ToGrpc(s);
+  }
+  if (req->direction() != fleet::v1::MigrateRequest::UPGRADE &&
+      req->direction() != fleet::v1::MigrateRequest::DOWNGRADE) {
+    return proto::ToGrpc(absl::InvalidArgumentError("direction must be UPGRADE or DOWNGRADE"));
+  }
+  auto bundle = ResolveBundle(req->bundle(), req->bundle_digest(), true);
+  if (!bundle.ok()) return proto::ToGrpc(bundle.status());
+  migrations_.acquire();
+  struct Release {
+    std::counting_semaphore<256>& s;
+    ~Release() { s.release(); }
+  } release{migrations_};
+  if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+  migrations::Migrator m(*(*bundle)->graph, OptionsFor(**t, req->actor(), req->rollout_id()));
+  auto observer = [&](const migrations::StepEvent& e) {
+    fleet::v1::MigrateEvent ev;
+    ev.set_kind(e.kind == migrations::StepEvent::Kind::kStarted     ? fleet::v1::MigrateEvent::STARTED
+                : e.kind == migrations::StepEvent::Kind::kSucceeded ? fleet::v1::MigrateEvent::SUCCEEDED
+                                                                    : fleet::v1::MigrateEvent::FAILED);
+    ev.set_revision(e.revision);
+    ev.set_direction(std::string(migrations::DirectionName(e.direction)));
+    for (const auto& r : e.from_revisions) ev.add_from_revisions(r);
+    for (const auto& r : e.to_revisions) ev.add_to_revisions(r);
+    ev.set_duration_ms(absl::ToInt64Milliseconds(e.duration));
+    ev.set_error(e.error);
+    writer->Write(ev);
+  };
+  auto result = req->direction() == fleet::v1::MigrateRequest::UPGRADE
+                    ? m.Upgrade(req->target(), observer)
+                    : m.Downgrade(req->target(), observer);
+  if (!result.ok()) return proto::ToGrpc(result.status());
+  fleet::v1::MigrateEvent last;
+  last.set_kind(result->steps == 0 ? fleet::v1::MigrateEvent::NOTHING_TO_DO
+                                   : fleet::v1::MigrateEvent::DONE);
+  for (const auto& h : result->end_heads) last.add_heads(h);
+  writer->Write(last);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::Stamp(grpc::ServerContext*, const fleet::v1::StampRequest* req,
+                                     fleet::v1::StampResponse* resp) {
+  auto t = FindTenant(req->tenant_id());
+  if (!t.ok()) return proto::ToGrpc(t.status());
+  if (req->revisions_size() == 0 || static_cast<size_t>(req->revisions_size()) > kMaxRevisions) {
+    return proto::ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("revisions: give 1 to ", kMaxRevisions, " revisions (or 'base')")));
+  }
+  std::vector<std::string> revisions;
+  for (const auto& r : req->revisions()) {
+    if (absl::Status s = CheckText("revision", r, kMaxTargetLength, true); !s.ok()) {
+      return proto::ToGrpc(s);
+    }
+    revisions.push_back(r);
+  }
+  auto bundle = ResolveBundle(req->bundle(), req->bundle_digest(), true);
+  if (!bundle.ok()) return proto::ToGrpc(bundle.status());
+  migrations::Migrator m(*(*bundle)->graph, OptionsFor(**t, req->actor(), ""));
+  auto result = m.Stamp(revisions, req->purge());
+  if (!result.ok()) return proto::ToGrpc(result.status());
+  for (const auto& h : result->end_heads) resp->add_heads(h);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::Verify(grpc::ServerContext*, const fleet::v1::VerifyRequest* req,
+                                      fleet::v1::VerifyResponse* resp) {
+  auto t = FindTenant(req->tenant_id());
+  if (!t.ok()) return proto::ToGrpc(t.status());
+  fleet::v1::Bundle none;
+  auto bundle = ResolveBundle(none, req->bundle_digest(), true);
+  if (!bundle.ok()) return proto::ToGrpc(bundle.status());
+  *resp->mutable_tenant() = Inspect(**t, *(*bundle)->graph);
+  bool known = true;
+  for (const auto& h : resp->tenant().heads()) known = known && (*bundle)->graph->FindExact(h);
+  resp->set_ok(resp->tenant().error().empty() && !resp->tenant().dirty() &&
+               resp->tenant().drifted_revisions_size() == 0 && known);
+  return grpc::Status::OK;
+}
+
+}  // namespace fleet::agent

@@ -1,0 +1,74 @@
+// AgentServiceImpl: the gRPC AgentService over the tenants of one
+// AgentConfig. Every handler validates its request first (unknown tenant ->
+// NOT_FOUND; empty, oversized or malformed fields -> INVALID_ARGUMENT) and
+// never lets a connection string or password into a reply.
+//
+// Threads: gRPC calls handlers from many threads at once. Tenants and config
+// are immutable; the bundle cache has its own mutex; at most
+// max_concurrent_migrations migrations run at once (others wait).
+#ifndef FLEET_AGENT_AGENT_SERVICE_H_
+#define FLEET_AGENT_AGENT_SERVICE_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <semaphore>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/agent_config.h"
+#include "fleet/v1/agent.grpc.pb.h"
+#include "migrations/bundle.h"
+#include "migrations/file_system.h"
+#include "migrations/migrator.h"
+
+namespace fleet::agent {
+
+class AgentServiceImpl final : public fleet::v1::AgentService::Service {
+ public:
+  // `fs` is borrowed; it holds the versions cache.
+  AgentServiceImpl(AgentConfig config, migrations::FileSystem& fs);
+
+  grpc::Status ListTenants(grpc::ServerContext* ctx, const fleet::v1::ListTenantsRequest* req,
+                           fleet::v1::ListTenantsResponse* resp) override;
+  grpc::Status GetTenant(grpc::ServerContext* ctx, const fleet::v1::GetTenantRequest* req,
+                         fleet::v1::TenantState* resp) override;
+  grpc::Status PutBundle(grpc::ServerContext* ctx, const fleet::v1::PutBundleRequest* req,
+                         fleet::v1::PutBundleResponse* resp) override;
+  grpc::Status Migrate(grpc::ServerContext* ctx, const fleet::v1::MigrateRequest* req,
+                       grpc::ServerWriter<fleet::v1::MigrateEvent>* writer) override;
+  grpc::Status Stamp(grpc::ServerContext* ctx, const fleet::v1::StampRequest* req,
+                     fleet::v1::StampResponse* resp) override;
+  grpc::Status Verify(grpc::ServerContext* ctx, const fleet::v1::VerifyRequest* req,
+                      fleet::v1::VerifyResponse* resp) override;
+
+ private:
+  struct LoadedBundle {
+    std::string digest;
+    std::vector<migrations::BundleFile> files;
+    std::unique_ptr<const migrations::RevisionGraph> graph;
+  };
+
+  absl::StatusOr<const TenantConfig*> FindTenant(const std::string& id) const;
+  // The bundle a request names: stored first when the scripts came with it.
+  absl::StatusOr<std::shared_ptr<const LoadedBundle>> ResolveBundle(
+      const fleet::v1::Bundle& bundle, const std::string& digest, bool required);
+  absl::StatusOr<std::shared_ptr<const LoadedBundle>> StoreBundle(
+      std::string digest, std::vector<migrations::BundleFile> files);
+  absl::StatusOr<std::shared_ptr<const LoadedBundle>> CachedBundle(const std::string& digest);
+  migrations::MigratorOptions OptionsFor(const TenantConfig& t, const std::string& actor,
+                                         const std::string& rollout_id) const;
+  fleet::v1::TenantState Inspect(const TenantConfig& t, const migrations::RevisionGraph& graph);
+
+  const AgentConfig config_;
+  migrations::FileSystem& fs_;
+  std::map<std::string, const TenantConfig*> by_id_;
+  std::unique_ptr<const migrations::RevisionGraph> empty_graph_;
+  std::counting_semaphore<256> migrations_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const LoadedBundle>> bundles_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace fleet::agent
+
+#endif  // FLEET_AGENT_AGENT_SERVICE_H_

@@ -1,0 +1,73 @@
+// fleet-agent: serves the AgentService for the tenants of one agent.toml.
+// Only flag parsing and wiring here; see agent_service.h.
+#include <signal.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "CLI/CLI.hpp"
+#include "agent/agent_config.h"
+#include "agent/agent_service.h"
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"fleet-agent: runs migrations for the tenant databases of one host.\n"
+               "Tenants, timeouts and the bundle cache come from the config file.",
+               "fleet-agent"};
+  std::string config_path, listen, port_file;
+  app.add_option("--config", config_path, "agent.toml")->required();
+  app.add_option("--listen", listen, "Override the listen address (host:port; port 0 picks one)");
+  app.add_option("--port-file", port_file, "Write the port actually bound to this file");
+  CLI11_PARSE(app, argc, argv);
+
+  auto text = fleet::migrations::DefaultFileSystem().ReadFile(config_path);
+  if (!text.ok()) {
+    std::cerr << "fleet-agent: " << text.status().message() << "\n";
+    return 2;
+  }
+  auto config = fleet::agent::ParseAgentConfig(config_path, *text, std::getenv);
+  if (!config.ok()) {
+    std::cerr << "fleet-agent: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (!listen.empty()) config->listen = listen;
+  std::string address = config->listen;
+  size_t tenants = config->tenants.size();
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  fleet::agent::AgentServiceImpl service(*std::move(config),
+                                         fleet::migrations::DefaultFileSystem());
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(256 << 20);  // a bundle of many scripts
+  builder.SetMaxSendMessageSize(64 << 20);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::cerr << "fleet-agent: cannot listen on " << address << "\n";
+    return 1;
+  }
+  if (!port_file.empty()) {
+    std::ofstream(port_file + ".tmp") << port << "\n";
+    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+  }
+  std::cerr << "fleet-agent: serving " << tenants << " tenants on port " << port << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cerr << "fleet-agent: shutting down" << std::endl;
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return 0;
+}

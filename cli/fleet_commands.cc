@@ -1,0 +1,384 @@
+#include "cli/fleet_commands.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "cli/fleetctl.h"
+#include "fleet/v1/controller.grpc.pb.h"
+#include "migrations/bundle.h"
+#include "nlohmann/json.hpp"
+#include "proto/convert.h"
+#include "proto/validate.h"
+
+namespace fleet::cli {
+namespace {
+
+using Stub = fleet::v1::ControllerService::Stub;
+
+int Usage(FleetContext& ctx, absl::string_view message) {
+  ctx.err << "error: " << message << "\nRun with --help for more information.\n";
+  return kExitUsage;
+}
+
+int Failed(FleetContext& ctx, const grpc::Status& s) {
+  std::string where = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                              s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+                          ? absl::StrCat(" (controller ", ctx.options.controller, ")")
+                          : "";
+  ctx.err << "error: " << s.error_message() << where << "\n";
+  return kExitFailed;
+}
+
+std::unique_ptr<Stub> Connect(FleetContext& ctx, int* code) {
+  if (ctx.options.controller.empty()) {
+    if (const char* env = std::getenv("FLEET_CONTROLLER")) ctx.options.controller = env;
+  }
+  if (ctx.options.controller.empty()) {
+    *code = Usage(ctx, "no controller given: pass --controller HOST:PORT or set FLEET_CONTROLLER");
+    return nullptr;
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  args.SetMaxSendMessageSize(256 << 20);
+  return fleet::v1::ControllerService::NewStub(grpc::CreateCustomChannel(
+      ctx.options.controller, grpc::InsecureChannelCredentials(), args));
+}
+
+void SetDeadline(FleetContext& ctx, grpc::ClientContext& c) {
+  c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(ctx.options.timeout_seconds)));
+}
+
+// "k=v,k2=v2" into a selector; errors name the bad part.
+bool ParseSelector(FleetContext& ctx, fleet::v1::Selector* out, int* code) {
+  for (absl::string_view part : absl::StrSplit(ctx.options.selector, ',', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    if (kv.size() != 2) {
+      *code = Usage(ctx, absl::StrCat("--selector takes k=v[,k=v...]; '", part, "' has no '='"));
+      return false;
+    }
+    if (absl::Status s = proto::ValidateLabel(kv[0], kv[1]); !s.ok()) {
+      *code = Usage(ctx, s.message());
+      return false;
+    }
+    (*out->mutable_match_labels())[kv[0]] = kv[1];
+  }
+  return true;
+}
+
+bool Json(const FleetContext& ctx) { return ctx.options.output == "json"; }
+
+// Columns padded to their widest cell.
+void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << "\n";
+  }
+}
+
+std::string Labels(const google::protobuf::Map<std::string, std::string>& labels) {
+  std::map<std::string, std::string> sorted(labels.begin(), labels.end());
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : sorted) parts.push_back(absl::StrCat(k, "=", v));
+  return parts.empty() ? "-" : absl::StrJoin(parts, ",");
+}
+
+std::string Heads(const google::protobuf::RepeatedPtrField<std::string>& heads) {
+  return heads.empty() ? "base" : absl::StrJoin(heads, ",");
+}
+
+nlohmann::json TenantJson(const fleet::v1::Tenant& t) {
+  return {{"id", t.id()},
+          {"agent", t.agent()},
+          {"labels", std::map<std::string, std::string>(t.labels().begin(), t.labels().end())},
+          {"heads", std::vector<std::string>(t.heads().begin(), t.heads().end())},
+          {"dirty", t.dirty()},
+          {"drifted_revisions",
+           std::vector<std::string>(t.drifted_revisions().begin(), t.drifted_revisions().end())},
+          {"reachable", t.reachable()},
+          {"last_seen", t.last_seen()},
+          {"error", t.error()}};
+}
+
+}  // namespace
+
+int RunAgentsCommand(FleetContext& ctx) {
+  int code = kExitOk;
+  auto stub = Connect(ctx, &code);
+  if (!stub) return code;
+  grpc::ClientContext c;
+  SetDeadline(ctx, c);
+  const std::string& action = ctx.options.action;
+  if (action == "add" || action == "remove") {
+    if (ctx.options.args.size() != 1) return Usage(ctx, absl::StrCat("agents ", action, " takes one ADDR"));
+    if (absl::Status s = proto::ValidateAddress(ctx.options.args[0]); !s.ok()) {
+      return Usage(ctx, s.message());
+    }
+  }
+  if (action == "add") {
+    fleet::v1::AddAgentRequest req;
+    req.set_address(ctx.options.args[0]);
+    fleet::v1::AddAgentResponse resp;
+    grpc::Status s = stub->AddAgent(&c, req, &resp);
+    if (!s.ok()) return Failed(ctx, s);
+    ctx.out << "Enrolled agent " << resp.agent().address() << " with " << resp.tenant_ids_size()
+            << " tenants: " << absl::StrJoin(resp.tenant_ids(), ", ") << "\n";
+    return kExitOk;
+  }
+  if (action == "remove") {
+    fleet::v1::RemoveAgentRequest req;
+    req.set_address(ctx.options.args[0]);
+    fleet::v1::RemoveAgentResponse resp;
+    grpc::Status s = stub->RemoveAgent(&c, req, &resp);
+    if (!s.ok()) return Failed(ctx, s);
+    ctx.out << "Removed agent " << req.address() << " and its " << resp.tenants_removed()
+            << " tenants from the inventory (their databases are untouched)\n";
+    return kExitOk;
+  }
+  fleet::v1::ListAgentsResponse resp;
+  grpc::Status s = stub->ListAgents(&c, {}, &resp);
+  if (!s.ok()) return Failed(ctx, s);
+  if (Json(ctx)) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& a : resp.agents()) {
+      j.push_back({{"address", a.address()}, {"state", a.state()}, {"tenants", a.tenants()},
+                   {"last_seen", a.last_seen()}, {"missed_polls", a.missed_polls()},
+                   {"last_error", a.last_error()}});
+    }
+    ctx.out << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows{{"AGENT", "STATE", "TENANTS", "LAST SEEN", "ERROR"}};
+  for (const auto& a : resp.agents()) {
+    rows.push_back({a.address(), a.state(), std::to_string(a.tenants()),
+                    a.last_seen().empty() ? "never" : a.last_seen(),
+                    a.last_error().empty() ? "-" : a.last_error()});
+  }
+  PrintTable(ctx.out, rows);
+  return kExitOk;
+}
+
+int RunTenantsCommand(FleetContext& ctx) {
+  int code = kExitOk;
+  auto stub = Connect(ctx, &code);
+  if (!stub) return code;
+  grpc::ClientContext c;
+  SetDeadline(ctx, c);
+  const std::string& action = ctx.options.action;
+  if (action == "label") {
+    if (ctx.options.args.size() < 2) return Usage(ctx, "tenants label ID k=v... [k-]");
+    fleet::v1::LabelTenantRequest req;
+    req.set_tenant_id(ctx.options.args[0]);
+    if (absl::Status s = proto::ValidateTenantId(req.tenant_id()); !s.ok()) return Usage(ctx, s.message());
+    for (size_t i = 1; i < ctx.options.args.size(); ++i) {
+      const std::string& a = ctx.options.args[i];
+      if (size_t eq = a.find('='); eq != std::string::npos) {
+        (*req.mutable_set())[a.substr(0, eq)] = a.substr(eq + 1);
+      } else if (!a.empty() && a.back() == '-') {
+        req.add_remove(a.substr(0, a.size() - 1));
+      } else {
+        return Usage(ctx, absl::StrCat("'", a, "' is neither k=v (set) nor k- (remove)"));
+      }
+    }
+    fleet::v1::LabelTenantResponse resp;
+    grpc::Status s = stub->LabelTenant(&c, req, &resp);
+    if (!s.ok()) return Failed(ctx, s);
+    ctx.out << resp.tenant().id() << ": " << Labels(resp.tenant().labels()) << "\n";
+    return kExitOk;
+  }
+  if (action == "remove") {
+    if (ctx.options.args.size() != 1) return Usage(ctx, "tenants remove takes one ID");
+    fleet::v1::RemoveTenantRequest req;
+    req.set_tenant_id(ctx.options.args[0]);
+    if (absl::Status s = proto::ValidateTenantId(req.tenant_id()); !s.ok()) return Usage(ctx, s.message());
+    fleet::v1::RemoveTenantResponse resp;
+    grpc::Status s = stub->RemoveTenant(&c, req, &resp);
+    if (!s.ok()) return Failed(ctx, s);
+    ctx.out << "Removed tenant " << req.tenant_id()
+            << " from the inventory (its agent will report it again unless its config drops it)\n";
+    return kExitOk;
+  }
+  fleet::v1::ListFleetTenantsRequest req;
+  if (!ParseSelector(ctx, req.mutable_selector(), &code)) return code;
+  fleet::v1::ListFleetTenantsResponse resp;
+  grpc::Status s = stub->ListTenants(&c, req, &resp);
+  if (!s.ok()) return Failed(ctx, s);
+  if (Json(ctx)) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& t : resp.tenants()) j.push_back(TenantJson(t));
+    ctx.out << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows{{"TENANT", "AGENT", "REVISION", "LABELS", "LAST SEEN"}};
+  for (const auto& t : resp.tenants()) {
+    rows.push_back({t.id(), t.agent(), Heads(t.heads()), Labels(t.labels()), t.last_seen()});
+  }
+  PrintTable(ctx.out, rows);
+  return kExitOk;
+}
+
+int RunBundleCommand(FleetContext& ctx) {
+  int code = kExitOk;
+  auto stub = Connect(ctx, &code);
+  if (!stub) return code;
+  grpc::ClientContext c;
+  SetDeadline(ctx, c);
+  const std::string& action = ctx.options.action;
+  if (action == "push") {
+    if (ctx.options.args.size() != 1) return Usage(ctx, "bundle push takes one versions DIR");
+    auto files = migrations::ReadBundleFiles(ctx.fs, ctx.options.args[0]);
+    if (!files.ok()) {
+      ctx.err << "error: " << files.status().message() << "\n";
+      return kExitFailed;
+    }
+    std::string digest = migrations::BundleDigest(*files);
+    fleet::v1::PushBundleRequest req;
+    *req.mutable_bundle() = proto::BundleToProto(digest, *files);
+    fleet::v1::PushBundleResponse resp;
+    grpc::Status s = stub->PushBundle(&c, req, &resp);
+    if (!s.ok()) return Failed(ctx, s);
+    if (Json(ctx)) {
+      ctx.out << nlohmann::json{{"digest", resp.bundle().digest()},
+                                {"heads", std::vector<std::string>(resp.bundle().heads().begin(),
+                                                                   resp.bundle().heads().end())},
+                                {"revisions", resp.bundle().revisions()}}
+                     .dump(2)
+              << "\n";
+      return kExitOk;
+    }
+    ctx.out << "Pushed bundle " << resp.bundle().digest() << "\n  " << resp.bundle().revisions()
+            << " revisions, heads " << absl::StrJoin(resp.bundle().heads(), ", ")
+            << "\n  It is now the head that 'fleetctl status' measures against.\n";
+    return kExitOk;
+  }
+  if (action == "show") {
+    if (ctx.options.args.size() != 1) return Usage(ctx, "bundle show takes one DIGEST");
+    fleet::v1::GetBundleRequest req;
+    req.set_digest(ctx.options.args[0]);
+    fleet::v1::GetBundleResponse resp;
+    grpc::Status s = stub->GetBundle(&c, req, &resp);
+    if (!s.ok()) return Failed(ctx, s);
+    std::vector<std::string> files;
+    for (const auto& f : resp.bundle().files()) files.push_back(f.filename());
+    if (Json(ctx)) {
+      ctx.out << nlohmann::json{{"digest", resp.info().digest()},
+                                {"pushed_at", resp.info().pushed_at()},
+                                {"heads", std::vector<std::string>(resp.info().heads().begin(),
+                                                                   resp.info().heads().end())},
+                                {"files", files}}
+                     .dump(2)
+              << "\n";
+      return kExitOk;
+    }
+    ctx.out << "Bundle " << resp.info().digest() << "\nPushed: " << resp.info().pushed_at()
+            << "\nHeads: " << absl::StrJoin(resp.info().heads(), ", ") << "\nFiles:\n";
+    for (const auto& f : files) ctx.out << "  " << f << "\n";
+    return kExitOk;
+  }
+  fleet::v1::ListBundlesResponse resp;
+  grpc::Status s = stub->ListBundles(&c, {}, &resp);
+  if (!s.ok()) return Failed(ctx, s);
+  if (Json(ctx)) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& b : resp.bundles()) {
+      j.push_back({{"digest", b.digest()}, {"pushed_at", b.pushed_at()},
+                   {"heads", std::vector<std::string>(b.heads().begin(), b.heads().end())},
+                   {"revisions", b.revisions()}});
+    }
+    ctx.out << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows{{"DIGEST", "PUSHED", "REVISIONS", "HEADS"}};
+  for (const auto& b : resp.bundles()) {
+    rows.push_back({b.digest().substr(0, 16), b.pushed_at(), std::to_string(b.revisions()),
+                    absl::StrJoin(b.heads(), ",")});
+  }
+  PrintTable(ctx.out, rows);
+  return kExitOk;
+}
+
+int RunStatusCommand(FleetContext& ctx) {
+  int code = kExitOk;
+  auto stub = Connect(ctx, &code);
+  if (!stub) return code;
+  const std::string& sort = ctx.options.sort;
+  if (sort != "behind" && sort != "id" && sort != "last-seen") {
+    return Usage(ctx, "--sort takes behind, id or last-seen");
+  }
+  fleet::v1::StatusRequest req;
+  if (!ParseSelector(ctx, req.mutable_selector(), &code)) return code;
+  req.set_refresh(ctx.options.refresh);
+  grpc::ClientContext c;
+  SetDeadline(ctx, c);
+  fleet::v1::StatusResponse resp;
+  grpc::Status s = stub->Status(&c, req, &resp);
+  if (!s.ok()) return Failed(ctx, s);
+
+  std::vector<const fleet::v1::TenantStatus*> rows;
+  bool all_current = true;
+  for (const auto& t : resp.tenants()) {
+    all_current = all_current && t.state() == "current";
+    if (ctx.options.lagging && t.state() == "current") continue;
+    rows.push_back(&t);
+  }
+  std::stable_sort(rows.begin(), rows.end(), [&](auto* a, auto* b) {
+    if (sort == "id") return a->tenant().id() < b->tenant().id();
+    if (sort == "last-seen") return a->tenant().last_seen() < b->tenant().last_seen();
+    // Most behind first; unknown distance (-1) before everything else.
+    int ba = a->behind() < 0 ? INT32_MAX : a->behind();
+    int bb = b->behind() < 0 ? INT32_MAX : b->behind();
+    if (ba != bb) return ba > bb;
+    return a->tenant().id() < b->tenant().id();
+  });
+  const std::string& summary = resp.summary();
+  if (Json(ctx)) {
+    nlohmann::json tenants = nlohmann::json::array();
+    for (const auto* t : rows) {
+      nlohmann::json j = TenantJson(t->tenant());
+      j["state"] = t->state();
+      j["behind"] = t->behind() < 0 ? nlohmann::json(nullptr) : nlohmann::json(t->behind());
+      tenants.push_back(std::move(j));
+    }
+    ctx.out << nlohmann::json{{"summary", summary},
+                              {"head_bundle", resp.head_bundle()},
+                              {"heads", std::vector<std::string>(resp.heads().begin(),
+                                                                 resp.heads().end())},
+                              {"counts", std::map<std::string, int>(resp.counts().begin(),
+                                                                    resp.counts().end())},
+                              {"tenants", tenants}}
+                   .dump(2)
+            << "\n";
+  } else {
+    ctx.out << summary << "\n\n";
+    std::vector<std::vector<std::string>> table{
+        {"TENANT", "AGENT", "REVISION", "BEHIND", "STATE", "LABELS", "LAST SEEN"}};
+    for (const auto* t : rows) {
+      table.push_back({t->tenant().id(), t->tenant().agent(), Heads(t->tenant().heads()),
+                       t->behind() < 0 ? "?" : std::to_string(t->behind()), t->state(),
+                       Labels(t->tenant().labels()),
+                       t->tenant().last_seen().empty() ? "never" : t->tenant().last_seen()});
+    }
+    PrintTable(ctx.out, table);
+  }
+  return all_current ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace fleet::cli

@@ -1,0 +1,40 @@
+// fleetctl's fleet verbs: they talk to fleet-controller over gRPC
+// (--controller ADDR or FLEET_CONTROLLER). Each returns an exit code.
+#ifndef FLEET_CLI_FLEET_COMMANDS_H_
+#define FLEET_CLI_FLEET_COMMANDS_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "migrations/file_system.h"
+
+namespace fleet::cli {
+
+struct FleetOptions {
+  std::string controller;  // host:port
+  std::string output = "table";
+  std::string action;  // add, list, remove, label, push, show
+  std::vector<std::string> args;
+  std::string selector;  // k=v,k2=v2
+  bool lagging = false;
+  bool refresh = false;
+  std::string sort = "behind";
+  double timeout_seconds = 30;
+};
+
+struct FleetContext {
+  FleetOptions options;
+  std::ostream& out;
+  std::ostream& err;
+  migrations::FileSystem& fs;
+};
+
+int RunAgentsCommand(FleetContext& ctx);
+int RunTenantsCommand(FleetContext& ctx);
+int RunBundleCommand(FleetContext& ctx);
+int RunStatusCommand(FleetContext& ctx);
+
+}  // namespace fleet::cli
+
+#endif  // FLEET_CLI_FLEET_COMMANDS_H_

@@ -1,0 +1,48 @@
+// AgentClient: how the controller talks to agents. An interface so tests
+// can stand in a dead or slow agent; the gRPC implementation sets a deadline
+// on every call and reuses one channel per address.
+#ifndef FLEET_CONTROLLER_AGENT_CLIENT_H_
+#define FLEET_CONTROLLER_AGENT_CLIENT_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controller/inventory.h"
+#include "fleet/v1/agent.grpc.pb.h"
+
+namespace fleet::controller {
+
+class AgentClient {
+ public:
+  virtual ~AgentClient() = default;
+  // The agent's tenants; drift computed against `bundle_digest` when set.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<TenantRecord>> ListTenants(
+      const std::string& address, const std::string& bundle_digest) = 0;
+  [[nodiscard]] virtual absl::Status PutBundle(const std::string& address,
+                                               const BundleRecord& bundle) = 0;
+};
+
+// Thread-safe.
+class GrpcAgentClient final : public AgentClient {
+ public:
+  explicit GrpcAgentClient(absl::Duration deadline) : deadline_(deadline) {}
+  absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& address,
+                                                        const std::string& bundle_digest) override;
+  absl::Status PutBundle(const std::string& address, const BundleRecord& bundle) override;
+
+ private:
+  fleet::v1::AgentService::Stub& StubFor(const std::string& address);
+
+  const absl::Duration deadline_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<fleet::v1::AgentService::Stub>> stubs_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace fleet::controller
+
+#endif  // FLEET_CONTROLLER_AGENT_CLIENT_H_

@@ -1,0 +1,52 @@
+// ControllerServiceImpl: the gRPC ControllerService over the inventory.
+// Validates every request before it touches anything; a refused request
+// leaves the inventory unchanged. Thread-safe (its parts are).
+#ifndef FLEET_CONTROLLER_CONTROLLER_SERVICE_H_
+#define FLEET_CONTROLLER_CONTROLLER_SERVICE_H_
+
+#include "controller/agent_client.h"
+#include "controller/fleet_view.h"
+#include "controller/inventory.h"
+#include "controller/poller.h"
+#include "fleet/v1/controller.grpc.pb.h"
+
+namespace fleet::controller {
+
+class ControllerServiceImpl final : public fleet::v1::ControllerService::Service {
+ public:
+  // Everything is borrowed and must outlive the service.
+  ControllerServiceImpl(Inventory& inventory, AgentClient& agents, Poller& poller,
+                        BundleGraphs& graphs)
+      : inventory_(inventory), agents_(agents), poller_(poller), graphs_(graphs) {}
+
+  grpc::Status AddAgent(grpc::ServerContext*, const fleet::v1::AddAgentRequest*,
+                        fleet::v1::AddAgentResponse*) override;
+  grpc::Status ListAgents(grpc::ServerContext*, const fleet::v1::ListAgentsRequest*,
+                          fleet::v1::ListAgentsResponse*) override;
+  grpc::Status RemoveAgent(grpc::ServerContext*, const fleet::v1::RemoveAgentRequest*,
+                           fleet::v1::RemoveAgentResponse*) override;
+  grpc::Status ListTenants(grpc::ServerContext*, const fleet::v1::ListFleetTenantsRequest*,
+                           fleet::v1::ListFleetTenantsResponse*) override;
+  grpc::Status LabelTenant(grpc::ServerContext*, const fleet::v1::LabelTenantRequest*,
+                           fleet::v1::LabelTenantResponse*) override;
+  grpc::Status RemoveTenant(grpc::ServerContext*, const fleet::v1::RemoveTenantRequest*,
+                            fleet::v1::RemoveTenantResponse*) override;
+  grpc::Status PushBundle(grpc::ServerContext*, const fleet::v1::PushBundleRequest*,
+                          fleet::v1::PushBundleResponse*) override;
+  grpc::Status ListBundles(grpc::ServerContext*, const fleet::v1::ListBundlesRequest*,
+                           fleet::v1::ListBundlesResponse*) override;
+  grpc::Status GetBundle(grpc::ServerContext*, const fleet::v1::GetBundleRequest*,
+                         fleet::v1::GetBundleResponse*) override;
+  grpc::Status Status(grpc::ServerContext*, const fleet::v1::StatusRequest*,
+                      fleet::v1::StatusResponse*) override;
+
+ private:
+  Inventory& inventory_;
+  AgentClient& agents_;
+  Poller& poller_;
+  BundleGraphs& graphs_;
+};
+
+}  // namespace fleet::controller
+
+#endif  // FLEET_CONTROLLER_CONTROLLER_SERVICE_H_

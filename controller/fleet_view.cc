@@ -1,0 +1,60 @@
+#include "controller/fleet_view.h"
+
+#include "migrations/bundle.h"
+#include "migrations/status_macros.h"
+
+namespace fleet::controller {
+
+absl::StatusOr<std::shared_ptr<const migrations::RevisionGraph>> BundleGraphs::Get(
+    const BundleRecord& bundle) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = graphs_.find(bundle.digest); it != graphs_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<const migrations::RevisionGraph> g,
+                   migrations::BundleGraph(bundle.digest, bundle.files));
+  std::shared_ptr<const migrations::RevisionGraph> shared(std::move(g));
+  std::lock_guard<std::mutex> lock(mu_);
+  return graphs_.emplace(bundle.digest, shared).first->second;
+}
+
+absl::StatusOr<FleetView> ComputeFleetView(Inventory& inventory, BundleGraphs& graphs,
+                                           const std::map<std::string, std::string>& selector,
+                                           const std::vector<std::string>& ids) {
+  FleetView view;
+  std::shared_ptr<const migrations::RevisionGraph> head;
+  ASSIGN_OR_RETURN(std::optional<BundleRecord> newest, inventory.NewestBundle());
+  if (newest) {
+    ASSIGN_OR_RETURN(head, graphs.Get(*newest));
+    view.head_digest = newest->digest;
+    for (auto h : head->heads()) view.heads.push_back(head->id(h));
+  }
+  ASSIGN_OR_RETURN(std::vector<TenantRecord> tenants, inventory.ListTenants());
+  std::vector<std::shared_ptr<const migrations::RevisionGraph>> others;
+  bool others_loaded = false;
+  for (const TenantRecord& t : tenants) {
+    if (!Selects(t, selector, ids)) continue;
+    TenantStatus row = ComputeTenantStatus(t, head.get(), {});
+    if (row.state == "unknown-revision" && !others_loaded) {
+      // Only now read the older bundles: they tell "ahead" from "unknown".
+      others_loaded = true;
+      ASSIGN_OR_RETURN(std::vector<BundleRecord> all, inventory.ListBundles());
+      for (const BundleRecord& b : all) {
+        if (b.digest == view.head_digest) continue;
+        ASSIGN_OR_RETURN(BundleRecord full, inventory.GetBundle(b.digest));
+        ASSIGN_OR_RETURN(auto g, graphs.Get(full));
+        others.push_back(std::move(g));
+      }
+    }
+    if (row.state == "unknown-revision" && !others.empty()) {
+      std::vector<const migrations::RevisionGraph*> raw;
+      for (const auto& g : others) raw.push_back(g.get());
+      row = ComputeTenantStatus(t, head.get(), raw);
+    }
+    ++view.counts[row.state];
+    view.rows.push_back(std::move(row));
+  }
+  return view;
+}
+
+}  // namespace fleet::controller

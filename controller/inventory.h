@@ -1,0 +1,90 @@
+// Inventory: what the controller knows of the fleet: agents, tenants,
+// bundles. An interface, so that the SQLite store (one controller) can give
+// way to a PostgreSQL one (several controllers) without touching callers.
+//
+// Threads: implementations are safe to call from any thread.
+#ifndef FLEET_CONTROLLER_INVENTORY_H_
+#define FLEET_CONTROLLER_INVENTORY_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "migrations/bundle.h"
+
+namespace fleet::controller {
+
+struct AgentRecord {
+  std::string address;
+  std::string state = "up";  // up, down
+  std::string last_seen;     // RFC 3339 UTC, empty when never
+  int missed_polls = 0;
+  std::string last_error;
+};
+
+struct TenantRecord {
+  std::string id;
+  std::string agent;
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> heads;
+  bool dirty = false;
+  std::string dirty_revision;
+  std::vector<std::string> drifted;
+  bool reachable = true;
+  std::string last_seen;
+  std::string error;  // the agent could not read this tenant
+};
+
+struct BundleRecord {
+  std::string digest;
+  std::string pushed_at;
+  std::vector<std::string> heads;
+  int revisions = 0;
+  std::vector<migrations::BundleFile> files;  // empty unless asked for
+};
+
+class Inventory {
+ public:
+  virtual ~Inventory() = default;
+
+  // ALREADY_EXISTS when the address is enrolled.
+  [[nodiscard]] virtual absl::Status AddAgent(const AgentRecord& agent) = 0;
+  // NOT_FOUND when unknown; removes its tenants too, returning how many.
+  [[nodiscard]] virtual absl::StatusOr<int> RemoveAgent(const std::string& address) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<AgentRecord>> ListAgents() = 0;
+  [[nodiscard]] virtual absl::Status UpdateAgent(const AgentRecord& agent) = 0;
+
+  // Replaces what an agent reported, in one transaction: tenants it no
+  // longer reports are dropped; labels set by operators are kept.
+  // ALREADY_EXISTS naming the other agent when a tenant id is taken.
+  [[nodiscard]] virtual absl::Status ReplaceAgentTenants(
+      const std::string& address, const std::vector<TenantRecord>& tenants) = 0;
+  // Marks every tenant of an agent (un)reachable.
+  [[nodiscard]] virtual absl::Status SetAgentTenantsReachable(const std::string& address,
+                                                              bool reachable) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<TenantRecord>> ListTenants() = 0;
+  [[nodiscard]] virtual absl::StatusOr<TenantRecord> GetTenant(const std::string& id) = 0;
+  [[nodiscard]] virtual absl::Status SetTenantLabels(
+      const std::string& id, const std::map<std::string, std::string>& labels) = 0;
+  [[nodiscard]] virtual absl::Status RemoveTenant(const std::string& id) = 0;
+
+  // Stores a checked bundle (idempotent; a re-push makes it the newest).
+  [[nodiscard]] virtual absl::Status PutBundle(const BundleRecord& bundle) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<BundleRecord>> ListBundles() = 0;
+  // With its files. A unique prefix of 8+ characters works.
+  [[nodiscard]] virtual absl::StatusOr<BundleRecord> GetBundle(const std::string& digest) = 0;
+  // The newest pushed bundle, with files, or nullopt when none.
+  [[nodiscard]] virtual absl::StatusOr<std::optional<BundleRecord>> NewestBundle() = 0;
+};
+
+// The SQLite inventory at `path` (created, or upgraded to the current
+// schema version). WAL mode, a busy timeout, every query parameterized.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Inventory>> OpenSqliteInventory(
+    const std::string& path);
+
+}  // namespace fleet::controller
+
+#endif  // FLEET_CONTROLLER_INVENTORY_H_

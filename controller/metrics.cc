@@ -1,0 +1,55 @@
+#include "controller/metrics.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace fleet::controller {
+
+void Metrics::ObservePoll(absl::Duration d) {
+  double seconds = absl::ToDoubleSeconds(d);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) ++counts_[i];
+  }
+  ++total_;
+  sum_ += seconds;
+}
+
+std::string Metrics::Render(const FleetView& view, const std::vector<AgentRecord>& agents,
+                            size_t bundles) {
+  std::string out;
+  absl::StrAppend(&out,
+                  "# HELP fleet_tenants Tenants in the inventory by status state.\n"
+                  "# TYPE fleet_tenants gauge\n");
+  for (const std::string& state : AllStates()) {
+    auto it = view.counts.find(state);
+    absl::StrAppend(&out, "fleet_tenants{state=\"", state, "\"} ",
+                    it == view.counts.end() ? 0 : it->second, "\n");
+  }
+  int up = 0;
+  for (const AgentRecord& a : agents) up += a.state == "up";
+  absl::StrAppend(&out,
+                  "# HELP fleet_agents_up Enrolled agents that answered their last polls.\n"
+                  "# TYPE fleet_agents_up gauge\nfleet_agents_up ", up, "\n",
+                  "# HELP fleet_agents Enrolled agents.\n# TYPE fleet_agents gauge\nfleet_agents ",
+                  agents.size(), "\n",
+                  "# HELP fleet_inventory_tenants Tenants in the inventory.\n"
+                  "# TYPE fleet_inventory_tenants gauge\nfleet_inventory_tenants ",
+                  view.rows.size(), "\n",
+                  "# HELP fleet_inventory_bundles Bundles in the inventory.\n"
+                  "# TYPE fleet_inventory_bundles gauge\nfleet_inventory_bundles ", bundles, "\n");
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StrAppend(&out,
+                  "# HELP fleet_poll_duration_seconds Time to poll one agent.\n"
+                  "# TYPE fleet_poll_duration_seconds histogram\n");
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    absl::StrAppend(&out, "fleet_poll_duration_seconds_bucket{le=\"", kBuckets[i], "\"} ",
+                    counts_[i], "\n");
+  }
+  absl::StrAppend(&out, "fleet_poll_duration_seconds_bucket{le=\"+Inf\"} ", total_, "\n",
+                  "fleet_poll_duration_seconds_sum ", absl::StrFormat("%.6f", sum_), "\n",
+                  "fleet_poll_duration_seconds_count ", total_, "\n");
+  return out;
+}
+
+}  // namespace fleet::controller

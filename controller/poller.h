@@ -1,0 +1,58 @@
+// Poller: asks every enrolled agent for its tenants on an interval, all
+// agents in parallel, each call with a deadline, and records the answers in
+// the inventory. An agent that misses `missed_before_down` polls in a row is
+// marked down and its tenants unreachable; its next answer brings them back.
+//
+// Threads: Start() runs a background thread; PollAll() may also be called
+// from any thread (status --refresh); polls of one agent are serialized.
+#ifndef FLEET_CONTROLLER_POLLER_H_
+#define FLEET_CONTROLLER_POLLER_H_
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "controller/agent_client.h"
+#include "controller/inventory.h"
+#include "controller/metrics.h"
+
+namespace fleet::controller {
+
+class Poller {
+ public:
+  struct Options {
+    absl::Duration interval = absl::Seconds(15);
+    int missed_before_down = 3;
+  };
+  Poller(Inventory& inventory, AgentClient& client, Metrics& metrics, Options options);
+  ~Poller();
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  void Start();
+  void Stop();
+  // Polls every agent now and waits for all of them.
+  void PollAll();
+  // Polls one agent; the status says why it could not be reached.
+  absl::Status PollAgent(const std::string& address);
+
+ private:
+  Inventory& inventory_;
+  AgentClient& client_;
+  Metrics& metrics_;
+  const Options options_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;                                         // GUARDED_BY(mu_)
+  std::set<std::pair<std::string, std::string>> has_bundle_;  // GUARDED_BY(mu_)
+  std::mutex poll_mu_;  // serializes polls so two never race on one agent's rows
+  std::thread thread_;
+};
+
+}  // namespace fleet::controller
+
+#endif  // FLEET_CONTROLLER_POLLER_H_
