@@ -14,68 +14,21 @@
 #include "nlohmann/json.hpp"
 #include "tests/cli/cli_test_util.h"
 #include "tests/testing/postgres.h"
+#include "tests/testing/process.h"
 #include "tests/testing/temp_dir.h"
 
-extern char** environ;
 
 namespace fleet::cli {
 namespace {
 
 using ::fleet::testing::ExampleDir;
+using ::fleet::testing::Process;
 using ::fleet::testing::Query;
 using ::fleet::testing::RunCli;
 using ::fleet::testing::ScriptText;
 using ::fleet::testing::WaitFor;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// A fleetctl process with its output captured in files.
-class Process {
- public:
-  explicit Process(const std::vector<std::string>& args) {
-    out_path_ = dir_.path() + "/out";
-    err_path_ = dir_.path() + "/err";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT, 0644);
-    std::vector<char*> argv;
-    std::string bin = FLEETCTL_PATH;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (std::string& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Process() {
-    if (pid_ > 0 && !waited_) {
-      kill(pid_, SIGKILL);
-      Wait();
-    }
-  }
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    waited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-  std::string Out() const { return Read(out_path_); }
-  std::string Err() const { return Read(err_path_); }
-
- private:
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  fleet::testing::TempDir dir_;
-  std::string out_path_, err_path_;
-  pid_t pid_ = -1;
-  bool waited_ = false;
-};
 
 class OnlineTest : public fleet::testing::PostgresTest {};
 
@@ -136,8 +89,8 @@ TEST_F(OnlineTest, TwoProcessesAtOnceApplyEachRevisionOnce) {
   fleet::testing::TempDir dir;
   dir.Write("a1.sql", ScriptText("a1", "", "SELECT pg_sleep(1);\nCREATE TABLE t (x int);"));
   dir.Write("a2.sql", ScriptText("a2", "a1", "ALTER TABLE t ADD COLUMN y int;"));
-  Process first({"upgrade", "head", "--dir", dir.path(), "--dsn", Dsn()});
-  Process second({"upgrade", "head", "--dir", dir.path(), "--dsn", Dsn()});
+  Process first({FLEETCTL_PATH, "upgrade", "head", "--dir", dir.path(), "--dsn", Dsn()});
+  Process second({FLEETCTL_PATH, "upgrade", "head", "--dir", dir.path(), "--dsn", Dsn()});
   EXPECT_EQ(first.Wait(), 0) << first.Err();
   EXPECT_EQ(second.Wait(), 0) << second.Err();
   auto log = Query(Dsn(), "SELECT revision, count(*) FROM fleet_migration_log WHERE outcome = "
@@ -153,7 +106,7 @@ TEST_F(OnlineTest, CtrlCCancelsAndLeavesTheLastCompletedRevision) {
   fleet::testing::TempDir dir;
   dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);"));
   dir.Write("a2.sql", ScriptText("a2", "a1", "CREATE TABLE c2 (x int);\nSELECT pg_sleep(60);"));
-  Process p({"upgrade", "head", "--dir", dir.path(), "--dsn", Dsn()});
+  Process p({FLEETCTL_PATH, "upgrade", "head", "--dir", dir.path(), "--dsn", Dsn()});
   ASSERT_TRUE(WaitFor([&] {
     return !Query(admin_, "SELECT 1 FROM pg_stat_activity WHERE datname = '" + name_ +
                               "' AND query LIKE 'SELECT pg_sleep(60)%'")

@@ -1,0 +1,80 @@
+// Process: a real child process (fleetctl, fleet-agent, fleet-controller)
+// with its stdout and stderr captured in files; killed when destroyed.
+#ifndef FLEET_TESTS_TESTING_PROCESS_H_
+#define FLEET_TESTS_TESTING_PROCESS_H_
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
+
+extern char** environ;
+
+namespace fleet::testing {
+
+class Process {
+ public:
+  // args[0] is the program's path.
+  explicit Process(std::vector<std::string> args) : args_(std::move(args)) { Start(); }
+  ~Process() { Kill(); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  void Start() {
+    out_path_ = dir_.path() + "/out";
+    err_path_ = dir_.path() + "/err";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    std::vector<char*> argv;
+    for (std::string& a : args_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, args_[0].c_str(), &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    waited_ = false;
+  }
+  // The exit code, or 128 + signal.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    waited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  void Kill() {
+    if (pid_ > 0 && !waited_) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+  }
+  std::string Out() const { return Read(out_path_); }
+  std::string Err() const { return Read(err_path_); }
+
+ private:
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  std::vector<std::string> args_;
+  TempDir dir_;
+  std::string out_path_, err_path_;
+  pid_t pid_ = -1;
+  bool waited_ = true;
+};
+
+}  // namespace fleet::testing
+
+#endif  // FLEET_TESTS_TESTING_PROCESS_H_
