@@ -680,7 +680,6 @@ absl::StatusOr<RunResult> Migrator::Run(Direction direction, absl::string_view t
     Session session(*this);
     RETURN_IF_ERROR(session.Open(/*mutating=*/true));
     RETURN_IF_ERROR(session.Lock());
-    RETURN_IF_ERROR(session.EnsureTables());
     const bool check_drift = direction == Direction::kUpgrade && !options_.allow_drift;
     ASSIGN_OR_RETURN(DatabaseState state, session.ReadState(check_drift));
     if (state.dirty) {
@@ -709,6 +708,9 @@ absl::StatusOr<RunResult> Migrator::Run(Direction direction, absl::string_view t
     RunResult result;
     result.start_heads = plan.start_heads;
     result.end_heads = plan.start_heads;
+    // Only a plan with work creates the version table and the log: a bad
+    // target, or nothing to do, leaves the database exactly as it was.
+    if (!plan.steps.empty()) RETURN_IF_ERROR(session.EnsureTables());
     for (const Step& step : plan.steps) {
       if (cancelled_) return absl::CancelledError("cancelled before the next revision");
       RETURN_IF_ERROR(session.RunStep(step, observer));
