@@ -59,6 +59,12 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
     }
     c.max_concurrent_migrations = static_cast<int>(*v);
   }
+  if (auto v = doc["max_concurrent_reads"].value<int64_t>()) {
+    if (*v < 1 || *v > 256) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": max_concurrent_reads must be 1..256"));
+    }
+    c.max_concurrent_reads = static_cast<int>(*v);
+  }
   const toml::array* tenants = doc["tenants"].as_array();
   if (tenants == nullptr || tenants->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": no [[tenants]]"));

@@ -32,6 +32,7 @@ struct AgentConfig {
   absl::Duration statement_timeout = absl::ZeroDuration();
   int retries = 3;
   int max_concurrent_migrations = 4;
+  int max_concurrent_reads = 16;  // connections used at once to read tenants
   std::vector<TenantConfig> tenants;
 };
 

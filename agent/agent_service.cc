@@ -1,6 +1,7 @@
 #include "agent/agent_service.h"
 
-#include <future>
+#include <atomic>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -139,13 +140,11 @@ migrations::MigratorOptions AgentServiceImpl::OptionsFor(const TenantConfig& t,
   return o;
 }
 
-fleet::v1::TenantState AgentServiceImpl::Inspect(const TenantConfig& t,
-                                                 const migrations::RevisionGraph& graph) {
+fleet::v1::TenantState AgentServiceImpl::ToState(const TenantConfig& t,
+                                                 const absl::StatusOr<migrations::DatabaseState>& state) {
   fleet::v1::TenantState out;
   out.set_id(t.id);
   for (const auto& [k, v] : t.labels) (*out.mutable_labels())[k] = v;
-  migrations::Migrator m(graph, OptionsFor(t, "", ""));
-  auto state = m.Inspect();
   if (!state.ok()) {
     out.set_error(migrations::ScrubSecrets(state.status().message(), t.dsn));
     return out;
@@ -162,6 +161,12 @@ fleet::v1::TenantState AgentServiceImpl::Inspect(const TenantConfig& t,
   return out;
 }
 
+fleet::v1::TenantState AgentServiceImpl::Inspect(const TenantConfig& t,
+                                                 const migrations::RevisionGraph& graph) {
+  migrations::Migrator m(graph, OptionsFor(t, "", ""));
+  return ToState(t, m.Inspect());
+}
+
 grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext*,
                                            const fleet::v1::ListTenantsRequest* req,
                                            fleet::v1::ListTenantsResponse* resp) {
@@ -173,14 +178,42 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext*,
   if (!bundle.ok() && absl::IsInvalidArgument(bundle.status())) {
     return proto::ToGrpc(bundle.status());
   }
-  // Read every tenant at once: a slow database must not hold up the rest.
-  std::vector<std::future<fleet::v1::TenantState>> pending;
-  for (const TenantConfig& t : config_.tenants) {
-    pending.push_back(std::async(std::launch::async, [this, &t, &graph] {
-      return Inspect(t, graph);
-    }));
+  // Read tenants in parallel so a slow database does not hold up the rest,
+  // with a bounded number of connections (an agent may serve hundreds), and
+  // tenants that share a database (schema-per-tenant) share a connection.
+  const size_t n = config_.tenants.size();
+  std::vector<fleet::v1::TenantState> states(n);
+  std::map<std::pair<std::string, std::string>, std::vector<size_t>> by_database;
+  for (size_t i = 0; i < n; ++i) {
+    by_database[{config_.tenants[i].dsn, config_.tenants[i].version_table}].push_back(i);
   }
-  for (auto& p : pending) *resp->add_tenants() = p.get();
+  const size_t workers_wanted = std::max<size_t>(1, config_.max_concurrent_reads);
+  std::vector<std::vector<size_t>> batches;
+  for (auto& [key, members] : by_database) {
+    size_t chunks = std::min(members.size(), std::max<size_t>(1, workers_wanted / by_database.size()));
+    for (size_t c = 0; c < chunks; ++c) {
+      std::vector<size_t> batch;
+      for (size_t k = c; k < members.size(); k += chunks) batch.push_back(members[k]);
+      batches.push_back(std::move(batch));
+    }
+  }
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t b = next++; b < batches.size(); b = next++) {
+      const std::vector<size_t>& batch = batches[b];
+      migrations::Migrator m(graph, OptionsFor(config_.tenants[batch[0]], "", ""));
+      std::vector<std::string> schemas;
+      for (size_t i : batch) schemas.push_back(config_.tenants[i].schema);
+      auto results = m.InspectSchemas(schemas);
+      for (size_t k = 0; k < batch.size(); ++k) {
+        states[batch[k]] = ToState(config_.tenants[batch[k]], results[k]);
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < workers_wanted && w < batches.size(); ++w) workers.emplace_back(worker);
+  for (auto& w : workers) w.join();
+  for (auto& s : states) *resp->add_tenants() = std::move(s);
   return grpc::Status::OK;
 }
 

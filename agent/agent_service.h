@@ -59,6 +59,8 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
   migrations::MigratorOptions OptionsFor(const TenantConfig& t, const std::string& actor,
                                          const std::string& rollout_id) const;
   fleet::v1::TenantState Inspect(const TenantConfig& t, const migrations::RevisionGraph& graph);
+  static fleet::v1::TenantState ToState(const TenantConfig& t,
+                                        const absl::StatusOr<migrations::DatabaseState>& state);
 
   const AgentConfig config_;
   migrations::FileSystem& fs_;

@@ -32,9 +32,20 @@ absl::StatusOr<FleetView> ComputeFleetView(Inventory& inventory, BundleGraphs& g
   ASSIGN_OR_RETURN(std::vector<TenantRecord> tenants, inventory.ListTenants());
   std::vector<std::shared_ptr<const migrations::RevisionGraph>> others;
   bool others_loaded = false;
+  // Thousands of tenants share a handful of revision sets: compute each
+  // set's distance once.
+  std::map<std::vector<std::string>, std::pair<std::string, int>> by_heads;
   for (const TenantRecord& t : tenants) {
     if (!Selects(t, selector, ids)) continue;
-    TenantStatus row = ComputeTenantStatus(t, head.get(), {});
+    TenantStatus row;
+    const bool plain = t.reachable && t.error.empty() && !t.dirty && t.drifted.empty();
+    auto memo = plain ? by_heads.find(t.heads) : by_heads.end();
+    if (memo != by_heads.end()) {
+      row = TenantStatus{t, memo->second.first, memo->second.second};
+    } else {
+      row = ComputeTenantStatus(t, head.get(), {});
+      if (plain && row.state != "unknown-revision") by_heads[t.heads] = {row.state, row.behind};
+    }
     if (row.state == "unknown-revision" && !others_loaded) {
       // Only now read the older bundles: they tell "ahead" from "unknown".
       others_loaded = true;

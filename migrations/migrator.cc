@@ -77,9 +77,14 @@ class Migrator::Session {
     }
   }
 
-  // Connects and sets the session up. Creates the schema only when
-  // `mutating` and create_schema.
+  // Connects and sets the session up for options.schema. Creates the
+  // schema only when `mutating` and create_schema.
   absl::Status Open(bool mutating) {
+    RETURN_IF_ERROR(Connect());
+    return UseSchema(o_.schema, mutating);
+  }
+
+  absl::Status Connect() {
     if (m_.cancelled_) return absl::CancelledError("cancelled");
     try {
       conn_ = std::make_unique<pqxx::connection>(o_.dsn);
@@ -100,18 +105,29 @@ class Migrator::Session {
     DbError err = Guard([&] {
       pqxx::nontransaction tx(*conn_);
       tx.exec("SET application_name = 'fleet'");
-      if (!o_.schema.empty()) {
+    });
+    if (err) return ToStatus(err, "while opening the session");
+    return absl::OkStatus();
+  }
+
+  // Points the session at `schema` (empty: the connection's default).
+  absl::Status UseSchema(const std::string& schema, bool mutating) {
+    DbError err = Guard([&] {
+      pqxx::nontransaction tx(*conn_);
+      if (!schema.empty()) {
         pqxx::result r = tx.exec_params(
-            "SELECT 1 FROM pg_namespace WHERE nspname = $1", o_.schema);
+            "SELECT 1 FROM pg_namespace WHERE nspname = $1", schema);
         if (r.empty()) {
           if (!(mutating && o_.create_schema)) {
             throw CheckFailed(absl::StrCat(
-                "schema \"", o_.schema, "\" does not exist in database ",
+                "schema \"", schema, "\" does not exist in database ",
                 CurrentDatabase(tx), " (create it, or pass --create-schema)"));
           }
-          tx.exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", QuoteIdentifier(o_.schema)));
+          tx.exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", QuoteIdentifier(schema)));
         }
-        tx.exec(absl::StrCat("SET search_path TO ", QuoteIdentifier(o_.schema)));
+        tx.exec(absl::StrCat("SET search_path TO ", QuoteIdentifier(schema)));
+      } else {
+        tx.exec("RESET search_path");  // a shared session may have pointed elsewhere
       }
       pqxx::result r = tx.exec("SELECT current_database(), coalesce(current_schema(), '')");
       database_ = r[0][0].as<std::string>();
@@ -759,6 +775,29 @@ absl::StatusOr<DatabaseState> Migrator::Inspect() {
   absl::StatusOr<DatabaseState> r = run();
   if (!r.ok()) return Redacted(r.status());
   return r;
+}
+
+std::vector<absl::StatusOr<DatabaseState>> Migrator::InspectSchemas(
+    const std::vector<std::string>& schemas) {
+  std::vector<absl::StatusOr<DatabaseState>> out;
+  Session session(*this);
+  absl::Status connected = session.Connect();
+  for (const std::string& schema : schemas) {
+    if (!connected.ok()) {
+      out.push_back(Redacted(connected));
+      continue;
+    }
+    absl::Status used = session.UseSchema(schema, /*mutating=*/false);
+    absl::StatusOr<DatabaseState> state =
+        used.ok() ? session.ReadState(/*with_drift=*/true) : absl::StatusOr<DatabaseState>(used);
+    if (!state.ok()) {
+      state = Redacted(state.status());
+      // A lost connection fails the rest rather than reconnecting silently.
+      if (absl::IsUnavailable(state.status())) connected = state.status();
+    }
+    out.push_back(std::move(state));
+  }
+  return out;
 }
 
 void Migrator::Cancel() {

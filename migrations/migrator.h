@@ -116,6 +116,11 @@ class Migrator {
                                                 bool purge);
   // Reads heads, dirty state, drift and the last migration. Creates nothing.
   [[nodiscard]] absl::StatusOr<DatabaseState> Inspect();
+  // Inspect for each of `schemas` (options.schema is ignored) over one
+  // connection: schema-per-tenant databases are read without a connection
+  // per tenant. One result per schema, in order.
+  [[nodiscard]] std::vector<absl::StatusOr<DatabaseState>> InspectSchemas(
+      const std::vector<std::string>& schemas);
 
   // Stops the running call: no new step starts, the running statement is
   // cancelled on the server, the current revision rolls back, and the call
