@@ -1,0 +1,187 @@
+// fleet-agent: its config file, and its service over a real loopback gRPC
+// server and real databases.
+#include <grpcpp/grpcpp.h>
+
+#include "agent/agent_config.h"
+#include "agent/agent_service.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "migrations/bundle.h"
+#include "proto/convert.h"
+#include "tests/testing/postgres.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fleet::agent {
+namespace {
+
+using ::fleet::testing::Exec;
+using ::fleet::testing::Query;
+using ::fleet::testing::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const char* FakeEnv(const char* name) {
+  if (std::string(name) == "ACME_DSN") return "host=db1 dbname=acme password=from-env";
+  return nullptr;
+}
+
+TEST(AgentConfigTest, ParsesTenantsByReference) {
+  auto c = ParseAgentConfig("agent.toml", R"(
+listen = "0.0.0.0:7070"
+versions_cache = "/var/lib/fleet"
+lock_timeout = "500ms"
+max_concurrent_migrations = 8
+[[tenants]]
+id = "acme"
+dsn_env = "ACME_DSN"
+labels = { tier = "gold" }
+[[tenants]]
+id = "globex"
+service = "globex"
+schema = "tenant_globex"
+[[tenants]]
+id = "initech"
+dsn = "host=db2 dbname=initech user=app"
+passfile = "/etc/fleet/pgpass"
+)",
+                            FakeEnv);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->listen, "0.0.0.0:7070");
+  EXPECT_EQ(c->lock_timeout, absl::Milliseconds(500));
+  EXPECT_EQ(c->max_concurrent_migrations, 8);
+  ASSERT_EQ(c->tenants.size(), 3u);
+  EXPECT_EQ(c->tenants[0].dsn, "host=db1 dbname=acme password=from-env");
+  EXPECT_EQ(c->tenants[0].dsn_source, "env ACME_DSN");
+  EXPECT_EQ(c->tenants[0].labels.at("tier"), "gold");
+  EXPECT_EQ(c->tenants[1].dsn, "service=globex");
+  EXPECT_EQ(c->tenants[1].schema, "tenant_globex");
+  EXPECT_EQ(c->tenants[2].dsn, "host=db2 dbname=initech user=app passfile=/etc/fleet/pgpass");
+}
+
+TEST(AgentConfigTest, RefusesLiteralPasswordsAndBadTenants) {
+  auto err = [](const std::string& tenants) {
+    auto c = ParseAgentConfig("agent.toml", "versions_cache = \"/c\"\n" + tenants, FakeEnv);
+    EXPECT_FALSE(c.ok());
+    return c.ok() ? std::string() : std::string(c.status().message());
+  };
+  EXPECT_THAT(err("[[tenants]]\nid = \"a\"\ndsn = \"host=h password=hunter2\"\n"),
+              HasSubstr("agent.toml: tenant a: dsn holds a literal password"));
+  EXPECT_THAT(err("[[tenants]]\nid = \"a\"\ndsn = \"postgresql://u:hunter2@h/db\"\n"),
+              HasSubstr("literal password"));
+  EXPECT_THAT(err("[[tenants]]\nid = \"a\"\ndsn_env = \"NOPE\"\n"),
+              HasSubstr("environment variable NOPE is not set"));
+  EXPECT_THAT(err("[[tenants]]\nid = \"a'b\"\nservice = \"s\"\n"), HasSubstr("tenant id 'a'b'"));
+  EXPECT_THAT(err("[[tenants]]\nid = \"a\"\nservice = \"s\"\n[[tenants]]\nid = \"a\"\nservice = \"s\"\n"),
+              HasSubstr("tenant a is listed twice"));
+  EXPECT_THAT(err("[[tenants]]\nid = \"a\"\n"), HasSubstr("give exactly one of dsn_env"));
+  EXPECT_THAT(err(""), HasSubstr("no [[tenants]]"));
+  EXPECT_THAT(err("lock_timeout = \"soon\"\n[[tenants]]\nid = \"a\"\nservice = \"s\"\n"),
+              HasSubstr("lock_timeout: expected a duration"));
+  auto syntax = ParseAgentConfig("agent.toml", "this is = = not toml", FakeEnv);
+  EXPECT_THAT(std::string(syntax.status().message()), HasSubstr("agent.toml:1:"));
+}
+
+class AgentServiceTest : public fleet::testing::PostgresTest {
+ protected:
+  fleet::v1::Bundle Example() {
+    auto files = migrations::ReadBundleFiles(
+        migrations::DefaultFileSystem(),
+        std::string(FLEET_SOURCE_DIR) + "/examples/support-desk/versions");
+    return proto::BundleToProto(migrations::BundleDigest(*files), *files);
+  }
+};
+
+std::unique_ptr<grpc::ClientContext> Ctx() {
+  auto c = std::make_unique<grpc::ClientContext>();
+  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  return c;
+}
+
+TEST_F(AgentServiceTest, MigrateStreamsEveryStepAndRepeatsSafely) {
+  TempDir cache;
+  AgentConfig config;
+  config.versions_cache = cache.path();
+  config.tenants.push_back({"acme", Dsn(), "dsn", "", "alembic_version", {{"tier", "gold"}}});
+  // Two tenants as schemas of one database: read over one connection.
+  Exec(Dsn(), "CREATE SCHEMA t_one; CREATE SCHEMA t_two");
+  config.tenants.push_back({"one", Dsn(), "dsn", "t_one", "alembic_version", {}});
+  config.tenants.push_back({"two", Dsn(), "dsn", "t_two", "alembic_version", {}});
+  config.tenants.push_back({"gone", Dsn() + " port=1", "dsn", "", "alembic_version", {}});
+  AgentServiceImpl service(config, migrations::DefaultFileSystem());
+  grpc::ServerBuilder b;
+  int port = 0;
+  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  b.RegisterService(&service);
+  auto server = b.BuildAndStart();
+  auto stub = fleet::v1::AgentService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+
+  fleet::v1::Bundle bundle = Example();
+  auto migrate = [&](const std::string& tenant, bool with_scripts) {
+    fleet::v1::MigrateRequest req;
+    req.set_tenant_id(tenant);
+    req.set_target("heads");
+    req.set_direction(fleet::v1::MigrateRequest::UPGRADE);
+    req.set_rollout_id("r-1");
+    if (with_scripts) {
+      *req.mutable_bundle() = bundle;
+    } else {
+      req.set_bundle_digest(bundle.digest());
+    }
+    auto ctx = Ctx();
+    auto reader = stub->Migrate(ctx.get(), req);
+    std::vector<fleet::v1::MigrateEvent> events;
+    fleet::v1::MigrateEvent ev;
+    while (reader->Read(&ev)) events.push_back(ev);
+    grpc::Status s = reader->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return events;
+  };
+  auto first = migrate("acme", true);
+  ASSERT_EQ(first.size(), 19u);  // started + succeeded for 9 revisions, then DONE
+  EXPECT_EQ(first[0].kind(), fleet::v1::MigrateEvent::STARTED);
+  EXPECT_EQ(first[0].revision(), "1a2b3c4d5e6f");
+  EXPECT_EQ(first[1].kind(), fleet::v1::MigrateEvent::SUCCEEDED);
+  EXPECT_EQ(first.back().kind(), fleet::v1::MigrateEvent::DONE);
+  EXPECT_THAT(first.back().heads(), ElementsAre("9c0d1e2f3041"));
+  EXPECT_EQ(Query(Dsn(), "SELECT DISTINCT rollout_id FROM fleet_migration_log")[0][0], "r-1");
+  // Repeating it is safe: the bundle is cached, the tenant answers "nothing to do".
+  auto again = migrate("acme", false);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].kind(), fleet::v1::MigrateEvent::NOTHING_TO_DO);
+  migrate("one", false);
+
+  fleet::v1::ListTenantsRequest list;
+  list.set_bundle_digest(bundle.digest());
+  fleet::v1::ListTenantsResponse tenants;
+  ASSERT_TRUE(stub->ListTenants(Ctx().get(), list, &tenants).ok());
+  ASSERT_EQ(tenants.tenants_size(), 4);
+  std::map<std::string, fleet::v1::TenantState> by_id;
+  for (const auto& t : tenants.tenants()) by_id[t.id()] = t;
+  EXPECT_THAT(by_id["acme"].heads(), ElementsAre("9c0d1e2f3041"));
+  EXPECT_EQ(by_id["acme"].labels().at("tier"), "gold");
+  EXPECT_EQ(by_id["acme"].last_migration().outcome(), "ok");
+  EXPECT_THAT(by_id["one"].heads(), ElementsAre("9c0d1e2f3041"));
+  EXPECT_TRUE(by_id["two"].heads().empty());
+  EXPECT_TRUE(by_id["two"].error().empty());
+  EXPECT_THAT(by_id["gone"].error(), HasSubstr("cannot connect"));
+
+  fleet::v1::VerifyRequest verify;
+  verify.set_tenant_id("acme");
+  verify.set_bundle_digest(bundle.digest());
+  fleet::v1::VerifyResponse verified;
+  ASSERT_TRUE(stub->Verify(Ctx().get(), verify, &verified).ok());
+  EXPECT_TRUE(verified.ok());
+
+  fleet::v1::StampRequest stamp;
+  stamp.set_tenant_id("two");
+  stamp.add_revisions("4d5e6f708192");
+  stamp.set_bundle_digest(bundle.digest());
+  fleet::v1::StampResponse stamped;
+  ASSERT_TRUE(stub->Stamp(Ctx().get(), stamp, &stamped).ok());
+  EXPECT_THAT(stamped.heads(), ElementsAre("4d5e6f708192"));
+  server->Shutdown();
+}
+
+}  // namespace
+}  // namespace fleet::agent
