@@ -1,6 +1,7 @@
 #include "cli/fleet_commands.h"
 
 #include <grpcpp/grpcpp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/fleetctl.h"
 #include "fleet/v1/controller.grpc.pb.h"
@@ -16,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "proto/convert.h"
 #include "proto/validate.h"
+#include "toml++/toml.h"
 
 namespace fleet::cli {
 namespace {
@@ -379,6 +383,284 @@ int RunStatusCommand(FleetContext& ctx) {
     PrintTable(ctx.out, table);
   }
   return all_current ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace fleet::cli
+
+namespace fleet::cli {
+namespace {
+
+std::string WhoAmI() {
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  char buf[4096];
+  std::string user = "unknown";
+  if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &found) == 0 && found) user = found->pw_name;
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  return absl::StrCat(user, "@", host);
+}
+
+absl::StatusOr<int> Seconds(absl::string_view flag, const std::string& text) {
+  absl::Duration d;
+  double s;
+  if (absl::SimpleAtod(text, &s) && s >= 0) return static_cast<int>(s);
+  if (absl::ParseDuration(text, &d) && d >= absl::ZeroDuration()) {
+    return static_cast<int>(absl::ToInt64Seconds(d));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, " takes a duration such as 10m, 30s or 0, not '", text, "'"));
+}
+
+// The spec: a TOML file first (--file), then the flags over it.
+bool BuildSpec(FleetContext& ctx, fleet::v1::RolloutSpec* spec, int* code) {
+  FleetOptions o = ctx.options;
+  if (!o.file.empty()) {
+    auto text = ctx.fs.ReadFile(o.file);
+    if (!text.ok()) {
+      *code = Usage(ctx, text.status().message());
+      return false;
+    }
+    try {
+      toml::table t = toml::parse(*text, o.file);
+      auto str = [&](const char* key, std::string* out) {
+        if (out->empty()) {
+          if (auto v = t[key].value<std::string>()) *out = *v;
+        }
+      };
+      str("to", &o.to);
+      str("canary", &o.canary);
+      str("waves", &o.waves);
+      str("max_failures", &o.max_failures);
+      str("pause_after", &o.pause_after);
+      str("on_failure", &o.on_failure);
+      str("bundle", &o.bundle);
+      if (o.bake == "0") str("bake", &o.bake);
+      if (o.parallel == 0) o.parallel = static_cast<int>(t["parallel"].value_or(int64_t{0}));
+      if (const toml::table* sel = t["selector"].as_table()) {
+        for (const auto& [k, v] : *sel) {
+          (*spec->mutable_selector()->mutable_match_labels())[std::string(k.str())] =
+              v.value_or(std::string());
+        }
+      }
+    } catch (const toml::parse_error& e) {
+      *code = Usage(ctx, absl::StrCat(o.file, ":", e.source().begin.line, ": ",
+                                      std::string(e.description())));
+      return false;
+    }
+  }
+  if (!ctx.options.selector.empty()) {
+    ctx.options.selector = ctx.options.selector;
+    if (!ParseSelector(ctx, spec->mutable_selector(), code)) return false;
+  }
+  spec->set_target(o.to);
+  spec->set_canary(o.canary);
+  spec->set_waves(o.waves);
+  spec->set_parallel(o.parallel);
+  spec->set_max_failures(o.max_failures);
+  spec->set_pause_after(o.pause_after);
+  spec->set_on_failure(o.on_failure);
+  spec->set_bundle_digest(o.bundle);
+  spec->set_actor(WhoAmI());
+  auto bake = Seconds("--bake", o.bake);
+  auto timeout = Seconds("--tenant-timeout", o.tenant_timeout);
+  for (auto* s : {&bake, &timeout}) {
+    if (!s->ok()) {
+      *code = Usage(ctx, s->status().message());
+      return false;
+    }
+  }
+  spec->set_bake_seconds(*bake);
+  spec->set_tenant_timeout_seconds(*timeout);
+  return true;
+}
+
+bool Terminal(const fleet::v1::Rollout& r) {
+  const std::string& s = r.state();
+  return s == "succeeded" || s == "rolled_back" || s == "rollback_failed" || s == "aborted" ||
+         (s == "halted" && r.spec().on_failure() == "halt");
+}
+
+std::string Counts(const fleet::v1::Rollout& r) {
+  std::map<std::string, int> c(r.counts().begin(), r.counts().end());
+  std::vector<std::string> parts;
+  for (const char* s : {"succeeded", "failed", "running", "pending", "rolling_back",
+                        "rolled_back", "rollback_failed"}) {
+    if (c[s]) parts.push_back(absl::StrCat(c[s], " ", s));
+  }
+  return parts.empty() ? "no tenants" : absl::StrJoin(parts, ", ");
+}
+
+void PrintRollout(FleetContext& ctx, const fleet::v1::Rollout& r) {
+  ctx.out << "Rollout " << r.id() << ": " << r.state() << "\n"
+          << "  target " << r.spec().target() << " (bundle " << r.spec().bundle_digest().substr(0, 12)
+          << "), wave " << std::min(r.wave(), r.waves()) << " of " << r.waves() << ", "
+          << Counts(r) << "\n";
+  if (!r.reason().empty()) ctx.out << "  " << r.reason() << "\n";
+  std::vector<std::vector<std::string>> rows{{"TENANT", "WAVE", "STATE", "FROM", "NOW", "ERROR"}};
+  for (const auto& t : r.tenants()) {
+    rows.push_back({t.id(), std::to_string(t.wave()), t.state(), Heads(t.start_heads()),
+                    t.heads().empty() && t.state() == "pending" ? "-" : Heads(t.heads()),
+                    t.error().empty() ? "-" : t.error()});
+  }
+  ctx.out << "\n";
+  PrintTable(ctx.out, rows);
+}
+
+nlohmann::json RolloutJson(const fleet::v1::Rollout& r) {
+  nlohmann::json tenants = nlohmann::json::array();
+  for (const auto& t : r.tenants()) {
+    tenants.push_back({{"id", t.id()}, {"agent", t.agent()}, {"wave", t.wave()},
+                       {"state", t.state()},
+                       {"start_heads", std::vector<std::string>(t.start_heads().begin(), t.start_heads().end())},
+                       {"heads", std::vector<std::string>(t.heads().begin(), t.heads().end())},
+                       {"error", t.error()}, {"started_at", t.started_at()},
+                       {"finished_at", t.finished_at()}});
+  }
+  return {{"id", r.id()}, {"state", r.state()}, {"target", r.spec().target()},
+          {"bundle", r.spec().bundle_digest()}, {"wave", r.wave()}, {"waves", r.waves()},
+          {"reason", r.reason()}, {"created_at", r.created_at()}, {"updated_at", r.updated_at()},
+          {"counts", std::map<std::string, int>(r.counts().begin(), r.counts().end())},
+          {"tenants", tenants}};
+}
+
+int Watch(FleetContext& ctx, Stub& stub, const std::string& id) {
+  std::string last;
+  for (;;) {
+    grpc::ClientContext c;
+    SetDeadline(ctx, c);
+    fleet::v1::GetRolloutRequest req;
+    req.set_id(id);
+    fleet::v1::Rollout r;
+    grpc::Status s = stub.GetRollout(&c, req, &r);
+    if (!s.ok()) return Failed(ctx, s);
+    std::string line = absl::StrCat(r.state(), " wave ", std::min(r.wave(), r.waves()), "/",
+                                    r.waves(), ": ", Counts(r));
+    if (line != last) {
+      ctx.out << absl::FormatTime("%H:%M:%S ", absl::Now(), absl::LocalTimeZone()) << line
+              << std::endl;
+      last = line;
+    }
+    if (Terminal(r)) {
+      if (!r.reason().empty()) ctx.out << r.reason() << "\n";
+      for (const auto& t : r.tenants()) {
+        if (!t.error().empty()) ctx.out << "  " << t.id() << ": " << t.error() << "\n";
+      }
+      return r.state() == "succeeded" ? kExitOk : kExitCheckFailed;
+    }
+    absl::SleepFor(absl::Milliseconds(300));
+  }
+}
+
+}  // namespace
+
+int RunRolloutCommand(FleetContext& ctx) {
+  int code = kExitOk;
+  auto stub = Connect(ctx, &code);
+  if (!stub) return code;
+  const std::string action = ctx.options.action == "promote" ? "resume" : ctx.options.action;
+  grpc::ClientContext c;
+  SetDeadline(ctx, c);
+  if (action == "plan" || action == "start") {
+    fleet::v1::RolloutSpec spec;
+    if (!BuildSpec(ctx, &spec, &code)) return code;
+    if (action == "plan") {
+      fleet::v1::RolloutPlan plan;
+      grpc::Status s = stub->PlanRollout(&c, spec, &plan);
+      if (!s.ok()) return Failed(ctx, s);
+      if (Json(ctx)) {
+        nlohmann::json waves = nlohmann::json::array();
+        for (const auto& w : plan.waves()) {
+          nlohmann::json tenants = nlohmann::json::array();
+          for (const auto& t : w.tenants()) {
+            tenants.push_back({{"id", t.id()}, {"agent", t.agent()},
+                               {"start_heads", std::vector<std::string>(t.start_heads().begin(), t.start_heads().end())},
+                               {"steps", std::vector<std::string>(t.steps().begin(), t.steps().end())}});
+          }
+          waves.push_back({{"wave", w.number()}, {"tenants", tenants}});
+        }
+        std::vector<std::string> skipped;
+        for (const auto& t : plan.skipped()) skipped.push_back(t.id());
+        ctx.out << nlohmann::json{{"bundle", plan.bundle_digest()}, {"waves", waves},
+                                  {"skipped", skipped}}.dump(2) << "\n";
+        return kExitOk;
+      }
+      ctx.out << "Plan against bundle " << plan.bundle_digest().substr(0, 12) << " (heads "
+              << absl::StrJoin(plan.target_heads(), ", ") << "):\n";
+      for (const auto& w : plan.waves()) {
+        ctx.out << (w.number() == 0 ? "Wave 0 (canary)" : absl::StrCat("Wave ", w.number()))
+                << ": " << w.tenants_size() << " tenants\n";
+        for (const auto& t : w.tenants()) {
+          ctx.out << "  " << t.id() << " (" << t.agent() << "): " << Heads(t.start_heads())
+                  << " -> " << t.steps_size() << " steps: " << absl::StrJoin(t.steps(), " ")
+                  << "\n";
+        }
+      }
+      if (plan.skipped_size() > 0) {
+        std::vector<std::string> ids;
+        for (const auto& t : plan.skipped()) ids.push_back(t.id());
+        ctx.out << "Skipped, already at the target: " << absl::StrJoin(ids, ", ") << "\n";
+      }
+      return kExitOk;
+    }
+    fleet::v1::Rollout r;
+    grpc::Status s = stub->StartRollout(&c, spec, &r);
+    if (!s.ok()) return Failed(ctx, s);
+    if (Json(ctx) && !ctx.options.watch) {
+      ctx.out << RolloutJson(r).dump(2) << "\n";
+      return kExitOk;
+    }
+    ctx.out << "Started rollout " << r.id() << ": " << r.tenants_size() << " tenants in "
+            << r.waves() << " waves (" << r.state() << ")\n";
+    if (!r.reason().empty()) ctx.out << r.reason() << "\n";
+    if (ctx.options.watch) return Watch(ctx, *stub, r.id());
+    return kExitOk;
+  }
+  if (action == "list") {
+    fleet::v1::ListRolloutsResponse resp;
+    grpc::Status s = stub->ListRollouts(&c, {}, &resp);
+    if (!s.ok()) return Failed(ctx, s);
+    if (Json(ctx)) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& r : resp.rollouts()) j.push_back(RolloutJson(r));
+      ctx.out << j.dump(2) << "\n";
+      return kExitOk;
+    }
+    std::vector<std::vector<std::string>> rows{{"ROLLOUT", "STATE", "TARGET", "WAVE", "CREATED", "ACTOR"}};
+    for (const auto& r : resp.rollouts()) {
+      rows.push_back({r.id(), r.state(), r.spec().target(),
+                      absl::StrCat(std::min(r.wave(), r.waves()), "/", r.waves()), r.created_at(),
+                      r.spec().actor()});
+    }
+    PrintTable(ctx.out, rows);
+    return kExitOk;
+  }
+  if (ctx.options.args.size() != 1) return Usage(ctx, absl::StrCat("rollout ", action, " takes one ID"));
+  const std::string& id = ctx.options.args[0];
+  if (action == "watch") return Watch(ctx, *stub, id);
+  fleet::v1::Rollout r;
+  grpc::Status s;
+  if (action == "status") {
+    fleet::v1::GetRolloutRequest req;
+    req.set_id(id);
+    s = stub->GetRollout(&c, req, &r);
+  } else {
+    fleet::v1::RolloutActionRequest req;
+    req.set_id(id);
+    req.set_action(action);
+    req.set_actor(WhoAmI());
+    s = stub->RolloutAction(&c, req, &r);
+  }
+  if (!s.ok()) return Failed(ctx, s);
+  if (Json(ctx)) {
+    ctx.out << RolloutJson(r).dump(2) << "\n";
+  } else {
+    PrintRollout(ctx, r);
+  }
+  if (action == "status") {
+    return r.state() == "succeeded" || !Terminal(r) ? kExitOk : kExitCheckFailed;
+  }
+  return kExitOk;
 }
 
 }  // namespace fleet::cli

@@ -21,6 +21,13 @@ struct FleetOptions {
   bool refresh = false;
   std::string sort = "behind";
   double timeout_seconds = 30;
+  // rollout start / plan
+  std::string to;
+  std::string canary, waves, max_failures, pause_after, on_failure, bundle, file;
+  std::string bake = "0";
+  std::string tenant_timeout = "10m";
+  int parallel = 0;
+  bool watch = false;
 };
 
 struct FleetContext {
@@ -34,6 +41,7 @@ int RunAgentsCommand(FleetContext& ctx);
 int RunTenantsCommand(FleetContext& ctx);
 int RunBundleCommand(FleetContext& ctx);
 int RunStatusCommand(FleetContext& ctx);
+int RunRolloutCommand(FleetContext& ctx);
 
 }  // namespace fleet::cli
 

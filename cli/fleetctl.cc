@@ -906,6 +906,38 @@ const std::vector<Command>& Commands() {
                            {"show", "Show one bundle (8+ hex digits of its digest)", "DIGEST"}});
        },
        RunFleet<RunBundleCommand>},
+      {"rollout",
+       "Roll a target out in waves, canary first, halting and rolling back on failure: start, "
+       "plan, status ID, list, watch ID, pause ID, resume ID (promote), abort ID, rollback ID.",
+       [](CLI::App& c, Options& o) {
+         AddActions(c, o, {{"start", "Start a rollout (see the flags)", ""},
+                           {"plan", "Print the waves a rollout would run; act on nothing", ""},
+                           {"status", "A rollout and every tenant in it", "ID"},
+                           {"list", "All rollouts, newest first", ""},
+                           {"watch", "Follow a rollout until it ends", "ID"},
+                           {"pause", "Stop starting tenants (in-flight ones finish)", "ID"},
+                           {"resume", "Go on after a pause or a gate", "ID"},
+                           {"promote", "The same as resume", "ID"},
+                           {"abort", "Stop for good, without rolling back", "ID"},
+                           {"rollback", "Put every tenant the rollout moved back", "ID"}});
+         FleetOptions& f = o.fleet;
+         c.add_option("--to", f.to, "Target: head, heads or a revision (default heads)");
+         c.add_option("--selector", f.selector, "Only tenants with these labels: k=v,k2=v2");
+         c.add_option("--canary", f.canary, "N or N% of tenants first (default 1; canary=true first)");
+         c.add_option("--waves", f.waves, "Cumulative waves (default 10%,50%,100%)");
+         c.add_option("--parallel", f.parallel, "Tenants at once within a wave (default 8)");
+         c.add_option("--max-failures", f.max_failures, "Failures a wave tolerates: N or N% (default 0)");
+         c.add_option("--bake", f.bake, "Wait after each wave, then check its tenants again (e.g. 10m)");
+         c.add_option("--pause-after", f.pause_after, "Gates: canary, each, or wave numbers 1,2");
+         c.add_option("--on-failure", f.on_failure,
+                      "rollback-all (default), rollback-wave, or halt");
+         c.add_option("--bundle", f.bundle, "Bundle digest (8+ hex digits; default the newest)");
+         c.add_option("--tenant-timeout", f.tenant_timeout,
+                      "How long to retry a tenant whose agent is unreachable (default 10m)");
+         c.add_option("--file", f.file, "Read the rollout from a TOML file (flags override it)");
+         c.add_flag("--watch", f.watch, "After start, follow the rollout until it ends");
+       },
+       RunFleet<RunRolloutCommand>},
       {"current", "Show the database's current revision(s).",
        [](CLI::App& c, Options& o) {
          c.add_flag("-v,--verbose", o.verbose, "Show each revision in full");

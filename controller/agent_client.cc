@@ -25,6 +25,70 @@ fleet::v1::AgentService::Stub& GrpcAgentClient::StubFor(const std::string& addre
   return *stub;
 }
 
+namespace {
+
+TenantRecord FromProto(const std::string& address, const fleet::v1::TenantState& t) {
+  TenantRecord r;
+  r.id = t.id();
+  r.agent = address;
+  r.labels = std::map<std::string, std::string>(t.labels().begin(), t.labels().end());
+  r.heads.assign(t.heads().begin(), t.heads().end());
+  r.dirty = t.dirty();
+  r.dirty_revision = t.dirty_revision();
+  r.drifted.assign(t.drifted_revisions().begin(), t.drifted_revisions().end());
+  r.error = t.error();
+  return r;
+}
+
+absl::Status FromAgent(const std::string& address, const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat("agent ", address, ": ", s.error_message()));
+}
+
+}  // namespace
+
+absl::StatusOr<TenantRecord> GrpcAgentClient::GetTenant(const std::string& address,
+                                                        const std::string& tenant_id,
+                                                        const std::string& bundle_digest) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+  fleet::v1::GetTenantRequest req;
+  req.set_tenant_id(tenant_id);
+  req.set_bundle_digest(bundle_digest);
+  fleet::v1::TenantState resp;
+  grpc::Status s = StubFor(address).GetTenant(&ctx, req, &resp);
+  if (!s.ok()) return FromAgent(address, s);
+  return FromProto(address, resp);
+}
+
+absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Migrate(const std::string& address,
+                                                                  const MigrateCall& call) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + call.deadline));
+  fleet::v1::MigrateRequest req;
+  req.set_tenant_id(call.tenant_id);
+  req.set_target(call.target);
+  req.set_direction(call.upgrade ? fleet::v1::MigrateRequest::UPGRADE
+                                 : fleet::v1::MigrateRequest::DOWNGRADE);
+  req.set_bundle_digest(call.bundle_digest);
+  req.set_rollout_id(call.rollout_id);
+  req.set_actor(call.actor);
+  auto reader = StubFor(address).Migrate(&ctx, req);
+  fleet::v1::MigrateEvent ev;
+  std::vector<std::string> heads;
+  std::string last_error;
+  while (reader->Read(&ev)) {
+    if (ev.kind() == fleet::v1::MigrateEvent::DONE ||
+        ev.kind() == fleet::v1::MigrateEvent::NOTHING_TO_DO) {
+      heads.assign(ev.heads().begin(), ev.heads().end());
+    }
+    if (ev.kind() == fleet::v1::MigrateEvent::FAILED) last_error = ev.error();
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return FromAgent(address, s);
+  return heads;
+}
+
 absl::StatusOr<std::vector<TenantRecord>> GrpcAgentClient::ListTenants(
     const std::string& address, const std::string& bundle_digest) {
   grpc::ClientContext ctx;
@@ -33,23 +97,9 @@ absl::StatusOr<std::vector<TenantRecord>> GrpcAgentClient::ListTenants(
   req.set_bundle_digest(bundle_digest);
   fleet::v1::ListTenantsResponse resp;
   grpc::Status s = StubFor(address).ListTenants(&ctx, req, &resp);
-  if (!s.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                        absl::StrCat("agent ", address, ": ", s.error_message()));
-  }
+  if (!s.ok()) return FromAgent(address, s);
   std::vector<TenantRecord> out;
-  for (const auto& t : resp.tenants()) {
-    TenantRecord r;
-    r.id = t.id();
-    r.agent = address;
-    r.labels = std::map<std::string, std::string>(t.labels().begin(), t.labels().end());
-    r.heads.assign(t.heads().begin(), t.heads().end());
-    r.dirty = t.dirty();
-    r.dirty_revision = t.dirty_revision();
-    r.drifted.assign(t.drifted_revisions().begin(), t.drifted_revisions().end());
-    r.error = t.error();
-    out.push_back(std::move(r));
-  }
+  for (const auto& t : resp.tenants()) out.push_back(FromProto(address, t));
   return out;
 }
 
@@ -60,10 +110,7 @@ absl::Status GrpcAgentClient::PutBundle(const std::string& address, const Bundle
   *req.mutable_bundle() = proto::BundleToProto(bundle.digest, bundle.files);
   fleet::v1::PutBundleResponse resp;
   grpc::Status s = StubFor(address).PutBundle(&ctx, req, &resp);
-  if (!s.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                        absl::StrCat("agent ", address, ": ", s.error_message()));
-  }
+  if (!s.ok()) return FromAgent(address, s);
   return absl::OkStatus();
 }
 

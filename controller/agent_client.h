@@ -25,6 +25,22 @@ class AgentClient {
       const std::string& address, const std::string& bundle_digest) = 0;
   [[nodiscard]] virtual absl::Status PutBundle(const std::string& address,
                                                const BundleRecord& bundle) = 0;
+  // One tenant as its agent reads it now.
+  [[nodiscard]] virtual absl::StatusOr<TenantRecord> GetTenant(const std::string& address,
+                                                               const std::string& tenant_id,
+                                                               const std::string& bundle_digest) = 0;
+  struct MigrateCall {
+    std::string tenant_id;
+    std::string target;
+    bool upgrade = true;
+    std::string bundle_digest;  // the agent must have it (PutBundle)
+    std::string rollout_id;
+    std::string actor;
+    absl::Duration deadline = absl::Minutes(10);
+  };
+  // Runs a migration to the end; returns the heads the agent reported.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> Migrate(
+      const std::string& address, const MigrateCall& call) = 0;
 };
 
 // Thread-safe.
@@ -34,6 +50,10 @@ class GrpcAgentClient final : public AgentClient {
   absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& address,
                                                         const std::string& bundle_digest) override;
   absl::Status PutBundle(const std::string& address, const BundleRecord& bundle) override;
+  absl::StatusOr<TenantRecord> GetTenant(const std::string& address, const std::string& tenant_id,
+                                         const std::string& bundle_digest) override;
+  absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
+                                                   const MigrateCall& call) override;
 
  private:
   fleet::v1::AgentService::Stub& StubFor(const std::string& address);

@@ -1,6 +1,14 @@
 #include "controller/controller_service.h"
 
+#include <google/protobuf/util/json_util.h>
+
+#include <random>
+#include <set>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "migrations/status_macros.h"
 #include "migrations/bundle.h"
 #include "proto/convert.h"
 #include "proto/validate.h"
@@ -217,6 +225,251 @@ grpc::Status ControllerServiceImpl::Status(grpc::ServerContext*,
   }
   for (const auto& [state, n] : view->counts) (*resp->mutable_counts())[state] = n;
   resp->set_summary(SummaryLine(view->rows, view->heads));
+  return grpc::Status::OK;
+}
+
+}  // namespace fleet::controller
+
+namespace fleet::controller {
+namespace {
+
+void PlannedToProto(const PlannedTenantInfo& p, fleet::v1::PlannedTenant* out) {
+  out->set_id(p.tenant.id);
+  out->set_agent(p.tenant.agent);
+  for (const auto& h : p.tenant.heads) out->add_start_heads(h);
+  for (const auto& s : p.steps) out->add_steps(s);
+}
+
+bool ValidRolloutId(const std::string& id) {
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
+  });
+}
+
+std::string NewRolloutId() {
+  std::random_device rd;
+  return absl::StrCat("r-", absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()),
+                      "-", absl::StrFormat("%04x", rd() & 0xffff));
+}
+
+}  // namespace
+
+absl::StatusOr<ControllerServiceImpl::Planned> ControllerServiceImpl::Plan(
+    const fleet::v1::RolloutSpec& request) {
+  Planned p;
+  ASSIGN_OR_RETURN(p.spec, NormalizeSpec(request));
+  // Plan from what the agents say now, not from the last poll.
+  poller_.PollAll();
+  RETURN_IF_ERROR(
+      [&]() -> absl::Status {
+        for (const auto& [k, v] : p.spec.selector().match_labels()) {
+          RETURN_IF_ERROR(proto::ValidateLabel(k, v));
+        }
+        for (const auto& id : p.spec.selector().ids()) RETURN_IF_ERROR(proto::ValidateTenantId(id));
+        return absl::OkStatus();
+      }());
+  if (!p.spec.bundle_digest().empty()) {
+    ASSIGN_OR_RETURN(p.bundle, inventory_.GetBundle(p.spec.bundle_digest()));
+  } else {
+    ASSIGN_OR_RETURN(std::optional<BundleRecord> newest, inventory_.NewestBundle());
+    if (!newest) {
+      return absl::FailedPreconditionError(
+          "no bundle has been pushed: run 'fleetctl bundle push DIR' first");
+    }
+    p.bundle = *std::move(newest);
+  }
+  p.spec.set_bundle_digest(p.bundle.digest);  // pinned
+  ASSIGN_OR_RETURN(auto graph, graphs_.Get(p.bundle));
+  ASSIGN_OR_RETURN(std::vector<TenantRecord> tenants, inventory_.ListTenants());
+  std::set<std::string> busy;
+  ASSIGN_OR_RETURN(std::vector<RolloutRecord> rollouts, inventory_.ListRollouts());
+  for (const auto& r : rollouts) {
+    if (!IsActiveRolloutState(r.state)) continue;
+    ASSIGN_OR_RETURN(auto members, inventory_.ListRolloutTenants(r.id));
+    for (const auto& m : members) busy.insert(m.tenant_id);
+  }
+  ASSIGN_OR_RETURN(p.plan, controller::PlanRollout(p.spec, tenants, *graph, busy));
+  return p;
+}
+
+absl::StatusOr<fleet::v1::Rollout> ControllerServiceImpl::Load(const std::string& id) {
+  ASSIGN_OR_RETURN(RolloutRecord r, inventory_.GetRollout(id));
+  ASSIGN_OR_RETURN(auto tenants, inventory_.ListRolloutTenants(id));
+  fleet::v1::Rollout out;
+  out.set_id(r.id);
+  out.set_state(r.state);
+  (void)google::protobuf::util::JsonStringToMessage(r.spec_json, out.mutable_spec());
+  out.set_wave(r.wave);
+  out.set_waves(r.waves);
+  out.set_reason(r.reason);
+  out.set_created_at(r.created_at);
+  out.set_updated_at(r.updated_at);
+  for (const auto& t : tenants) {
+    auto* o = out.add_tenants();
+    o->set_id(t.tenant_id);
+    o->set_agent(t.agent);
+    o->set_wave(t.wave);
+    o->set_state(t.state);
+    for (const auto& h : t.start_heads) o->add_start_heads(h);
+    for (const auto& h : t.heads) o->add_heads(h);
+    o->set_error(t.error);
+    o->set_started_at(t.started_at);
+    o->set_finished_at(t.finished_at);
+    (*out.mutable_counts())[t.state] += 1;
+  }
+  return out;
+}
+
+grpc::Status ControllerServiceImpl::PlanRollout(grpc::ServerContext*,
+                                                const fleet::v1::RolloutSpec* req,
+                                                fleet::v1::RolloutPlan* resp) {
+  auto p = Plan(*req);
+  if (!p.ok()) return ToGrpc(p.status());
+  resp->set_bundle_digest(p->bundle.digest);
+  for (const auto& h : p->bundle.heads) resp->add_target_heads(h);
+  for (size_t w = 0; w < p->plan.waves.size(); ++w) {
+    auto* wave = resp->add_waves();
+    wave->set_number(static_cast<int>(w));
+    for (const auto& t : p->plan.waves[w]) PlannedToProto(t, wave->add_tenants());
+  }
+  for (const auto& t : p->plan.skipped) PlannedToProto(t, resp->add_skipped());
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext*,
+                                                 const fleet::v1::RolloutSpec* req,
+                                                 fleet::v1::Rollout* resp) {
+  auto p = Plan(*req);
+  if (!p.ok()) return ToGrpc(p.status());
+  RolloutRecord r;
+  r.id = NewRolloutId();
+  r.bundle_digest = p->bundle.digest;
+  r.target = p->spec.target();
+  r.actor = p->spec.actor().empty() ? "unknown" : p->spec.actor();
+  r.waves = static_cast<int>(p->plan.waves.size());
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(p->spec, &json);
+  r.spec_json = json;
+  std::vector<RolloutTenantRecord> members;
+  for (size_t w = 0; w < p->plan.waves.size(); ++w) {
+    for (const auto& t : p->plan.waves[w]) {
+      RolloutTenantRecord m;
+      m.rollout_id = r.id;
+      m.tenant_id = t.tenant.id;
+      m.agent = t.tenant.agent;
+      m.wave = static_cast<int>(w);
+      m.start_heads = t.tenant.heads;
+      members.push_back(std::move(m));
+    }
+  }
+  if (members.empty()) {
+    r.state = "succeeded";
+    r.reason = absl::StrCat("all ", p->plan.skipped.size(),
+                            " selected tenants are already at the target");
+  } else {
+    r.state = "pending";
+  }
+  if (absl::Status s = inventory_.CreateRollout(r, members); !s.ok()) return ToGrpc(s);
+  (void)inventory_.Audit(r.actor, "rollout started", r.id, "", json);
+  if (!members.empty()) runner_.Drive(r.id);
+  auto loaded = Load(r.id);
+  if (!loaded.ok()) return ToGrpc(loaded.status());
+  *resp = *std::move(loaded);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::GetRollout(grpc::ServerContext*,
+                                               const fleet::v1::GetRolloutRequest* req,
+                                               fleet::v1::Rollout* resp) {
+  if (!ValidRolloutId(req->id())) {
+    return ToGrpc(absl::InvalidArgumentError("a rollout id is letters, digits and '-'"));
+  }
+  auto r = Load(req->id());
+  if (!r.ok()) return ToGrpc(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::ListRollouts(grpc::ServerContext*,
+                                                 const fleet::v1::ListRolloutsRequest*,
+                                                 fleet::v1::ListRolloutsResponse* resp) {
+  auto rollouts = inventory_.ListRollouts();
+  if (!rollouts.ok()) return ToGrpc(rollouts.status());
+  for (const auto& r : *rollouts) {
+    auto* o = resp->add_rollouts();
+    o->set_id(r.id);
+    o->set_state(r.state);
+    (void)google::protobuf::util::JsonStringToMessage(r.spec_json, o->mutable_spec());
+    o->set_wave(r.wave);
+    o->set_waves(r.waves);
+    o->set_reason(r.reason);
+    o->set_created_at(r.created_at);
+    o->set_updated_at(r.updated_at);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerServiceImpl::RolloutAction(grpc::ServerContext*,
+                                                  const fleet::v1::RolloutActionRequest* req,
+                                                  fleet::v1::Rollout* resp) {
+  if (!ValidRolloutId(req->id())) {
+    return ToGrpc(absl::InvalidArgumentError("a rollout id is letters, digits and '-'"));
+  }
+  const std::string& action = req->action();
+  if (action != "pause" && action != "resume" && action != "abort" && action != "rollback") {
+    return ToGrpc(absl::InvalidArgumentError("action is pause, resume, abort or rollback"));
+  }
+  auto r = inventory_.GetRollout(req->id());
+  if (!r.ok()) return ToGrpc(r.status());
+  std::string actor = req->actor().empty() ? "unknown" : req->actor().substr(0, 256);
+  auto refuse = [&](absl::string_view allowed) {
+    return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+        "rollout ", r->id, " is ", r->state, "; ", action, " applies to ", allowed)));
+  };
+  if (action == "pause") {
+    if (r->state != "running" && r->state != "pending") return refuse("a running rollout");
+    r->state = "paused";
+    r->reason = absl::StrCat("paused by ", actor);
+  } else if (action == "resume") {
+    if (r->state != "paused") return refuse("a paused rollout");
+    r->state = "running";
+    r->reason = absl::StrCat("resumed by ", actor);
+  } else if (action == "abort") {
+    if (!IsActiveRolloutState(r->state) || r->state == "rolling_back") {
+      return refuse("a pending, running, paused or halted rollout");
+    }
+    r->state = "aborted";
+    r->reason = absl::StrCat("aborted by ", actor, " (nothing rolled back)");
+  } else {  // rollback
+    if (r->state == "running" || r->state == "pending" || r->state == "rolling_back" ||
+        r->state == "rolled_back") {
+      return refuse("a halted, paused, aborted, finished or rollback_failed rollout (pause or "
+                    "abort a running one first)");
+    }
+    // Tenants still in flight finish first, then their state is known.
+    absl::Time until = absl::Now() + absl::Seconds(60);
+    while (runner_.IsDriving(r->id) && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+    if (runner_.IsDriving(r->id)) {
+      return ToGrpc(absl::UnavailableError("tenants are still in flight; try again shortly"));
+    }
+    auto members = inventory_.ListRolloutTenants(r->id);
+    if (!members.ok()) return ToGrpc(members.status());
+    for (auto t : *members) {
+      if (t.state == "succeeded" || t.state == "failed" || t.state == "running" ||
+          t.state == "rollback_failed") {
+        t.state = "rolling_back";
+        if (absl::Status s = inventory_.UpdateRolloutTenant(t); !s.ok()) return ToGrpc(s);
+      }
+    }
+    r->state = "rolling_back";
+    r->reason = absl::StrCat("rollback asked by ", actor);
+  }
+  if (absl::Status s = inventory_.UpdateRollout(*r); !s.ok()) return ToGrpc(s);
+  (void)inventory_.Audit(actor, absl::StrCat("rollout ", action), r->id, "", "");
+  if (r->state == "running" || r->state == "rolling_back") runner_.Drive(r->id);
+  auto loaded = Load(r->id);
+  if (!loaded.ok()) return ToGrpc(loaded.status());
+  *resp = *std::move(loaded);
   return grpc::Status::OK;
 }
 

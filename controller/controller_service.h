@@ -8,6 +8,8 @@
 #include "controller/fleet_view.h"
 #include "controller/inventory.h"
 #include "controller/poller.h"
+#include "controller/rollout_plan.h"
+#include "controller/rollout_runner.h"
 #include "fleet/v1/controller.grpc.pb.h"
 
 namespace fleet::controller {
@@ -16,8 +18,8 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
  public:
   // Everything is borrowed and must outlive the service.
   ControllerServiceImpl(Inventory& inventory, AgentClient& agents, Poller& poller,
-                        BundleGraphs& graphs)
-      : inventory_(inventory), agents_(agents), poller_(poller), graphs_(graphs) {}
+                        BundleGraphs& graphs, RolloutRunner& runner)
+      : inventory_(inventory), agents_(agents), poller_(poller), graphs_(graphs), runner_(runner) {}
 
   grpc::Status AddAgent(grpc::ServerContext*, const fleet::v1::AddAgentRequest*,
                         fleet::v1::AddAgentResponse*) override;
@@ -39,12 +41,31 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
                          fleet::v1::GetBundleResponse*) override;
   grpc::Status Status(grpc::ServerContext*, const fleet::v1::StatusRequest*,
                       fleet::v1::StatusResponse*) override;
+  grpc::Status PlanRollout(grpc::ServerContext*, const fleet::v1::RolloutSpec*,
+                           fleet::v1::RolloutPlan*) override;
+  grpc::Status StartRollout(grpc::ServerContext*, const fleet::v1::RolloutSpec*,
+                            fleet::v1::Rollout*) override;
+  grpc::Status GetRollout(grpc::ServerContext*, const fleet::v1::GetRolloutRequest*,
+                          fleet::v1::Rollout*) override;
+  grpc::Status ListRollouts(grpc::ServerContext*, const fleet::v1::ListRolloutsRequest*,
+                            fleet::v1::ListRolloutsResponse*) override;
+  grpc::Status RolloutAction(grpc::ServerContext*, const fleet::v1::RolloutActionRequest*,
+                             fleet::v1::Rollout*) override;
 
  private:
   Inventory& inventory_;
   AgentClient& agents_;
   Poller& poller_;
   BundleGraphs& graphs_;
+  RolloutRunner& runner_;
+
+  struct Planned {
+    fleet::v1::RolloutSpec spec;
+    BundleRecord bundle;
+    RolloutPlanResult plan;
+  };
+  absl::StatusOr<Planned> Plan(const fleet::v1::RolloutSpec& request);
+  absl::StatusOr<fleet::v1::Rollout> Load(const std::string& id);
 };
 
 }  // namespace fleet::controller

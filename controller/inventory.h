@@ -46,6 +46,37 @@ struct BundleRecord {
   std::vector<migrations::BundleFile> files;  // empty unless asked for
 };
 
+struct RolloutRecord {
+  std::string id;
+  std::string state;      // see fleet.v1.Rollout
+  std::string spec_json;  // the RolloutSpec, as JSON
+  std::string bundle_digest;
+  std::string target;
+  std::string actor;
+  int wave = 0;
+  int waves = 0;
+  std::string reason;
+  std::string bake_until;  // RFC 3339 while a bake runs, else empty
+  std::string created_at;
+  std::string updated_at;
+};
+
+struct RolloutTenantRecord {
+  std::string rollout_id;
+  std::string tenant_id;
+  std::string agent;
+  int wave = 0;
+  std::string state = "pending";
+  std::vector<std::string> start_heads;
+  std::vector<std::string> heads;
+  std::string error;
+  std::string started_at;
+  std::string finished_at;
+};
+
+// Rollout states that hold their tenants: a second rollout may not take them.
+bool IsActiveRolloutState(const std::string& state);
+
 class Inventory {
  public:
   virtual ~Inventory() = default;
@@ -66,6 +97,9 @@ class Inventory {
   [[nodiscard]] virtual absl::Status SetAgentTenantsReachable(const std::string& address,
                                                               bool reachable) = 0;
   [[nodiscard]] virtual absl::StatusOr<std::vector<TenantRecord>> ListTenants() = 0;
+  // Records heads just read from a tenant's agent (a rollout step).
+  [[nodiscard]] virtual absl::Status SetTenantHeads(const std::string& id,
+                                                    const std::vector<std::string>& heads) = 0;
   [[nodiscard]] virtual absl::StatusOr<TenantRecord> GetTenant(const std::string& id) = 0;
   [[nodiscard]] virtual absl::Status SetTenantLabels(
       const std::string& id, const std::map<std::string, std::string>& labels) = 0;
@@ -78,6 +112,22 @@ class Inventory {
   [[nodiscard]] virtual absl::StatusOr<BundleRecord> GetBundle(const std::string& digest) = 0;
   // The newest pushed bundle, with files, or nullopt when none.
   [[nodiscard]] virtual absl::StatusOr<std::optional<BundleRecord>> NewestBundle() = 0;
+
+  // Records a rollout and its tenants in one transaction. ALREADY_EXISTS
+  // naming the tenant and the rollout when a tenant is in an active one.
+  [[nodiscard]] virtual absl::Status CreateRollout(
+      const RolloutRecord& rollout, const std::vector<RolloutTenantRecord>& tenants) = 0;
+  [[nodiscard]] virtual absl::StatusOr<RolloutRecord> GetRollout(const std::string& id) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<RolloutRecord>> ListRollouts() = 0;
+  [[nodiscard]] virtual absl::Status UpdateRollout(const RolloutRecord& rollout) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<RolloutTenantRecord>> ListRolloutTenants(
+      const std::string& rollout_id) = 0;
+  [[nodiscard]] virtual absl::Status UpdateRolloutTenant(const RolloutTenantRecord& tenant) = 0;
+  // Who did what: kept for good.
+  [[nodiscard]] virtual absl::Status Audit(const std::string& actor, const std::string& action,
+                                           const std::string& rollout_id,
+                                           const std::string& tenant_id,
+                                           const std::string& detail) = 0;
 };
 
 // The SQLite inventory at `path` (created, or upgraded to the current

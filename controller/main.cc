@@ -20,6 +20,7 @@
 #include "controller/inventory.h"
 #include "controller/metrics.h"
 #include "controller/poller.h"
+#include "controller/rollout_runner.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -58,7 +59,8 @@ int main(int argc, char** argv) {
   fleet::controller::Metrics metrics;
   fleet::controller::BundleGraphs graphs;
   fleet::controller::Poller poller(**inventory, agents, metrics, {poll_interval, 3});
-  fleet::controller::ControllerServiceImpl service(**inventory, agents, poller, graphs);
+  fleet::controller::RolloutRunner runner(**inventory, agents, graphs, {});
+  fleet::controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -105,6 +107,7 @@ int main(int argc, char** argv) {
     web_thread = std::thread([&] { web.listen_after_bind(); });
   }
   poller.Start();
+  runner.ResumeAll();  // rollouts a killed controller left running go on
   if (!port_file.empty()) {
     std::ofstream(port_file + ".tmp") << port << " " << http_port << "\n";
     std::rename((port_file + ".tmp").c_str(), port_file.c_str());
@@ -115,6 +118,7 @@ int main(int argc, char** argv) {
   sigwait(&signals, &sig);
   std::cerr << "fleet-controller: shutting down" << std::endl;
   poller.Stop();
+  runner.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (web_thread.joinable()) {
     web.stop();

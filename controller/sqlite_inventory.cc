@@ -11,7 +11,7 @@
 namespace fleet::controller {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE agents (
@@ -51,6 +51,49 @@ CREATE TABLE bundle_files (
   PRIMARY KEY (digest, filename)
 );
 )sql";
+
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE rollouts (
+  id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  bundle_digest TEXT NOT NULL,
+  target TEXT NOT NULL,
+  actor TEXT NOT NULL DEFAULT '',
+  wave INTEGER NOT NULL DEFAULT 0,
+  waves INTEGER NOT NULL DEFAULT 0,
+  reason TEXT NOT NULL DEFAULT '',
+  bake_until TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE rollout_tenants (
+  rollout_id TEXT NOT NULL REFERENCES rollouts(id),
+  tenant_id TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  wave INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  start_heads TEXT NOT NULL,
+  heads TEXT NOT NULL DEFAULT '[]',
+  error TEXT NOT NULL DEFAULT '',
+  started_at TEXT NOT NULL DEFAULT '',
+  finished_at TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (rollout_id, tenant_id)
+);
+CREATE INDEX rollout_tenants_tenant ON rollout_tenants(tenant_id);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  rollout_id TEXT NOT NULL DEFAULT '',
+  tenant_id TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT ''
+);
+)sql";
+
+constexpr char kActiveStates[] =
+    "('pending', 'running', 'paused', 'halted', 'rolling_back', 'rollback_failed')";
 
 std::string Now() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
@@ -138,10 +181,14 @@ class SqliteInventory final : public Inventory {
           "inventory schema version ", version, " is newer than this controller understands (",
           kSchemaVersion, "); run a newer fleet-controller"));
     }
-    if (version < 1) {
+    // Each step upgrades the schema by one version, in its own transaction.
+    const char* steps[] = {kSchemaV1, kSchemaV2};
+    for (int v = static_cast<int>(version); v < kSchemaVersion; ++v) {
       RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-      absl::Status s = Exec(kSchemaV1);
-      if (s.ok()) s = Exec("INSERT INTO schema_version (version) VALUES (1)");
+      absl::Status s = Exec(steps[v]);
+      if (s.ok()) {
+        s = Exec(absl::StrCat("INSERT INTO schema_version (version) VALUES (", v + 1, ")").c_str());
+      }
       RETURN_IF_ERROR(Exec(s.ok() ? "COMMIT" : "ROLLBACK"));
       RETURN_IF_ERROR(s);
     }
@@ -217,6 +264,14 @@ class SqliteInventory final : public Inventory {
   absl::StatusOr<std::vector<TenantRecord>> ListTenants() override {
     std::lock_guard<std::mutex> lock(mu_);
     return QueryTenants("", "");
+  }
+
+  absl::Status SetTenantHeads(const std::string& id,
+                              const std::vector<std::string>& heads) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "UPDATE tenants SET heads = ?, last_seen = ? WHERE id = ?");
+    s.Bind(nlohmann::json(heads).dump()).Bind(Now()).Bind(id);
+    return s.Run();
   }
 
   absl::StatusOr<TenantRecord> GetTenant(const std::string& id) override {
@@ -330,7 +385,139 @@ class SqliteInventory final : public Inventory {
     return std::optional<BundleRecord>(std::move(b));
   }
 
+
+  absl::Status CreateRollout(const RolloutRecord& r,
+                             const std::vector<RolloutTenantRecord>& tenants) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    absl::Status s = [&]() -> absl::Status {
+      for (const auto& t : tenants) {
+        Stmt busy(db_, absl::StrCat("SELECT r.id FROM rollout_tenants t JOIN rollouts r ON r.id = "
+                                    "t.rollout_id WHERE t.tenant_id = ? AND r.state IN ",
+                                    kActiveStates, " LIMIT 1")
+                           .c_str());
+        busy.Bind(t.tenant_id);
+        if (busy.Step() == SQLITE_ROW) {
+          return absl::AlreadyExistsError(absl::StrCat("tenant ", t.tenant_id,
+                                                       " is in active rollout ", busy.Text(0)));
+        }
+      }
+      std::string now = Now();
+      Stmt ins(db_, "INSERT INTO rollouts (id, state, spec, bundle_digest, target, actor, wave, "
+                    "waves, reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      ins.Bind(r.id).Bind(r.state).Bind(r.spec_json).Bind(r.bundle_digest).Bind(r.target)
+          .Bind(r.actor).Bind(int64_t{r.wave}).Bind(int64_t{r.waves}).Bind(r.reason).Bind(now)
+          .Bind(now);
+      RETURN_IF_ERROR(ins.Run());
+      for (const auto& t : tenants) {
+        Stmt it(db_, "INSERT INTO rollout_tenants (rollout_id, tenant_id, agent, wave, state, "
+                     "start_heads) VALUES (?, ?, ?, ?, ?, ?)");
+        it.Bind(r.id).Bind(t.tenant_id).Bind(t.agent).Bind(int64_t{t.wave}).Bind(t.state)
+            .Bind(nlohmann::json(t.start_heads).dump());
+        RETURN_IF_ERROR(it.Run());
+      }
+      return absl::OkStatus();
+    }();
+    absl::Status end = Exec(s.ok() ? "COMMIT" : "ROLLBACK");
+    return s.ok() ? end : s;
+  }
+
+  absl::StatusOr<RolloutRecord> GetRollout(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(std::vector<RolloutRecord> r, QueryRollouts("WHERE id = ?", id));
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("no rollout '", id.substr(0, 64), "'"));
+    return r.front();
+  }
+
+  absl::StatusOr<std::vector<RolloutRecord>> ListRollouts() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return QueryRollouts("", "");
+  }
+
+  absl::Status UpdateRollout(const RolloutRecord& r) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "UPDATE rollouts SET state = ?, wave = ?, reason = ?, bake_until = ?, "
+                "updated_at = ? WHERE id = ?");
+    s.Bind(r.state).Bind(int64_t{r.wave}).Bind(r.reason).Bind(r.bake_until).Bind(Now()).Bind(r.id);
+    return s.Run();
+  }
+
+  absl::StatusOr<std::vector<RolloutTenantRecord>> ListRolloutTenants(
+      const std::string& rollout_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT rollout_id, tenant_id, agent, wave, state, start_heads, heads, error, "
+                "started_at, finished_at FROM rollout_tenants WHERE rollout_id = ? ORDER BY "
+                "wave, tenant_id");
+    s.Bind(rollout_id);
+    std::vector<RolloutTenantRecord> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      RolloutTenantRecord t;
+      t.rollout_id = s.Text(0);
+      t.tenant_id = s.Text(1);
+      t.agent = s.Text(2);
+      t.wave = static_cast<int>(s.Int(3));
+      t.state = s.Text(4);
+      t.start_heads = Parse(s.Text(5), nlohmann::json::array()).get<std::vector<std::string>>();
+      t.heads = Parse(s.Text(6), nlohmann::json::array()).get<std::vector<std::string>>();
+      t.error = s.Text(7);
+      t.started_at = s.Text(8);
+      t.finished_at = s.Text(9);
+      out.push_back(std::move(t));
+    }
+    if (rc != SQLITE_DONE) return s.Error(rc);
+    return out;
+  }
+
+  absl::Status UpdateRolloutTenant(const RolloutTenantRecord& t) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "UPDATE rollout_tenants SET state = ?, heads = ?, error = ?, started_at = ?, "
+                "finished_at = ? WHERE rollout_id = ? AND tenant_id = ?");
+    s.Bind(t.state).Bind(nlohmann::json(t.heads).dump()).Bind(t.error).Bind(t.started_at)
+        .Bind(t.finished_at).Bind(t.rollout_id).Bind(t.tenant_id);
+    return s.Run();
+  }
+
+  absl::Status Audit(const std::string& actor, const std::string& action,
+                     const std::string& rollout_id, const std::string& tenant_id,
+                     const std::string& detail) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "INSERT INTO audit (at, actor, action, rollout_id, tenant_id, detail) VALUES "
+                "(?, ?, ?, ?, ?, ?)");
+    s.Bind(Now()).Bind(actor).Bind(action).Bind(rollout_id).Bind(tenant_id).Bind(detail);
+    return s.Run();
+  }
+
  private:
+  absl::StatusOr<std::vector<RolloutRecord>> QueryRollouts(const char* where,
+                                                           const std::string& arg) {
+    std::string sql = absl::StrCat(
+        "SELECT id, state, spec, bundle_digest, target, actor, wave, waves, reason, bake_until, "
+        "created_at, updated_at FROM rollouts ", where, " ORDER BY created_at DESC, id DESC");
+    Stmt s(db_, sql.c_str());
+    if (*where) s.Bind(arg);
+    std::vector<RolloutRecord> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      RolloutRecord r;
+      r.id = s.Text(0);
+      r.state = s.Text(1);
+      r.spec_json = s.Text(2);
+      r.bundle_digest = s.Text(3);
+      r.target = s.Text(4);
+      r.actor = s.Text(5);
+      r.wave = static_cast<int>(s.Int(6));
+      r.waves = static_cast<int>(s.Int(7));
+      r.reason = s.Text(8);
+      r.bake_until = s.Text(9);
+      r.created_at = s.Text(10);
+      r.updated_at = s.Text(11);
+      out.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return s.Error(rc);
+    return out;
+  }
+
   absl::Status Exec(const char* sql) {
     char* err = nullptr;
     int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
@@ -434,6 +621,11 @@ class SqliteInventory final : public Inventory {
 };
 
 }  // namespace
+
+bool IsActiveRolloutState(const std::string& state) {
+  return state == "pending" || state == "running" || state == "paused" || state == "halted" ||
+         state == "rolling_back" || state == "rollback_failed";
+}
 
 absl::StatusOr<std::unique_ptr<Inventory>> OpenSqliteInventory(const std::string& path) {
   sqlite3* db = nullptr;

@@ -718,9 +718,18 @@ absl::StatusOr<RunResult> Migrator::Run(Direction direction, absl::string_view t
           absl::StrJoin(lines, ", "),
           ". Run 'fleetctl validate' for details; --allow-drift upgrades anyway"));
     }
-    ASSIGN_OR_RETURN(Plan plan, direction == Direction::kUpgrade
-                                    ? graph_.PlanUpgrade(state.heads, target)
-                                    : graph_.PlanDowngrade(state.heads, target));
+    absl::StatusOr<Plan> planned;
+    if (direction == Direction::kUpgrade) {
+      planned = graph_.PlanUpgrade(state.heads, target);
+    } else if (!target.empty() && target[0] == '=') {
+      // "=A,B": exactly these heads ("=" alone: base).
+      std::vector<std::string> heads =
+          absl::StrSplit(target.substr(1), ',', absl::SkipWhitespace());
+      planned = graph_.PlanDowngradeToHeads(state.heads, heads);
+    } else {
+      planned = graph_.PlanDowngrade(state.heads, target);
+    }
+    ASSIGN_OR_RETURN(Plan plan, std::move(planned));
     RunResult result;
     result.start_heads = plan.start_heads;
     result.end_heads = plan.start_heads;

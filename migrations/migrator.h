@@ -107,7 +107,9 @@ class Migrator {
   // and the status names the revision, file and line.
   [[nodiscard]] absl::StatusOr<RunResult> Upgrade(absl::string_view target,
                                                   const StepObserver& observer = {});
-  // Downgrades to `target` with the scripts' downgrade sections.
+  // Downgrades to `target` with the scripts' downgrade sections. A target
+  // "=A,B" means exactly the heads A and B ("=" alone: base), whatever
+  // branches must go (PlanDowngradeToHeads).
   [[nodiscard]] absl::StatusOr<RunResult> Downgrade(absl::string_view target,
                                                     const StepObserver& observer = {});
   // Moves the version table to `revisions` without running scripts, in one

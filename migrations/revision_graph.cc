@@ -1002,6 +1002,54 @@ absl::StatusOr<Plan> RevisionGraph::PlanDowngrade(const std::vector<std::string>
   return plan;
 }
 
+absl::StatusOr<Plan> RevisionGraph::PlanDowngradeToHeads(
+    const std::vector<std::string>& current_heads,
+    const std::vector<std::string>& target_heads) const {
+  ASSIGN_OR_RETURN(std::vector<Index> current, ResolveCurrent(current_heads));
+  ASSIGN_OR_RETURN(std::vector<Index> targets, ResolveCurrent(target_heads));
+  Marks applied = Ancestors(current, true);
+  for (Index t : targets) {
+    if (!applied[t]) {
+      return RevisionError(absl::StrCat("cannot downgrade to ", id(t),
+                                        ": it is not applied below the current heads"));
+    }
+  }
+  Marks keep = Ancestors(targets, true);
+  Marks drop(size(), 0);
+  for (Index i = 0; i < size(); ++i) drop[i] = applied[i] && !keep[i];
+  std::vector<Index> order = TopologicalSort(std::move(drop), current);
+  for (Index r : order) {
+    const Script& s = nodes_[r].script;
+    if (!s.is_reversible()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "revision ", s.revision, " (", s.path,
+          ") has no '-- migrate:downgrade' section, so it is irreversible"));
+    }
+  }
+  Plan plan;
+  plan.start_heads = current_heads;
+  std::vector<std::string> heads = current_heads;
+  for (Index r : order) {
+    Step step;
+    step.direction = Direction::kDowngrade;
+    step.script = &nodes_[r].script;
+    step.is_upgrade = false;
+    step.from_revisions.push_back(id(r));
+    for (Index d : nodes_[r].down) step.to_revisions.push_back(id(d));
+    RETURN_IF_ERROR(ApplyVersionChanges(heads, step));
+    plan.steps.push_back(std::move(step));
+  }
+  std::vector<std::string> want = target_heads, got = heads;
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  if (want != got) {
+    return RevisionError(absl::StrCat("downgrading to exactly ", absl::StrJoin(want, ", "),
+                                      " would leave ", absl::StrJoin(got, ", ")));
+  }
+  plan.end_heads = std::move(heads);
+  return plan;
+}
+
 absl::StatusOr<Plan> RevisionGraph::PlanStamp(const std::vector<std::string>& current_heads,
                                               const std::vector<std::string>& targets,
                                               bool purge) const {

@@ -109,6 +109,15 @@ class RevisionGraph {
   // rev-N, base, L@base).
   [[nodiscard]] absl::StatusOr<Plan> PlanDowngrade(const std::vector<std::string>& current_heads,
                                                    absl::string_view target) const;
+  // Plans a downgrade from `current_heads` to exactly `target_heads` (ids):
+  // every applied revision the targets do not imply is downgraded, whatever
+  // branch it is on. What a rollback to "the heads a tenant started from"
+  // needs; Alembic's targets cannot say it. FAILED_PRECONDITION when a target
+  // is not applied or a revision to drop has no downgrade.
+  [[nodiscard]] absl::StatusOr<Plan> PlanDowngradeToHeads(
+      const std::vector<std::string>& current_heads,
+      const std::vector<std::string>& target_heads) const;
+
   // Plans moving the version table to `targets` without running scripts.
   // With `purge`, the table is emptied first (the plan starts from nothing).
   [[nodiscard]] absl::StatusOr<Plan> PlanStamp(const std::vector<std::string>& current_heads,

@@ -182,7 +182,8 @@ TEST(ControllerBadInputTest, EveryCallRefusesBadInputAndChangesNothing) {
   controller::Metrics metrics;
   controller::BundleGraphs graphs;
   controller::Poller poller(**inventory, agents, metrics, {});
-  controller::ControllerServiceImpl service(**inventory, agents, poller, graphs);
+  controller::RolloutRunner runner(**inventory, agents, graphs, {});
+  controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner);
   Served<controller::ControllerServiceImpl> served(service);
   auto stub = fleet::v1::ControllerService::NewStub(served.Channel());
   auto code = [](const grpc::Status& s) { return s.error_code(); };

@@ -1,0 +1,232 @@
+// Rollouts end to end: real agents, a real controller, real databases.
+#include <filesystem>
+
+#include "absl/strings/str_format.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "migrations/migrator.h"
+#include "migrations/script_directory.h"
+#include "tests/testing/fleet_harness.h"
+
+namespace fleet {
+namespace {
+
+using ::fleet::testing::Exec;
+using ::fleet::testing::Query;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::string kHead = "9c0d1e2f3041";
+const std::string kNext = "aa00bb11cc22";
+
+std::string ExampleVersions() {
+  return std::string(FLEET_SOURCE_DIR) + "/examples/support-desk/versions";
+}
+
+class RolloutTest : public fleet::testing::FleetHarness {
+ protected:
+  // The example plus one revision, written into this test's directory.
+  std::string VersionsWith(const std::string& name, const std::string& text) {
+    std::string dir = dir_.path() + "/versions";
+    std::filesystem::create_directories(dir);
+    for (const auto& e : std::filesystem::directory_iterator(ExampleVersions())) {
+      std::filesystem::copy(e.path(), dir, std::filesystem::copy_options::overwrite_existing);
+    }
+    std::ofstream(dir + "/" + name) << text;
+    return dir;
+  }
+
+  void UpgradeTo(const std::string& dsn, const std::string& target) {
+    auto g = migrations::LoadRevisionGraph(migrations::DefaultFileSystem(), ExampleVersions());
+    migrations::MigratorOptions o;
+    o.dsn = dsn;
+    auto r = migrations::Migrator(**g, o).Upgrade(target);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  std::string RowsChecksum(const std::string& dsn) {
+    // The columns every revision has: a tenant left on the target has one more.
+    return Query(dsn, "SELECT md5(coalesce(string_agg(concat_ws(',', id, subject, body, "
+                      "requester_id, status, priority, created_at, assignee_id, resolved_at), "
+                      "'|' ORDER BY id), '')) FROM tickets")[0][0];
+  }
+};
+
+TEST_F(RolloutTest, FortyTenantsOnFourAgentsReachHeadOnceEach) {
+  std::vector<std::vector<TenantSpec>> by_agent(4);
+  std::vector<std::string> dsns;
+  for (int i = 0; i < 40; ++i) {
+    std::string dsn = DsnFor(NewDatabase());
+    dsns.push_back(dsn);
+    by_agent[i % 4].push_back({absl::StrFormat("t-%02d", i), dsn, {}});
+  }
+  std::vector<std::unique_ptr<fleet::testing::Process>> agents;
+  for (int n = 0; n < 4; ++n) agents.push_back(StartAgent(n, by_agent[n]));
+  auto controller = StartController();
+  Enrol(4, ExampleVersions());
+  std::string id = StartRollout({"--canary", "1", "--waves", "25%,100%"});
+  auto r = WaitForRollout(id, "succeeded");
+  EXPECT_EQ(r["waves"], 3);
+  EXPECT_EQ(r["counts"]["succeeded"], 40);
+  for (const auto& dsn : dsns) {
+    EXPECT_THAT(HeadsOf(dsn), ElementsAre(kHead));
+    // Every revision applied exactly once.
+    auto log = Query(dsn, "SELECT revision, count(*) FROM fleet_migration_log WHERE outcome = 'ok' "
+                          "AND direction = 'upgrade' GROUP BY revision HAVING count(*) <> 1");
+    EXPECT_TRUE(log.empty());
+    EXPECT_EQ(Query(dsn, "SELECT count(*) FROM fleet_migration_log WHERE outcome = 'ok'")[0][0], "9");
+    EXPECT_EQ(Query(dsn, "SELECT DISTINCT rollout_id FROM fleet_migration_log")[0][0], id);
+  }
+  // A second rollout of the same target finds nothing to do.
+  std::string again = StartRollout({});
+  auto second = WaitForRollout(again, "succeeded");
+  EXPECT_THAT(second["reason"].get<std::string>(), HasSubstr("already at the target"));
+}
+
+class FailingWaveTest : public RolloutTest,
+                        public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(FailingWaveTest, HaltsInTheWaveAndRollsBackByPolicy) {
+  const std::string policy = GetParam();
+  std::string versions = VersionsWith(
+      kNext + "_unique_subjects.sql",
+      "-- revision: " + kNext + "\n-- down_revision: " + kHead +
+          "\n-- message: unique ticket subjects\n\n-- migrate:upgrade\n"
+          "ALTER TABLE tickets ADD COLUMN subject_key text;\n"
+          "CREATE UNIQUE INDEX tickets_subject_uniq ON tickets (subject);\n\n"
+          "-- migrate:downgrade\nDROP INDEX tickets_subject_uniq;\n"
+          "ALTER TABLE tickets DROP COLUMN subject_key;\n");
+  std::vector<TenantSpec> tenants;
+  std::map<std::string, std::string> dsn_of, rows_before;
+  for (int i = 0; i < 10; ++i) {
+    std::string id = absl::StrFormat("t-%02d", i);
+    std::string dsn = DsnFor(NewDatabase());
+    UpgradeTo(dsn, "heads");
+    Exec(dsn, "INSERT INTO users (email, display_name) VALUES ('a@x', 'A')");
+    Exec(dsn, "INSERT INTO tickets (subject, requester_id) VALUES ('printer', 1), ('login', 1)");
+    if (i >= 1 && i <= 3) {  // duplicated subjects in these three only: wave 1
+      Exec(dsn, "INSERT INTO tickets (subject, requester_id) VALUES ('printer', 1)");
+    }
+    rows_before[id] = RowsChecksum(dsn);
+    dsn_of[id] = dsn;
+    std::map<std::string, std::string> labels;
+    if (i == 0) labels["canary"] = "true";
+    tenants.push_back({id, dsn, labels});
+  }
+  auto agent0 = StartAgent(0, std::vector<TenantSpec>(tenants.begin(), tenants.begin() + 5));
+  auto agent1 = StartAgent(1, std::vector<TenantSpec>(tenants.begin() + 5, tenants.end()));
+  auto controller = StartController();
+  Enrol(2, versions);
+  std::string id = StartRollout({"--to", kNext, "--canary", "1", "--waves", "50%,100%",
+                                 "--on-failure", policy, "--parallel", "4"});
+  auto r = WaitForRollout(id, "rolled_back");
+  EXPECT_THAT(r["reason"].get<std::string>(), HasSubstr("wave 1 failed: 3 of 4 tenants failed"));
+  for (const auto& t : r["tenants"]) {
+    const std::string tid = t["id"];
+    int wave = t["wave"];
+    if (wave == 2) {
+      EXPECT_EQ(t["state"], "pending") << tid;  // never started
+    }
+  }
+  for (const auto& [tid, dsn] : dsn_of) {
+    bool canary = tid == "t-00";
+    std::string expected = (canary && policy == "rollback-wave") ? kNext : kHead;
+    EXPECT_THAT(HeadsOf(dsn), ElementsAre(expected)) << tid;
+    if (expected == kHead) {
+      EXPECT_EQ(Query(dsn, "SELECT to_regclass('tickets_subject_uniq') IS NULL")[0][0], "t") << tid;
+    }
+    EXPECT_EQ(RowsChecksum(dsn), rows_before[tid]) << tid;  // no row lost or changed
+  }
+  // The failure names the data problem.
+  bool named = false;
+  for (const auto& t : r["tenants"]) {
+    named = named || t["error"].get<std::string>().find("could not create unique index") !=
+                         std::string::npos;
+  }
+  EXPECT_TRUE(named) << r.dump(2);
+  auto status = Cli({"rollout", "status", id});
+  EXPECT_EQ(status.code, 1);
+  EXPECT_THAT(status.out, HasSubstr("rolled_back"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, FailingWaveTest,
+                         ::testing::Values("rollback-all", "rollback-wave"),
+                         [](const auto& info) {
+                           return info.param == "rollback-all" ? "RollbackAll" : "RollbackWave";
+                         });
+
+TEST_F(RolloutTest, GateHoldsUntilResumeAbortStopsRollbackRestores) {
+  std::vector<TenantSpec> tenants;
+  std::vector<std::string> dsns;
+  for (int i = 0; i < 6; ++i) {
+    std::string dsn = DsnFor(NewDatabase());
+    UpgradeTo(dsn, "4d5e6f708192");
+    dsns.push_back(dsn);
+    tenants.push_back({absl::StrFormat("g-%02d", i), dsn, {}});
+  }
+  auto agent = StartAgent(0, tenants);
+  auto controller = StartController();
+  Enrol(1, ExampleVersions());
+  // A gate after the canary: only the canary moves until resume.
+  std::string id = StartRollout({"--pause-after", "canary", "--waves", "50%,100%"});
+  auto paused = WaitForRollout(id, "paused");
+  EXPECT_EQ(paused["counts"]["succeeded"], 1);
+  EXPECT_THAT(HeadsOf(dsns[0]), ElementsAre(kHead));
+  EXPECT_THAT(HeadsOf(dsns[1]), ElementsAre("4d5e6f708192"));
+  auto resumed = Cli({"rollout", "promote", id});
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  WaitForRollout(id, "succeeded");
+  for (const auto& dsn : dsns) EXPECT_THAT(HeadsOf(dsn), ElementsAre(kHead));
+
+  // Back to the start, then: abort at the gate stops without rolling back...
+  auto rb = Cli({"rollout", "rollback", id});
+  ASSERT_EQ(rb.code, 0) << rb.err;
+  WaitForRollout(id, "rolled_back");
+  for (const auto& dsn : dsns) EXPECT_THAT(HeadsOf(dsn), ElementsAre("4d5e6f708192"));
+  std::string second = StartRollout({"--pause-after", "canary", "--waves", "50%,100%"});
+  WaitForRollout(second, "paused");
+  ASSERT_EQ(Cli({"rollout", "abort", second}).code, 0);
+  auto aborted = WaitForRollout(second, "aborted");
+  EXPECT_THAT(HeadsOf(dsns[0]), ElementsAre(kHead));  // the canary stays moved
+  // ...and rollback afterwards restores the starting revisions.
+  ASSERT_EQ(Cli({"rollout", "rollback", second}).code, 0);
+  WaitForRollout(second, "rolled_back");
+  EXPECT_THAT(HeadsOf(dsns[0]), ElementsAre("4d5e6f708192"));
+  // Actions that do not apply say why.
+  auto bad = Cli({"rollout", "resume", second});
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_THAT(bad.err, HasSubstr("is rolled_back; resume applies to a paused rollout"));
+}
+
+TEST_F(RolloutTest, PlanRefusesMissingDowngradesDirtyTenantsAndBusyOnes) {
+  std::string versions = VersionsWith(
+      kNext + "_irreversible.sql",
+      "-- revision: " + kNext + "\n-- down_revision: " + kHead +
+          "\n-- message: drop a column for good\n\n-- migrate:upgrade\n"
+          "ALTER TABLE tickets DROP COLUMN body;\n");
+  std::string clean = DsnFor(NewDatabase()), dirty = DsnFor(NewDatabase());
+  UpgradeTo(clean, "heads");
+  UpgradeTo(dirty, "heads");
+  Exec(dirty, "INSERT INTO fleet_migration_log (revision, direction, started_at, outcome) VALUES "
+              "('" + kHead + "', 'upgrade', now(), 'dirty')");
+  auto agent = StartAgent(0, {{"clean", clean, {{"tier", "a"}}}, {"dirty", dirty, {{"tier", "b"}}}});
+  auto controller = StartController();
+  Enrol(1, versions);
+  auto refused = Cli({"rollout", "plan", "--to", kNext, "--selector", "tier=a"});
+  EXPECT_EQ(refused.code, 3);
+  EXPECT_THAT(refused.err, HasSubstr("revision " + kNext));
+  EXPECT_THAT(refused.err, HasSubstr("has no downgrade, but --on-failure rollback-all would need it"));
+  auto halt = Cli({"rollout", "plan", "--to", kNext, "--selector", "tier=a", "--on-failure", "halt"});
+  EXPECT_EQ(halt.code, 0) << halt.err;
+  EXPECT_THAT(halt.out, HasSubstr("clean"));
+  auto dirty_refused = Cli({"rollout", "plan", "--to", kHead, "--selector", "tier=b"});
+  EXPECT_EQ(dirty_refused.code, 3);
+  EXPECT_THAT(dirty_refused.err, HasSubstr("tenant dirty is dirty"));
+  auto bad_flags = Cli({"rollout", "plan", "--waves", "50%,20%"});
+  EXPECT_EQ(bad_flags.code, 3);
+  EXPECT_THAT(bad_flags.err, HasSubstr("--waves takes increasing cumulative percentages"));
+}
+
+}  // namespace
+}  // namespace fleet
