@@ -230,3 +230,126 @@ TEST_F(RolloutTest, PlanRefusesMissingDowngradesDirtyTenantsAndBusyOnes) {
 
 }  // namespace
 }  // namespace fleet
+
+namespace fleet {
+namespace {
+
+// The controller SIGKILLed at a moment of the rollout and restarted on the
+// same inventory: the rollout ends as an uninterrupted one would, and no
+// revision runs twice on any tenant.
+class ControllerKilledTest : public RolloutTest,
+                             public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(ControllerKilledTest, ResumesToTheSameEnd) {
+  const std::string moment = GetParam();  // wave, bake, rollback
+  const bool failing = moment == "rollback";
+  std::string slow =
+      "-- revision: " + kNext + "\n-- down_revision: " + kHead +
+      "\n-- message: slow change\n\n-- migrate:upgrade\nSELECT pg_sleep(0.3);\n"
+      "CREATE TABLE slow_marker (x int);\n" +
+      (failing ? "CREATE UNIQUE INDEX tickets_subject_uniq ON tickets (subject);\n" : "") +
+      "\n-- migrate:downgrade\nSELECT pg_sleep(0.3);\n" +
+      (failing ? "DROP INDEX IF EXISTS tickets_subject_uniq;\n" : "") + "DROP TABLE slow_marker;\n";
+  std::string versions = VersionsWith(kNext + "_slow.sql", slow);
+  std::vector<TenantSpec> tenants;
+  std::vector<std::string> dsns;
+  for (int i = 0; i < 8; ++i) {
+    std::string dsn = DsnFor(NewDatabase());
+    UpgradeTo(dsn, "heads");
+    if (failing && i == 7) {  // the last wave fails, after the others moved
+      Exec(dsn, "INSERT INTO users (email, display_name) VALUES ('a@x', 'A');"
+                "INSERT INTO tickets (subject, requester_id) VALUES ('x', 1), ('x', 1)");
+    }
+    dsns.push_back(dsn);
+    tenants.push_back({absl::StrFormat("k-%02d", i), dsn, {}});
+  }
+  auto agent = StartAgent(0, tenants);
+  auto controller = StartController();
+  Enrol(1, versions);
+  std::vector<std::string> flags{"--to", kNext, "--canary", "1", "--waves", "50%,100%",
+                                 "--parallel", "1"};
+  if (moment == "bake") {
+    flags.push_back("--bake");
+    flags.push_back("2s");
+  }
+  std::string id = StartRollout(flags);
+  // Wait for the moment, then kill -9.
+  ASSERT_TRUE(fleet::testing::WaitFor(
+      [&] {
+        auto r = Rollout(id);
+        if (!r.is_object()) return false;
+        int succeeded = r["counts"].value("succeeded", 0);
+        if (moment == "wave") return succeeded >= 2 && r["state"] == "running";
+        if (moment == "bake") return r["wave"] == 0 && succeeded == 1;
+        return r["state"] == "rolling_back" && r["counts"].value("rolled_back", 0) >= 1;
+      },
+      std::chrono::seconds(60)))
+      << Rollout(id).dump(2);
+  controller->Signal(SIGKILL);
+  controller->Wait();
+  controller = StartController();
+  auto end = WaitForRollout(id, failing ? "rolled_back" : "succeeded");
+  for (const auto& dsn : dsns) {
+    EXPECT_THAT(HeadsOf(dsn), ElementsAre(failing ? kHead : kNext));
+    // No revision ran twice: one ok upgrade of kNext at most, and for a
+    // rolled back tenant one ok downgrade after it.
+    auto ups = Query(dsn, "SELECT count(*) FROM fleet_migration_log WHERE revision = '" + kNext +
+                              "' AND direction = 'upgrade' AND outcome = 'ok'")[0][0];
+    EXPECT_LE(std::stoi(ups), 1) << dsn;
+    auto downs = Query(dsn, "SELECT count(*) FROM fleet_migration_log WHERE revision = '" + kNext +
+                                "' AND direction = 'downgrade' AND outcome = 'ok'")[0][0];
+    EXPECT_EQ(downs, failing ? ups : "0") << dsn;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Moments, ControllerKilledTest,
+                         ::testing::Values("wave", "bake", "rollback"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace fleet
+
+namespace fleet {
+namespace {
+
+TEST_F(RolloutTest, AgentKilledMidWaveAndRestartedCompletesWithoutRepeats) {
+  std::string versions = VersionsWith(
+      kNext + "_slow.sql", "-- revision: " + kNext + "\n-- down_revision: " + kHead +
+                               "\n-- message: slow change\n\n-- migrate:upgrade\n"
+                               "SELECT pg_sleep(0.3);\nCREATE TABLE slow_marker (x int);\n\n"
+                               "-- migrate:downgrade\nDROP TABLE slow_marker;\n");
+  std::vector<TenantSpec> tenants;
+  std::vector<std::string> dsns;
+  for (int i = 0; i < 6; ++i) {
+    std::string dsn = DsnFor(NewDatabase());
+    UpgradeTo(dsn, "heads");
+    dsns.push_back(dsn);
+    tenants.push_back({absl::StrFormat("a-%02d", i), dsn, {}});
+  }
+  auto agent = StartAgent(0, tenants);
+  const int port = agent_ports_[0];
+  auto controller = StartController();
+  Enrol(1, versions);
+  std::string id = StartRollout({"--to", kNext, "--canary", "1", "--waves", "100%",
+                                 "--parallel", "1", "--tenant-timeout", "2m"});
+  ASSERT_TRUE(fleet::testing::WaitFor([&] {
+    auto r = Rollout(id);
+    return r.is_object() && r["counts"].value("succeeded", 0) >= 2;
+  }));
+  agent->Signal(SIGKILL);
+  agent->Wait();
+  // The rollout waits for the agent (retrying) instead of failing at once.
+  auto during = Rollout(id);
+  EXPECT_EQ(during["state"], "running");
+  agent = StartAgent(0, tenants, port);
+  WaitForRollout(id, "succeeded");
+  for (const auto& dsn : dsns) {
+    EXPECT_THAT(HeadsOf(dsn), ElementsAre(kNext));
+    EXPECT_EQ(Query(dsn, "SELECT count(*) FROM fleet_migration_log WHERE revision = '" + kNext +
+                             "' AND outcome = 'ok'")[0][0],
+              "1");
+  }
+}
+
+}  // namespace
+}  // namespace fleet
