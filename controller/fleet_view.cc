@@ -1,5 +1,7 @@
 #include "controller/fleet_view.h"
 
+#include <set>
+
 #include "migrations/bundle.h"
 #include "migrations/status_macros.h"
 
@@ -30,6 +32,18 @@ absl::StatusOr<FleetView> ComputeFleetView(Inventory& inventory, BundleGraphs& g
     for (auto h : head->heads()) view.heads.push_back(head->id(h));
   }
   ASSIGN_OR_RETURN(std::vector<TenantRecord> tenants, inventory.ListTenants());
+  // Tenants a rollout is migrating right now show as "migrating".
+  std::set<std::string> migrating;
+  ASSIGN_OR_RETURN(std::vector<RolloutRecord> rollouts, inventory.ListRollouts());
+  for (const RolloutRecord& r : rollouts) {
+    if (r.state != "running" && r.state != "rolling_back") continue;
+    ASSIGN_OR_RETURN(auto members, inventory.ListRolloutTenants(r.id));
+    for (const auto& m : members) {
+      if (m.state == "running" || (r.state == "rolling_back" && m.state == "rolling_back")) {
+        migrating.insert(m.tenant_id);
+      }
+    }
+  }
   std::vector<std::shared_ptr<const migrations::RevisionGraph>> others;
   bool others_loaded = false;
   // Thousands of tenants share a handful of revision sets: compute each
@@ -62,6 +76,7 @@ absl::StatusOr<FleetView> ComputeFleetView(Inventory& inventory, BundleGraphs& g
       for (const auto& g : others) raw.push_back(g.get());
       row = ComputeTenantStatus(t, head.get(), raw);
     }
+    if (migrating.count(t.id) && row.state != "unreachable") row.state = "migrating";
     ++view.counts[row.state];
     view.rows.push_back(std::move(row));
   }
