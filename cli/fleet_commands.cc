@@ -208,6 +208,30 @@ int RunTenantsCommand(FleetContext& ctx) {
     ctx.out << resp.tenant().id() << ": " << Labels(resp.tenant().labels()) << "\n";
     return kExitOk;
   }
+  if (action == "history") {
+    if (ctx.options.args.size() != 1) return Usage(ctx, "tenants history takes one ID");
+    fleet::v1::TenantHistoryRequest req;
+    req.set_tenant_id(ctx.options.args[0]);
+    if (absl::Status s = proto::ValidateTenantId(req.tenant_id()); !s.ok()) return Usage(ctx, s.message());
+    fleet::v1::TenantHistoryResponse resp;
+    grpc::Status s = stub->TenantHistory(&c, req, &resp);
+    if (!s.ok()) return Failed(ctx, s);
+    if (Json(ctx)) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& e : resp.entries()) {
+        j.push_back({{"at", e.at()}, {"actor", e.actor()}, {"action", e.action()},
+                     {"rollout", e.rollout_id()}, {"detail", e.detail()}});
+      }
+      ctx.out << j.dump(2) << "\n";
+      return kExitOk;
+    }
+    std::vector<std::vector<std::string>> rows{{"WHEN", "ROLLOUT", "STEP", "WHO", "DETAIL"}};
+    for (const auto& e : resp.entries()) {
+      rows.push_back({e.at(), e.rollout_id(), e.action(), e.actor(), e.detail()});
+    }
+    PrintTable(ctx.out, rows);
+    return kExitOk;
+  }
   if (action == "remove") {
     if (ctx.options.args.size() != 1) return Usage(ctx, "tenants remove takes one ID");
     fleet::v1::RemoveTenantRequest req;

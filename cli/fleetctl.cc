@@ -895,6 +895,7 @@ const std::vector<Command>& Commands() {
        [](CLI::App& c, Options& o) {
          AddActions(c, o, {{"list", "List tenants", ""},
                            {"label", "Set (k=v) or remove (k-) labels: label ID k=v... k-", "ARGS"},
+                           {"history", "A tenant's rollout steps: who, when, from, to, outcome", "ID"},
                            {"remove", "Remove a tenant from the inventory", "ID"}});
          c.add_option("--selector", o.fleet.selector, "Only tenants with these labels: k=v,k2=v2");
        },

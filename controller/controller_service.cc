@@ -158,6 +158,26 @@ grpc::Status ControllerServiceImpl::RemoveTenant(grpc::ServerContext*,
   return ToGrpc(inventory_.RemoveTenant(req->tenant_id()));
 }
 
+grpc::Status ControllerServiceImpl::TenantHistory(grpc::ServerContext*,
+                                                  const fleet::v1::TenantHistoryRequest* req,
+                                                  fleet::v1::TenantHistoryResponse* resp) {
+  if (absl::Status s = proto::ValidateTenantId(req->tenant_id()); !s.ok()) return ToGrpc(s);
+  auto entries = inventory_.TenantAudit(req->tenant_id());
+  if (!entries.ok()) return ToGrpc(entries.status());
+  if (entries->empty() && !inventory_.GetTenant(req->tenant_id()).ok()) {
+    return ToGrpc(absl::NotFoundError(absl::StrCat("no tenant '", req->tenant_id(), "'")));
+  }
+  for (const auto& e : *entries) {
+    auto* o = resp->add_entries();
+    o->set_at(e.at);
+    o->set_actor(e.actor);
+    o->set_action(e.action);
+    o->set_rollout_id(e.rollout_id);
+    o->set_detail(e.detail);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status ControllerServiceImpl::PushBundle(grpc::ServerContext*,
                                                const fleet::v1::PushBundleRequest* req,
                                                fleet::v1::PushBundleResponse* resp) {

@@ -33,6 +33,8 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
                            fleet::v1::LabelTenantResponse*) override;
   grpc::Status RemoveTenant(grpc::ServerContext*, const fleet::v1::RemoveTenantRequest*,
                             fleet::v1::RemoveTenantResponse*) override;
+  grpc::Status TenantHistory(grpc::ServerContext*, const fleet::v1::TenantHistoryRequest*,
+                             fleet::v1::TenantHistoryResponse*) override;
   grpc::Status PushBundle(grpc::ServerContext*, const fleet::v1::PushBundleRequest*,
                           fleet::v1::PushBundleResponse*) override;
   grpc::Status ListBundles(grpc::ServerContext*, const fleet::v1::ListBundlesRequest*,

@@ -123,6 +123,12 @@ class Inventory {
   [[nodiscard]] virtual absl::StatusOr<std::vector<RolloutTenantRecord>> ListRolloutTenants(
       const std::string& rollout_id) = 0;
   [[nodiscard]] virtual absl::Status UpdateRolloutTenant(const RolloutTenantRecord& tenant) = 0;
+  struct AuditEntry {
+    std::string at, actor, action, rollout_id, tenant_id, detail;
+  };
+  // A tenant's audit entries, oldest first.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<AuditEntry>> TenantAudit(
+      const std::string& tenant_id) = 0;
   // Who did what: kept for good.
   [[nodiscard]] virtual absl::Status Audit(const std::string& actor, const std::string& action,
                                            const std::string& rollout_id,

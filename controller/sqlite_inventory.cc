@@ -478,6 +478,20 @@ class SqliteInventory final : public Inventory {
     return s.Run();
   }
 
+  absl::StatusOr<std::vector<AuditEntry>> TenantAudit(const std::string& tenant_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT at, actor, action, rollout_id, tenant_id, detail FROM audit WHERE "
+                "tenant_id = ? ORDER BY id");
+    s.Bind(tenant_id);
+    std::vector<AuditEntry> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)});
+    }
+    if (rc != SQLITE_DONE) return s.Error(rc);
+    return out;
+  }
+
   absl::Status Audit(const std::string& actor, const std::string& action,
                      const std::string& rollout_id, const std::string& tenant_id,
                      const std::string& detail) override {

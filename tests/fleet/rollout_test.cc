@@ -148,6 +148,12 @@ TEST_P(FailingWaveTest, HaltsInTheWaveAndRollsBackByPolicy) {
   auto status = Cli({"rollout", "status", id});
   EXPECT_EQ(status.code, 1);
   EXPECT_THAT(status.out, HasSubstr("rolled_back"));
+  // The audit keeps every step of a tenant: the failed upgrade and its rollback.
+  auto history = Cli({"tenants", "history", "t-02"});
+  EXPECT_EQ(history.code, 0) << history.err;
+  EXPECT_THAT(history.out, HasSubstr("upgrade failed"));
+  EXPECT_THAT(history.out, HasSubstr("could not create unique index"));
+  EXPECT_THAT(history.out, HasSubstr("downgrade rolled_back"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, FailingWaveTest,
