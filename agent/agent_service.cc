@@ -323,8 +323,22 @@ grpc::Status AgentServiceImpl::Verify(grpc::ServerContext*, const fleet::v1::Ver
   *resp->mutable_tenant() = Inspect(**t, *(*bundle)->graph);
   bool known = true;
   for (const auto& h : resp->tenant().heads()) known = known && (*bundle)->graph->FindExact(h);
-  resp->set_ok(resp->tenant().error().empty() && !resp->tenant().dirty() &&
-               resp->tenant().drifted_revisions_size() == 0 && known);
+  if (!resp->tenant().error().empty()) resp->add_failures(resp->tenant().error());
+  if (resp->tenant().dirty()) resp->add_failures("dirty");
+  for (const auto& d : resp->tenant().drifted_revisions()) {
+    resp->add_failures(absl::StrCat("revision ", d, " drifted"));
+  }
+  if (!known) resp->add_failures("a head unknown to the bundle");
+  if (known && resp->tenant().error().empty()) {
+    migrations::Migrator m(*(*bundle)->graph, OptionsFor(**t, "", ""));
+    auto verifies = m.RunVerifies();
+    if (!verifies.ok()) {
+      resp->add_failures(migrations::ScrubSecrets(verifies.status().message(), (*t)->dsn));
+    } else {
+      for (const auto& f : *verifies) resp->add_failures(f);
+    }
+  }
+  resp->set_ok(resp->failures_size() == 0);
   return grpc::Status::OK;
 }
 

@@ -61,6 +61,19 @@ absl::StatusOr<TenantRecord> GrpcAgentClient::GetTenant(const std::string& addre
   return FromProto(address, resp);
 }
 
+absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Verify(
+    const std::string& address, const std::string& tenant_id, const std::string& bundle_digest) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+  fleet::v1::VerifyRequest req;
+  req.set_tenant_id(tenant_id);
+  req.set_bundle_digest(bundle_digest);
+  fleet::v1::VerifyResponse resp;
+  grpc::Status s = StubFor(address).Verify(&ctx, req, &resp);
+  if (!s.ok()) return FromAgent(address, s);
+  return std::vector<std::string>(resp.failures().begin(), resp.failures().end());
+}
+
 absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Migrate(const std::string& address,
                                                                   const MigrateCall& call) {
   grpc::ClientContext ctx;

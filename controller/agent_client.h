@@ -38,6 +38,11 @@ class AgentClient {
     std::string actor;
     absl::Duration deadline = absl::Minutes(10);
   };
+  // Checks a tenant against a bundle and runs its verify queries again;
+  // returns the failures (empty: all good).
+  [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> Verify(
+      const std::string& address, const std::string& tenant_id,
+      const std::string& bundle_digest) = 0;
   // Runs a migration to the end; returns the heads the agent reported.
   [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> Migrate(
       const std::string& address, const MigrateCall& call) = 0;
@@ -54,6 +59,9 @@ class GrpcAgentClient final : public AgentClient {
                                          const std::string& bundle_digest) override;
   absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
                                                    const MigrateCall& call) override;
+  absl::StatusOr<std::vector<std::string>> Verify(const std::string& address,
+                                                  const std::string& tenant_id,
+                                                  const std::string& bundle_digest) override;
 
  private:
   fleet::v1::AgentService::Stub& StubFor(const std::string& address);

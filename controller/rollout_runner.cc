@@ -255,6 +255,14 @@ RolloutRunner::WaveResult RolloutRunner::Bake(RolloutRecord& r, const fleet::v1:
       problem = now->dirty ? "dirty" : !now->drifted.empty() ? "drifted" : now->error;
     } else if (!expected.ok() || Sorted(now->heads) != Sorted(expected->end_heads)) {
       problem = absl::StrCat("moved to ", Heads(now->heads), " during the bake");
+    } else {
+      // The applied revisions' migrate:verify queries, run again.
+      auto failures = agents_.Verify(t.agent, t.tenant_id, r.bundle_digest);
+      if (!failures.ok()) {
+        problem = std::string(failures.status().message());
+      } else if (!failures->empty()) {
+        problem = absl::StrJoin(*failures, "; ");
+      }
     }
     if (!problem.empty()) {
       t.state = "failed";

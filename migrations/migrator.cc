@@ -337,6 +337,31 @@ class Migrator::Session {
     return absl::OkStatus();
   }
 
+  // See Migrator::RunVerifies.
+  absl::StatusOr<std::vector<std::string>> RunVerifies(const std::vector<std::string>& heads) {
+    ASSIGN_OR_RETURN(std::vector<RevisionGraph::Index> applied, m_.graph_.AppliedRevisions(heads));
+    std::vector<std::string> failures;
+    for (RevisionGraph::Index i : applied) {
+      const Script& s = m_.graph_.script(i);
+      if (!s.verify) continue;
+      std::string problem;
+      DbError err = Guard([&] {
+        pqxx::read_transaction tx(*conn_);
+        pqxx::result r = tx.exec(s.verify->sql);
+        if (r.empty() || r[0].empty() || r[0][0].is_null() || !r[0][0].as<bool>()) {
+          problem = "its migrate:verify query returned false";
+        }
+      });
+      if (err.kind == ErrKind::kLost) return ToStatus(err, "while verifying");
+      if (err) problem = err.message;
+      if (!problem.empty()) {
+        failures.push_back(absl::StrCat("revision ", s.revision, " (", s.path, ":", s.verify->line,
+                                        "): ", problem));
+      }
+    }
+    return failures;
+  }
+
   const std::string& database() const { return database_; }
   const std::string& schema() const { return schema_; }
 
@@ -783,6 +808,19 @@ absl::StatusOr<DatabaseState> Migrator::Inspect() {
   };
   absl::StatusOr<DatabaseState> r = run();
   if (!r.ok()) return Redacted(r.status());
+  return r;
+}
+
+absl::StatusOr<std::vector<std::string>> Migrator::RunVerifies() {
+  auto run = [&]() -> absl::StatusOr<std::vector<std::string>> {
+    Session session(*this);
+    RETURN_IF_ERROR(session.Open(/*mutating=*/false));
+    ASSIGN_OR_RETURN(DatabaseState state, session.ReadState(false));
+    return session.RunVerifies(state.heads);
+  };
+  auto r = run();
+  if (!r.ok()) return Redacted(r.status());
+  for (std::string& line : *r) line = ScrubSecrets(line, options_.dsn);
   return r;
 }
 

@@ -124,6 +124,11 @@ class Migrator {
   [[nodiscard]] std::vector<absl::StatusOr<DatabaseState>> InspectSchemas(
       const std::vector<std::string>& schemas);
 
+  // Runs again, read-only, the migrate:verify query of every applied revision
+  // that has one. Returns one line per failure ("revision R (file:line): why");
+  // empty when all hold.
+  [[nodiscard]] absl::StatusOr<std::vector<std::string>> RunVerifies();
+
   // Stops the running call: no new step starts, the running statement is
   // cancelled on the server, the current revision rolls back, and the call
   // returns CANCELLED. Thread-safe; later calls are cancelled at once.

@@ -232,6 +232,13 @@ TEST_F(RolloutTest, PlanRefusesMissingDowngradesDirtyTenantsAndBusyOnes) {
   auto bad_flags = Cli({"rollout", "plan", "--waves", "50%,20%"});
   EXPECT_EQ(bad_flags.code, 3);
   EXPECT_THAT(bad_flags.err, HasSubstr("--waves takes increasing cumulative percentages"));
+  // The same spec from a TOML file.
+  std::string file = dir_.path() + "/rollout.toml";
+  std::ofstream(file) << "to = \"" << kNext << "\"\non_failure = \"halt\"\n[selector]\ntier = \"a\"\n";
+  auto from_file = Cli({"rollout", "plan", "--file", file});
+  EXPECT_EQ(from_file.code, 0) << from_file.err;
+  EXPECT_THAT(from_file.out, HasSubstr("clean (127.0.0.1:"));
+  EXPECT_THAT(from_file.out, ::testing::Not(HasSubstr("dirty (127.0.0.1:")));
 }
 
 }  // namespace
@@ -355,6 +362,44 @@ TEST_F(RolloutTest, AgentKilledMidWaveAndRestartedCompletesWithoutRepeats) {
                              "' AND outcome = 'ok'")[0][0],
               "1");
   }
+}
+
+}  // namespace
+}  // namespace fleet
+
+namespace fleet {
+namespace {
+
+TEST_F(RolloutTest, VerifyFailingAfterTheBakeFailsTheWaveAndRollsBack) {
+  std::string versions = VersionsWith(
+      kNext + "_flag.sql", "-- revision: " + kNext + "\n-- down_revision: " + kHead +
+                               "\n-- message: bake flag\n\n-- migrate:upgrade\n"
+                               "CREATE TABLE bake_flag (x int);\n\n"
+                               "-- migrate:downgrade\nDROP TABLE bake_flag;\n\n"
+                               "-- migrate:verify\nSELECT NOT EXISTS (SELECT 1 FROM bake_flag);\n");
+  std::vector<TenantSpec> tenants;
+  std::vector<std::string> dsns;
+  for (int i = 0; i < 3; ++i) {
+    std::string dsn = DsnFor(NewDatabase());
+    UpgradeTo(dsn, "heads");
+    dsns.push_back(dsn);
+    tenants.push_back({absl::StrFormat("b-%02d", i), dsn, {}});
+  }
+  auto agent = StartAgent(0, tenants);
+  auto controller = StartController();
+  Enrol(1, versions);
+  std::string id = StartRollout({"--to", kNext, "--canary", "1", "--waves", "100%", "--bake", "3s"});
+  // During the canary's bake, its data turns the verify false.
+  ASSERT_TRUE(fleet::testing::WaitFor([&] {
+    auto r = Rollout(id);
+    return r.is_object() && r["wave"] == 0 && r["counts"].value("succeeded", 0) == 1;
+  }));
+  Exec(dsns[0], "INSERT INTO bake_flag VALUES (1)");
+  auto r = WaitForRollout(id, "rolled_back");
+  EXPECT_THAT(r["reason"].get<std::string>(), HasSubstr("wave 0 failed its bake"));
+  EXPECT_THAT(r["tenants"][0]["error"].get<std::string>(),
+              HasSubstr("its migrate:verify query returned false"));
+  for (const auto& dsn : dsns) EXPECT_THAT(HeadsOf(dsn), ElementsAre(kHead));
 }
 
 }  // namespace
