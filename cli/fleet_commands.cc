@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/fleetctl.h"
@@ -548,8 +549,55 @@ nlohmann::json RolloutJson(const fleet::v1::Rollout& r) {
           {"tenants", tenants}};
 }
 
+// The live view: one block redrawn in place on a terminal.
+std::string LiveView(const fleet::v1::Rollout& r, absl::Duration elapsed) {
+  std::map<int, std::map<std::string, int>> waves;
+  int done = 0, total = r.tenants_size();
+  for (const auto& t : r.tenants()) {
+    ++waves[t.wave()][t.state()];
+    done += t.state() != "pending" && t.state() != "running";
+  }
+  auto clock = [](absl::Duration d) {
+    int64_t s = absl::ToInt64Seconds(d);
+    return absl::StrFormat("%d:%02d", s / 60, s % 60);
+  };
+  std::string eta = done > 0 && done < total
+                        ? clock(elapsed * (total - done) / done)
+                        : std::string("-");
+  std::string out = absl::StrCat("Rollout ", r.id(), "  ", r.state(), "  elapsed ",
+                                 clock(elapsed), "  ETA ", eta, "\n");
+  for (const auto& [w, counts] : waves) {
+    int n = 0, finished = 0;
+    for (const auto& [state, c] : counts) {
+      n += c;
+      finished += state != "pending" && state != "running" ? c : 0;
+    }
+    int bar = n == 0 ? 0 : 20 * finished / n;
+    std::vector<std::string> parts;
+    for (const auto& [state, c] : counts) parts.push_back(absl::StrCat(c, " ", state));
+    absl::StrAppend(&out, absl::StrFormat("  wave %-2d%-9s [%s%s] %d/%d  ", w,
+                                          w == 0 ? "(canary)" : "", std::string(bar, '#'),
+                                          std::string(20 - bar, '-'), finished, n),
+                    absl::StrJoin(parts, ", "), "\n");
+  }
+  std::vector<std::string> errors;
+  for (const auto& t : r.tenants()) {
+    if (!t.error().empty()) errors.push_back(absl::StrCat("    ", t.id(), ": ", t.error().substr(0, 160)));
+  }
+  if (!errors.empty()) {
+    absl::StrAppend(&out, "  latest errors:\n");
+    for (size_t i = errors.size() > 5 ? errors.size() - 5 : 0; i < errors.size(); ++i) {
+      absl::StrAppend(&out, errors[i], "\n");
+    }
+  }
+  if (!r.reason().empty()) absl::StrAppend(&out, "  ", r.reason(), "\n");
+  return out;
+}
+
 int Watch(FleetContext& ctx, Stub& stub, const std::string& id) {
   std::string last;
+  int drawn_lines = 0;
+  absl::Time start = absl::Now();
   for (;;) {
     grpc::ClientContext c;
     SetDeadline(ctx, c);
@@ -558,17 +606,26 @@ int Watch(FleetContext& ctx, Stub& stub, const std::string& id) {
     fleet::v1::Rollout r;
     grpc::Status s = stub.GetRollout(&c, req, &r);
     if (!s.ok()) return Failed(ctx, s);
-    std::string line = absl::StrCat(r.state(), " wave ", std::min(r.wave(), r.waves()), "/",
-                                    r.waves(), ": ", Counts(r));
-    if (line != last) {
-      ctx.out << absl::FormatTime("%H:%M:%S ", absl::Now(), absl::LocalTimeZone()) << line
-              << std::endl;
-      last = line;
+    if (ctx.terminal) {
+      std::string view = LiveView(r, absl::Now() - start);
+      if (drawn_lines > 0) ctx.out << "\x1b[" << drawn_lines << "F\x1b[J";  // redraw in place
+      ctx.out << view << std::flush;
+      drawn_lines = static_cast<int>(std::count(view.begin(), view.end(), '\n'));
+    } else {
+      std::string line = absl::StrCat(r.state(), " wave ", std::min(r.wave(), r.waves()), "/",
+                                      r.waves(), ": ", Counts(r));
+      if (line != last) {
+        ctx.out << absl::FormatTime("%H:%M:%S ", absl::Now(), absl::LocalTimeZone()) << line
+                << std::endl;
+        last = line;
+      }
     }
     if (Terminal(r)) {
-      if (!r.reason().empty()) ctx.out << r.reason() << "\n";
-      for (const auto& t : r.tenants()) {
-        if (!t.error().empty()) ctx.out << "  " << t.id() << ": " << t.error() << "\n";
+      if (!ctx.terminal) {
+        if (!r.reason().empty()) ctx.out << r.reason() << "\n";
+        for (const auto& t : r.tenants()) {
+          if (!t.error().empty()) ctx.out << "  " << t.id() << ": " << t.error() << "\n";
+        }
       }
       return r.state() == "succeeded" ? kExitOk : kExitCheckFailed;
     }

@@ -35,6 +35,7 @@ struct FleetContext {
   std::ostream& out;
   std::ostream& err;
   migrations::FileSystem& fs;
+  bool terminal = false;  // `out` is a terminal: live views redraw in place
 };
 
 int RunAgentsCommand(FleetContext& ctx);

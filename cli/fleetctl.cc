@@ -770,7 +770,8 @@ int RunInit(Context& ctx) {
 
 template <int (*F)(FleetContext&)>
 int RunFleet(Context& ctx) {
-  FleetContext fleet{ctx.options.fleet, ctx.out, ctx.err, ctx.fs};
+  FleetContext fleet{ctx.options.fleet, ctx.out, ctx.err, ctx.fs,
+                     &ctx.out == &std::cout && isatty(STDOUT_FILENO) == 1};
   fleet.options.output = ctx.options.output;
   return F(fleet);
 }

@@ -180,8 +180,16 @@ TEST_F(RolloutTest, GateHoldsUntilResumeAbortStopsRollbackRestores) {
   EXPECT_EQ(paused["counts"]["succeeded"], 1);
   EXPECT_THAT(HeadsOf(dsns[0]), ElementsAre(kHead));
   EXPECT_THAT(HeadsOf(dsns[1]), ElementsAre("4d5e6f708192"));
+  // One active rollout per tenant: a second one is refused, naming them.
+  auto busy = Cli({"rollout", "start"});
+  EXPECT_EQ(busy.code, 3);
+  EXPECT_THAT(busy.err, HasSubstr("tenant g-01 is in another active rollout"));
   auto resumed = Cli({"rollout", "promote", id});
   ASSERT_EQ(resumed.code, 0) << resumed.err;
+  // Piped, watch prints timestamped lines and exits 0 on success.
+  auto watched = Cli({"rollout", "watch", id});
+  EXPECT_EQ(watched.code, 0) << watched.err;
+  EXPECT_THAT(watched.out, HasSubstr("succeeded wave 3/3: 6 succeeded"));
   WaitForRollout(id, "succeeded");
   for (const auto& dsn : dsns) EXPECT_THAT(HeadsOf(dsn), ElementsAre(kHead));
 
