@@ -40,8 +40,8 @@ bool UrlPasswordSpan(absl::string_view dsn, size_t* start, size_t* end) {
   return true;
 }
 
-// For a URL's query: value spans of password=...
-// For conninfo: value spans of password=..., quoted or not.
+// For a URL's query: the value spans of the password parameter.
+// For conninfo: the value spans of the password keyword, quoted or not.
 struct Span {
   size_t start, end;
 };

@@ -12,8 +12,8 @@
 
 namespace fleet::migrations {
 
-// `dsn` with any password replaced by "***": `postgresql://u:***@h/db`,
-// `host=h password=*** dbname=d`.
+// `dsn` with any password value replaced by "***", in URLs (the userinfo
+// and the password parameter) and in key=value conninfo strings.
 std::string RedactDsn(absl::string_view dsn);
 
 // The password a libpq conninfo string or URL holds, or "" (percent-decoded
