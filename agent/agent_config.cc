@@ -27,7 +27,7 @@ absl::StatusOr<absl::Duration> Duration(const std::string& where, toml::node_vie
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(
     const std::string& path, const std::string& text,
-    const std::function<const char*(const char*)>& getenv) {
+    const std::function<const char*(const char*)>& getenv, bool allow_plaintext_password) {
   toml::table doc;
   try {
     doc = toml::parse(text, path);
@@ -64,6 +64,21 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
       return absl::InvalidArgumentError(absl::StrCat(path, ": max_concurrent_reads must be 1..256"));
     }
     c.max_concurrent_reads = static_cast<int>(*v);
+  }
+  if (const toml::table* tls = doc["tls"].as_table()) {
+    AgentTls t;
+    t.cert = tls->at_path("cert").value_or(std::string());
+    t.key = tls->at_path("key").value_or(std::string());
+    t.ca = tls->at_path("ca").value_or(std::string());
+    if (const toml::array* allowed = tls->at_path("allowed_clients").as_array()) {
+      for (const auto& a : *allowed) t.allowed_clients.push_back(a.value_or(std::string()));
+    }
+    if (t.cert.empty() || t.key.empty() || t.ca.empty() || t.allowed_clients.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": [tls] needs cert, key, ca and allowed_clients (the controller's certificate "
+                "name, e.g. [\"controller\"])"));
+    }
+    c.tls = std::move(t);
   }
   const toml::array* tenants = doc["tenants"].as_array();
   if (tenants == nullptr || tenants->empty()) {
@@ -104,10 +119,11 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
       tc.dsn = absl::StrCat("service=", *service);
       tc.dsn_source = absl::StrCat("service ", *service);
     } else {
-      if (!migrations::DsnPassword(*dsn).empty()) {
+      if (!migrations::DsnPassword(*dsn).empty() && !allow_plaintext_password) {
         return absl::InvalidArgumentError(absl::StrCat(
             where, ": dsn holds a literal password; keep it out of the file: use dsn_env, a "
-                   "libpq service file, or a passfile (passfile = \"...\")"));
+                   "libpq service file, or a passfile (passfile = \"...\"), or start with "
+                   "--allow-plaintext-password"));
       }
       tc.dsn = *dsn;
       tc.dsn_source = "dsn";

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,16 @@ struct TenantConfig {
   std::map<std::string, std::string> labels;
 };
 
+// Mutual TLS: this agent's certificate and key, the fleet CA that signs its
+// clients' certificates, and the identities (certificate CN or DNS SAN) of
+// the clients it serves (the controller).
+struct AgentTls {
+  std::string cert;
+  std::string key;
+  std::string ca;
+  std::vector<std::string> allowed_clients;
+};
+
 struct AgentConfig {
   std::string listen = "127.0.0.1:7070";
   std::string versions_cache;
@@ -34,13 +45,15 @@ struct AgentConfig {
   int max_concurrent_migrations = 4;
   int max_concurrent_reads = 16;  // connections used at once to read tenants
   std::vector<TenantConfig> tenants;
+  std::optional<AgentTls> tls;  // absent: plaintext (loopback development only)
 };
 
 // Parses agent.toml text. `getenv` resolves dsn_env (tests pass their own).
+// A literal password in a dsn is refused unless `allow_plaintext_password`.
 // Errors name the file, the tenant and the key.
 [[nodiscard]] absl::StatusOr<AgentConfig> ParseAgentConfig(
     const std::string& path, const std::string& text,
-    const std::function<const char*(const char*)>& getenv);
+    const std::function<const char*(const char*)>& getenv, bool allow_plaintext_password = false);
 
 }  // namespace fleet::agent
 

@@ -4,7 +4,10 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include <grpc/grpc_security_constants.h>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "migrations/dsn.h"
 #include "migrations/migrator.h"
 #include "migrations/status_macros.h"
@@ -49,6 +52,25 @@ AgentServiceImpl::AgentServiceImpl(AgentConfig config, migrations::FileSystem& f
       empty_graph_(*migrations::RevisionGraph::Build({})),
       migrations_(config_.max_concurrent_migrations) {
   for (const TenantConfig& t : config_.tenants) by_id_[t.id] = &t;
+}
+
+absl::Status AgentServiceImpl::CheckPeer(const grpc::ServerContext* ctx) const {
+  if (!config_.tls) return absl::OkStatus();
+  auto auth = ctx->auth_context();
+  std::vector<std::string> names;
+  if (auth) {
+    for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
+      for (const auto& v : auth->FindPropertyValues(property)) names.emplace_back(v.data(), v.size());
+    }
+  }
+  for (const auto& n : names) {
+    for (const auto& allowed : config_.tls->allowed_clients) {
+      if (n == allowed) return absl::OkStatus();
+    }
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "this agent serves only ", absl::StrJoin(config_.tls->allowed_clients, ", "),
+      "; the client certificate names ", names.empty() ? "nobody" : absl::StrJoin(names, ", ")));
 }
 
 absl::StatusOr<const TenantConfig*> AgentServiceImpl::FindTenant(const std::string& id) const {
@@ -167,9 +189,10 @@ fleet::v1::TenantState AgentServiceImpl::Inspect(const TenantConfig& t,
   return ToState(t, m.Inspect());
 }
 
-grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
                                            const fleet::v1::ListTenantsRequest* req,
                                            fleet::v1::ListTenantsResponse* resp) {
+  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
   fleet::v1::Bundle none;
   auto bundle = ResolveBundle(none, req->bundle_digest(), false);
   // An unknown bundle only means no drift check.
@@ -217,9 +240,10 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::GetTenant(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::GetTenant(grpc::ServerContext* ctx,
                                          const fleet::v1::GetTenantRequest* req,
                                          fleet::v1::TenantState* resp) {
+  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
   auto t = FindTenant(req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
   fleet::v1::Bundle none;
@@ -231,9 +255,10 @@ grpc::Status AgentServiceImpl::GetTenant(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::PutBundle(grpc::ServerContext*,
+grpc::Status AgentServiceImpl::PutBundle(grpc::ServerContext* ctx,
                                          const fleet::v1::PutBundleRequest* req,
                                          fleet::v1::PutBundleResponse* resp) {
+  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
   auto b = StoreBundle(req->bundle().digest(), proto::FilesFromProto(req->bundle()));
   if (!b.ok()) return proto::ToGrpc(b.status());
   resp->set_digest((*b)->digest);
@@ -244,6 +269,7 @@ grpc::Status AgentServiceImpl::PutBundle(grpc::ServerContext*,
 grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
                                        const fleet::v1::MigrateRequest* req,
                                        grpc::ServerWriter<fleet::v1::MigrateEvent>* writer) {
+  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
   auto t = FindTenant(req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
   for (absl::Status s : {CheckText("target", req->target(), kMaxTargetLength, true),
@@ -289,8 +315,9 @@ grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::Stamp(grpc::ServerContext*, const fleet::v1::StampRequest* req,
+grpc::Status AgentServiceImpl::Stamp(grpc::ServerContext* ctx, const fleet::v1::StampRequest* req,
                                      fleet::v1::StampResponse* resp) {
+  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
   auto t = FindTenant(req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
   if (req->revisions_size() == 0 || static_cast<size_t>(req->revisions_size()) > kMaxRevisions) {
@@ -313,8 +340,9 @@ grpc::Status AgentServiceImpl::Stamp(grpc::ServerContext*, const fleet::v1::Stam
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::Verify(grpc::ServerContext*, const fleet::v1::VerifyRequest* req,
+grpc::Status AgentServiceImpl::Verify(grpc::ServerContext* ctx, const fleet::v1::VerifyRequest* req,
                                       fleet::v1::VerifyResponse* resp) {
+  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
   auto t = FindTenant(req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
   fleet::v1::Bundle none;

@@ -50,6 +50,8 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
   };
 
   absl::StatusOr<const TenantConfig*> FindTenant(const std::string& id) const;
+  // With TLS: OK only for a client whose certificate names an allowed client.
+  absl::Status CheckPeer(const grpc::ServerContext* ctx) const;
   // The bundle a request names: stored first when the scripts came with it.
   absl::StatusOr<std::shared_ptr<const LoadedBundle>> ResolveBundle(
       const fleet::v1::Bundle& bundle, const std::string& digest, bool required);

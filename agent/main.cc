@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -23,6 +24,10 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "agent.toml")->required();
   app.add_option("--listen", listen, "Override the listen address (host:port; port 0 picks one)");
   app.add_option("--port-file", port_file, "Write the port actually bound to this file");
+  bool allow_plaintext_password = false;
+  app.add_flag("--allow-plaintext-password", allow_plaintext_password,
+               "Accept a literal password in a tenant's dsn (prefer dsn_env, a service or a "
+               "passfile)");
   CLI11_PARSE(app, argc, argv);
 
   auto text = fleet::migrations::DefaultFileSystem().ReadFile(config_path);
@@ -30,7 +35,8 @@ int main(int argc, char** argv) {
     std::cerr << "fleet-agent: " << text.status().message() << "\n";
     return 2;
   }
-  auto config = fleet::agent::ParseAgentConfig(config_path, *text, std::getenv);
+  auto config = fleet::agent::ParseAgentConfig(config_path, *text, std::getenv,
+                                               allow_plaintext_password);
   if (!config.ok()) {
     std::cerr << "fleet-agent: " << config.status().message() << "\n";
     return 2;
@@ -45,13 +51,31 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (config->tls) {
+    auto read = [&](const std::string& path) -> std::optional<std::string> {
+      auto text = fleet::migrations::DefaultFileSystem().ReadFile(path);
+      if (!text.ok()) {
+        std::cerr << "fleet-agent: [tls] " << text.status().message() << "\n";
+        return std::nullopt;
+      }
+      return *text;
+    };
+    auto cert = read(config->tls->cert), key = read(config->tls->key), ca = read(config->tls->ca);
+    if (!cert || !key || !ca) return 2;
+    grpc::SslServerCredentialsOptions options(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    options.pem_root_certs = *ca;
+    options.pem_key_cert_pairs.push_back({*key, *cert});
+    credentials = grpc::SslServerCredentials(options);
+  }
   fleet::agent::AgentServiceImpl service(*std::move(config),
                                          fleet::migrations::DefaultFileSystem());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(address, credentials, &port);
   builder.SetMaxReceiveMessageSize(256 << 20);  // a bundle of many scripts
   builder.SetMaxSendMessageSize(64 << 20);
   builder.RegisterService(&service);

@@ -19,8 +19,8 @@ fleet::v1::AgentService::Stub& GrpcAgentClient::StubFor(const std::string& addre
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    stub = fleet::v1::AgentService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    stub = fleet::v1::AgentService::NewStub(grpc::CreateCustomChannel(
+        address, tls_ ? grpc::SslCredentials(*tls_) : grpc::InsecureChannelCredentials(), args));
   }
   return *stub;
 }

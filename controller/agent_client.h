@@ -13,6 +13,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controller/inventory.h"
+#include <grpcpp/security/credentials.h>
+
+#include <optional>
+
 #include "fleet/v1/agent.grpc.pb.h"
 
 namespace fleet::controller {
@@ -51,7 +55,13 @@ class AgentClient {
 // Thread-safe.
 class GrpcAgentClient final : public AgentClient {
  public:
+  // Plaintext (loopback development).
   explicit GrpcAgentClient(absl::Duration deadline) : deadline_(deadline) {}
+  // Mutual TLS: the controller's certificate and key, and the fleet CA that
+  // signs agents' certificates; an agent must present a certificate naming
+  // the host of its enrolled address.
+  GrpcAgentClient(absl::Duration deadline, grpc::SslCredentialsOptions tls)
+      : deadline_(deadline), tls_(std::move(tls)) {}
   absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& address,
                                                         const std::string& bundle_digest) override;
   absl::Status PutBundle(const std::string& address, const BundleRecord& bundle) override;
@@ -67,6 +77,7 @@ class GrpcAgentClient final : public AgentClient {
   fleet::v1::AgentService::Stub& StubFor(const std::string& address);
 
   const absl::Duration deadline_;
+  const std::optional<grpc::SslCredentialsOptions> tls_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<fleet::v1::AgentService::Stub>> stubs_;  // GUARDED_BY(mu_)
 };

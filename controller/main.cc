@@ -21,6 +21,7 @@
 #include "controller/metrics.h"
 #include "controller/poller.h"
 #include "controller/rollout_runner.h"
+#include "migrations/file_system.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -37,6 +38,10 @@ int main(int argc, char** argv) {
   app.add_option("--agent-timeout", agent_timeout, "Deadline of each call to an agent")
       ->capture_default_str();
   app.add_option("--port-file", port_file, "Write \"<grpc port> <http port>\" to this file");
+  std::string tls_cert, tls_key, tls_ca;
+  app.add_option("--agent-tls-cert", tls_cert, "Controller certificate for mutual TLS with agents");
+  app.add_option("--agent-tls-key", tls_key, "Its private key");
+  app.add_option("--agent-tls-ca", tls_ca, "The fleet CA that signs agents' certificates");
   CLI11_PARSE(app, argc, argv);
   absl::Duration poll_interval, timeout;
   if (!absl::ParseDuration(poll, &poll_interval) || !absl::ParseDuration(agent_timeout, &timeout)) {
@@ -55,7 +60,27 @@ int main(int argc, char** argv) {
     std::cerr << "fleet-controller: " << inventory.status().message() << "\n";
     return 1;
   }
-  fleet::controller::GrpcAgentClient agents(timeout);
+  std::unique_ptr<fleet::controller::GrpcAgentClient> agent_client;
+  if (!tls_cert.empty() || !tls_key.empty() || !tls_ca.empty()) {
+    grpc::SslCredentialsOptions tls;
+    auto& fs = fleet::migrations::DefaultFileSystem();
+    auto cert = fs.ReadFile(tls_cert), key = fs.ReadFile(tls_key), ca = fs.ReadFile(tls_ca);
+    for (const auto* f : {&cert, &key, &ca}) {
+      if (!f->ok()) {
+        std::cerr << "fleet-controller: agent TLS needs --agent-tls-cert, --agent-tls-key and "
+                     "--agent-tls-ca: "
+                  << f->status().message() << "\n";
+        return 2;
+      }
+    }
+    tls.pem_cert_chain = *cert;
+    tls.pem_private_key = *key;
+    tls.pem_root_certs = *ca;
+    agent_client = std::make_unique<fleet::controller::GrpcAgentClient>(timeout, tls);
+  } else {
+    agent_client = std::make_unique<fleet::controller::GrpcAgentClient>(timeout);
+  }
+  fleet::controller::GrpcAgentClient& agents = *agent_client;
   fleet::controller::Metrics metrics;
   fleet::controller::BundleGraphs graphs;
   fleet::controller::Poller poller(**inventory, agents, metrics, {poll_interval, 3});

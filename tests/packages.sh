@@ -10,6 +10,7 @@ fleet_packages=(
   libpqxx-dev postgresql-15
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libsqlite3-dev libcpp-httplib-dev
+  openssl
 )
 
 fleet_install_packages() {

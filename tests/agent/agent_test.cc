@@ -67,7 +67,11 @@ TEST(AgentConfigTest, RefusesLiteralPasswordsAndBadTenants) {
   EXPECT_THAT(err("[[tenants]]\nid = \"a\"\ndsn = \"host=h password=hunter2\"\n"),
               HasSubstr("agent.toml: tenant a: dsn holds a literal password"));
   EXPECT_THAT(err("[[tenants]]\nid = \"a\"\ndsn = \"postgresql://u:hunter2@h/db\"\n"),
-              HasSubstr("literal password"));
+              HasSubstr("or start with --allow-plaintext-password"));
+  auto allowed = ParseAgentConfig(
+      "agent.toml", "versions_cache = \"/c\"\n[[tenants]]\nid = \"a\"\ndsn = \"host=h password=pw\"\n",
+      FakeEnv, /*allow_plaintext_password=*/true);
+  EXPECT_TRUE(allowed.ok()) << allowed.status();
   EXPECT_THAT(err("[[tenants]]\nid = \"a\"\ndsn_env = \"NOPE\"\n"),
               HasSubstr("environment variable NOPE is not set"));
   EXPECT_THAT(err("[[tenants]]\nid = \"a'b\"\nservice = \"s\"\n"), HasSubstr("tenant id 'a'b'"));
