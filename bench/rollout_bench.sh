@@ -9,24 +9,9 @@
 #   bench/rollout_bench.sh [N]
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${BUILD_DIR:-$root/build}"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 n="${1:-200}"
-versions="$root/examples/support-desk/versions"
-fleetctl="$build/cli/fleetctl"
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/fleet-rollout-bench.XXXXXX")"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  "$root/deploy/local/postgres.sh" stop "$work/pg"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-if [[ $(id -u) -eq 0 ]]; then chmod 755 "$work"; fi
-wait_file() { for _ in $(seq 1 200); do [[ -s "$1" ]] && return 0; sleep 0.05; done; return 1; }
-now_ms() { date +%s%3N; }
 
 admin="$("$root/deploy/local/postgres.sh" start "$work/pg")"
 for i in $(seq 1 "$n"); do echo "CREATE DATABASE r_$i; CREATE DATABASE p_$i;"; done \

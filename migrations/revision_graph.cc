@@ -910,6 +910,26 @@ absl::Status RevisionGraph::ApplyVersionChanges(std::vector<std::string>& heads,
   return update(self, to.back());
 }
 
+absl::Status RevisionGraph::AppendSteps(Direction direction, const std::vector<Index>& order,
+                                        std::vector<std::string>& heads, Plan& plan) const {
+  for (Index r : order) {
+    Step step;
+    step.direction = direction;
+    step.script = &nodes_[r].script;
+    step.is_upgrade = direction == Direction::kUpgrade;
+    if (step.is_upgrade) {
+      for (Index d : nodes_[r].down) step.from_revisions.push_back(id(d));
+      step.to_revisions.push_back(id(r));
+    } else {
+      step.from_revisions.push_back(id(r));
+      for (Index d : nodes_[r].down) step.to_revisions.push_back(id(d));
+    }
+    RETURN_IF_ERROR(ApplyVersionChanges(heads, step));
+    plan.steps.push_back(std::move(step));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Plan> RevisionGraph::PlanUpgrade(const std::vector<std::string>& current_heads,
                                                 absl::string_view target) const {
   if (target.find(':') != absl::string_view::npos) {
@@ -922,16 +942,7 @@ absl::StatusOr<Plan> RevisionGraph::PlanUpgrade(const std::vector<std::string>& 
   Plan plan;
   plan.start_heads = current_heads;
   std::vector<std::string> heads = current_heads;
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Step step;
-    step.direction = Direction::kUpgrade;
-    step.script = &nodes_[*it].script;
-    step.is_upgrade = true;
-    for (Index d : nodes_[*it].down) step.from_revisions.push_back(id(d));
-    step.to_revisions.push_back(id(*it));
-    RETURN_IF_ERROR(ApplyVersionChanges(heads, step));
-    plan.steps.push_back(std::move(step));
-  }
+  RETURN_IF_ERROR(AppendSteps(Direction::kUpgrade, {order.rbegin(), order.rend()}, heads, plan));
   plan.end_heads = std::move(heads);
   return plan;
 }
@@ -988,16 +999,7 @@ absl::StatusOr<Plan> RevisionGraph::PlanDowngrade(const std::vector<std::string>
   Plan plan;
   plan.start_heads = current_heads;
   std::vector<std::string> heads = current_heads;
-  for (Index r : order) {
-    Step step;
-    step.direction = Direction::kDowngrade;
-    step.script = &nodes_[r].script;
-    step.is_upgrade = false;
-    step.from_revisions.push_back(id(r));
-    for (Index d : nodes_[r].down) step.to_revisions.push_back(id(d));
-    RETURN_IF_ERROR(ApplyVersionChanges(heads, step));
-    plan.steps.push_back(std::move(step));
-  }
+  RETURN_IF_ERROR(AppendSteps(Direction::kDowngrade, order, heads, plan));
   plan.end_heads = std::move(heads);
   return plan;
 }
@@ -1029,16 +1031,7 @@ absl::StatusOr<Plan> RevisionGraph::PlanDowngradeToHeads(
   Plan plan;
   plan.start_heads = current_heads;
   std::vector<std::string> heads = current_heads;
-  for (Index r : order) {
-    Step step;
-    step.direction = Direction::kDowngrade;
-    step.script = &nodes_[r].script;
-    step.is_upgrade = false;
-    step.from_revisions.push_back(id(r));
-    for (Index d : nodes_[r].down) step.to_revisions.push_back(id(d));
-    RETURN_IF_ERROR(ApplyVersionChanges(heads, step));
-    plan.steps.push_back(std::move(step));
-  }
+  RETURN_IF_ERROR(AppendSteps(Direction::kDowngrade, order, heads, plan));
   std::vector<std::string> want = target_heads, got = heads;
   std::sort(want.begin(), want.end());
   std::sort(got.begin(), got.end());
