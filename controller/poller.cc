@@ -53,18 +53,23 @@ void Poller::PollAll() {
 
 absl::Status Poller::PollAgent(const std::string& address) {
   absl::Time start = absl::Now();
-  auto newest = inventory_.NewestBundle();
+  // The newest bundle's digest comes from the listing (no script contents);
+  // the scripts are read only for an agent that has not been sent them yet.
+  auto bundles = inventory_.ListBundles();
   std::string digest;
-  if (newest.ok() && *newest) {
-    digest = (*newest)->digest;
+  if (bundles.ok() && !bundles->empty()) {
+    digest = bundles->front().digest;
     bool sent;
     {
       std::lock_guard<std::mutex> lock(mu_);
       sent = has_bundle_.count({address, digest}) > 0;
     }
-    if (!sent && client_.PutBundle(address, **newest).ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      has_bundle_.insert({address, digest});
+    if (!sent) {
+      auto full = inventory_.GetBundle(digest);
+      if (full.ok() && client_.PutBundle(address, *full).ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        has_bundle_.insert({address, digest});
+      }
     }
   }
   absl::StatusOr<std::vector<TenantRecord>> tenants = client_.ListTenants(address, digest);

@@ -274,11 +274,11 @@ class Migrator::Session {
     if (err) return ToStatus(err, "while reading the version table");
     // Drift needs every head known to the scripts; with an unknown head the
     // state is still worth reporting (the caller sees the unknown revision).
-    absl::StatusOr<std::vector<RevisionGraph::Index>> applied =
-        m_.graph_.AppliedRevisions(state.heads);
-    if (with_drift && !recorded.empty() && applied.ok()) {
+    // `recorded` is filled only when drift was asked for.
+    if (!recorded.empty()) {
+      auto applied = m_.graph_.AppliedRevisions(state.heads);
       absl::flat_hash_map<std::string, std::string> by_rev(recorded.begin(), recorded.end());
-      for (RevisionGraph::Index i : *applied) {
+      for (RevisionGraph::Index i : applied.ok() ? *applied : std::vector<RevisionGraph::Index>{}) {
         const Script& s = m_.graph_.script(i);
         auto it = by_rev.find(s.revision);
         if (it != by_rev.end() && it->second != s.checksum) {
