@@ -60,6 +60,17 @@ void SetDeadline(FleetContext& ctx, grpc::ClientContext& c) {
   c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(ctx.options.timeout_seconds)));
 }
 
+// One call to the controller: the stub, and a context with the deadline set.
+// When no controller was given, `stub` is null and `code` is the exit code.
+struct ControllerCall {
+  explicit ControllerCall(FleetContext& ctx) : stub(Connect(ctx, &code)) {
+    SetDeadline(ctx, context);
+  }
+  int code = kExitOk;
+  std::unique_ptr<Stub> stub;
+  grpc::ClientContext context;
+};
+
 // "k=v,k2=v2" into a selector; errors name the bad part.
 bool ParseSelector(FleetContext& ctx, fleet::v1::Selector* out, int* code) {
   for (absl::string_view part : absl::StrSplit(ctx.options.selector, ',', absl::SkipEmpty())) {
@@ -126,11 +137,10 @@ nlohmann::json TenantJson(const fleet::v1::Tenant& t) {
 }  // namespace
 
 int RunAgentsCommand(FleetContext& ctx) {
-  int code = kExitOk;
-  auto stub = Connect(ctx, &code);
-  if (!stub) return code;
-  grpc::ClientContext c;
-  SetDeadline(ctx, c);
+  ControllerCall call(ctx);
+  if (!call.stub) return call.code;
+  auto& stub = call.stub;
+  grpc::ClientContext& c = call.context;
   const std::string& action = ctx.options.action;
   if (action == "add" || action == "remove") {
     if (ctx.options.args.size() != 1) return Usage(ctx, absl::StrCat("agents ", action, " takes one ADDR"));
@@ -182,11 +192,10 @@ int RunAgentsCommand(FleetContext& ctx) {
 }
 
 int RunTenantsCommand(FleetContext& ctx) {
-  int code = kExitOk;
-  auto stub = Connect(ctx, &code);
-  if (!stub) return code;
-  grpc::ClientContext c;
-  SetDeadline(ctx, c);
+  ControllerCall call(ctx);
+  if (!call.stub) return call.code;
+  auto& stub = call.stub;
+  grpc::ClientContext& c = call.context;
   const std::string& action = ctx.options.action;
   if (action == "label") {
     if (ctx.options.args.size() < 2) return Usage(ctx, "tenants label ID k=v... [k-]");
@@ -246,6 +255,7 @@ int RunTenantsCommand(FleetContext& ctx) {
     return kExitOk;
   }
   fleet::v1::ListFleetTenantsRequest req;
+  int code = kExitOk;
   if (!ParseSelector(ctx, req.mutable_selector(), &code)) return code;
   fleet::v1::ListFleetTenantsResponse resp;
   grpc::Status s = stub->ListTenants(&c, req, &resp);
@@ -265,11 +275,10 @@ int RunTenantsCommand(FleetContext& ctx) {
 }
 
 int RunBundleCommand(FleetContext& ctx) {
-  int code = kExitOk;
-  auto stub = Connect(ctx, &code);
-  if (!stub) return code;
-  grpc::ClientContext c;
-  SetDeadline(ctx, c);
+  ControllerCall call(ctx);
+  if (!call.stub) return call.code;
+  auto& stub = call.stub;
+  grpc::ClientContext& c = call.context;
   const std::string& action = ctx.options.action;
   if (action == "push") {
     if (ctx.options.args.size() != 1) return Usage(ctx, "bundle push takes one versions DIR");
@@ -345,18 +354,18 @@ int RunBundleCommand(FleetContext& ctx) {
 }
 
 int RunStatusCommand(FleetContext& ctx) {
-  int code = kExitOk;
-  auto stub = Connect(ctx, &code);
-  if (!stub) return code;
+  ControllerCall call(ctx);
+  if (!call.stub) return call.code;
+  auto& stub = call.stub;
+  grpc::ClientContext& c = call.context;
   const std::string& sort = ctx.options.sort;
   if (sort != "behind" && sort != "id" && sort != "last-seen") {
     return Usage(ctx, "--sort takes behind, id or last-seen");
   }
+  int code = kExitOk;
   fleet::v1::StatusRequest req;
   if (!ParseSelector(ctx, req.mutable_selector(), &code)) return code;
   req.set_refresh(ctx.options.refresh);
-  grpc::ClientContext c;
-  SetDeadline(ctx, c);
   fleet::v1::StatusResponse resp;
   grpc::Status s = stub->Status(&c, req, &resp);
   if (!s.ok()) return Failed(ctx, s);
@@ -636,12 +645,12 @@ int Watch(FleetContext& ctx, Stub& stub, const std::string& id) {
 }  // namespace
 
 int RunRolloutCommand(FleetContext& ctx) {
+  ControllerCall call(ctx);
+  if (!call.stub) return call.code;
+  auto& stub = call.stub;
+  grpc::ClientContext& c = call.context;
   int code = kExitOk;
-  auto stub = Connect(ctx, &code);
-  if (!stub) return code;
   const std::string action = ctx.options.action == "promote" ? "resume" : ctx.options.action;
-  grpc::ClientContext c;
-  SetDeadline(ctx, c);
   if (action == "plan" || action == "start") {
     fleet::v1::RolloutSpec spec;
     if (!BuildSpec(ctx, &spec, &code)) return code;

@@ -260,6 +260,18 @@ void PlannedToProto(const PlannedTenantInfo& p, fleet::v1::PlannedTenant* out) {
   for (const auto& s : p.steps) out->add_steps(s);
 }
 
+// The rollout itself, without its tenants.
+void RolloutToProto(const RolloutRecord& r, fleet::v1::Rollout* out) {
+  out->set_id(r.id);
+  out->set_state(r.state);
+  (void)google::protobuf::util::JsonStringToMessage(r.spec_json, out->mutable_spec());
+  out->set_wave(r.wave);
+  out->set_waves(r.waves);
+  out->set_reason(r.reason);
+  out->set_created_at(r.created_at);
+  out->set_updated_at(r.updated_at);
+}
+
 bool ValidRolloutId(const std::string& id) {
   return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
     return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
@@ -316,14 +328,7 @@ absl::StatusOr<fleet::v1::Rollout> ControllerServiceImpl::Load(const std::string
   ASSIGN_OR_RETURN(RolloutRecord r, inventory_.GetRollout(id));
   ASSIGN_OR_RETURN(auto tenants, inventory_.ListRolloutTenants(id));
   fleet::v1::Rollout out;
-  out.set_id(r.id);
-  out.set_state(r.state);
-  (void)google::protobuf::util::JsonStringToMessage(r.spec_json, out.mutable_spec());
-  out.set_wave(r.wave);
-  out.set_waves(r.waves);
-  out.set_reason(r.reason);
-  out.set_created_at(r.created_at);
-  out.set_updated_at(r.updated_at);
+  RolloutToProto(r, &out);
   for (const auto& t : tenants) {
     auto* o = out.add_tenants();
     o->set_id(t.tenant_id);
@@ -415,17 +420,7 @@ grpc::Status ControllerServiceImpl::ListRollouts(grpc::ServerContext*,
                                                  fleet::v1::ListRolloutsResponse* resp) {
   auto rollouts = inventory_.ListRollouts();
   if (!rollouts.ok()) return ToGrpc(rollouts.status());
-  for (const auto& r : *rollouts) {
-    auto* o = resp->add_rollouts();
-    o->set_id(r.id);
-    o->set_state(r.state);
-    (void)google::protobuf::util::JsonStringToMessage(r.spec_json, o->mutable_spec());
-    o->set_wave(r.wave);
-    o->set_waves(r.waves);
-    o->set_reason(r.reason);
-    o->set_created_at(r.created_at);
-    o->set_updated_at(r.updated_at);
-  }
+  for (const auto& r : *rollouts) RolloutToProto(r, resp->add_rollouts());
   return grpc::Status::OK;
 }
 

@@ -911,8 +911,16 @@ absl::Status RevisionGraph::ApplyVersionChanges(std::vector<std::string>& heads,
 }
 
 absl::Status RevisionGraph::AppendSteps(Direction direction, const std::vector<Index>& order,
-                                        std::vector<std::string>& heads, Plan& plan) const {
+                                        std::vector<std::string>& heads, Plan& plan,
+                                        absl::string_view destination) const {
   for (Index r : order) {
+    const Script& s = nodes_[r].script;
+    if (direction == Direction::kDowngrade && !s.is_reversible()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "revision ", s.revision, " (", s.path,
+          ") has no '-- migrate:downgrade' section, so it is irreversible: the downgrade to ",
+          destination, " would have to cross it"));
+    }
     Step step;
     step.direction = direction;
     step.script = &nodes_[r].script;
@@ -987,19 +995,10 @@ absl::StatusOr<Plan> RevisionGraph::PlanDowngrade(const std::vector<std::string>
                                       " is not a valid downgrade target from current head(s)"));
   }
   std::vector<Index> order = TopologicalSort(std::move(drop), current);
-  for (Index r : order) {
-    const Script& s = nodes_[r].script;
-    if (!s.is_reversible()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "revision ", s.revision, " (", s.path,
-          ") has no '-- migrate:downgrade' section, so it is irreversible: the downgrade to ",
-          target, " would have to cross it"));
-    }
-  }
   Plan plan;
   plan.start_heads = current_heads;
   std::vector<std::string> heads = current_heads;
-  RETURN_IF_ERROR(AppendSteps(Direction::kDowngrade, order, heads, plan));
+  RETURN_IF_ERROR(AppendSteps(Direction::kDowngrade, order, heads, plan, target));
   plan.end_heads = std::move(heads);
   return plan;
 }
@@ -1020,18 +1019,11 @@ absl::StatusOr<Plan> RevisionGraph::PlanDowngradeToHeads(
   Marks drop(size(), 0);
   for (Index i = 0; i < size(); ++i) drop[i] = applied[i] && !keep[i];
   std::vector<Index> order = TopologicalSort(std::move(drop), current);
-  for (Index r : order) {
-    const Script& s = nodes_[r].script;
-    if (!s.is_reversible()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "revision ", s.revision, " (", s.path,
-          ") has no '-- migrate:downgrade' section, so it is irreversible"));
-    }
-  }
   Plan plan;
   plan.start_heads = current_heads;
   std::vector<std::string> heads = current_heads;
-  RETURN_IF_ERROR(AppendSteps(Direction::kDowngrade, order, heads, plan));
+  RETURN_IF_ERROR(AppendSteps(Direction::kDowngrade, order, heads, plan,
+                              absl::StrCat("exactly ", absl::StrJoin(target_heads, ", "))));
   std::vector<std::string> want = target_heads, got = heads;
   std::sort(want.begin(), want.end());
   std::sort(got.begin(), got.end());

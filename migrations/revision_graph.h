@@ -192,8 +192,10 @@ class RevisionGraph {
   std::vector<Index> TopologicalSort(Marks todo, const std::vector<Index>& heads) const;
   absl::Status ApplyVersionChanges(std::vector<std::string>& heads, Step& step) const;
   // Appends a step per revision of `order` to `plan`, moving `heads` along.
+  // A downgrade across an irreversible revision fails, naming `destination`.
   absl::Status AppendSteps(Direction direction, const std::vector<Index>& order,
-                           std::vector<std::string>& heads, Plan& plan) const;
+                           std::vector<std::string>& heads, Plan& plan,
+                           absl::string_view destination = "") const;
 
   std::vector<Node> nodes_;
   absl::flat_hash_map<std::string, Index> by_key_;  // ids and branch labels
