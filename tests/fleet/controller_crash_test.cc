@@ -14,23 +14,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/cli/cli_test_util.h"
-#include "tests/testing/postgres.h"
-#include "tests/testing/process.h"
+#include "tests/testing/fleet_harness.h"
 
 namespace fleet {
 namespace {
 
 using ::fleet::testing::Process;
+using ::fleet::testing::ReadWhole;
 using ::fleet::testing::RunCli;
 using ::fleet::testing::TempDir;
 using ::fleet::testing::WaitFor;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 TEST(ControllerCrashTest, InventorySurvivesKillNineDuringWrites) {
   TempDir dir;
@@ -54,9 +47,9 @@ TEST(ControllerCrashTest, InventorySurvivesKillNineDuringWrites) {
     std::string port_file = absl::StrCat(dir.path(), "/port", round);
     Process controller({FLEET_CONTROLLER_PATH, "--db", db, "--listen", "127.0.0.1:0", "--http", "",
                         "--port-file", port_file});
-    ASSERT_TRUE(WaitFor([&] { return !ReadAll(port_file).empty(); })) << controller.Err();
+    ASSERT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << controller.Err();
     int port = 0;
-    std::istringstream(ReadAll(port_file)) >> port;
+    std::istringstream(ReadWhole(port_file)) >> port;
     std::string address = absl::StrCat("127.0.0.1:", port);
     // Push until at least one push of this round landed, then keep pushing
     // from another thread while the controller is killed.

@@ -5,8 +5,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "migrations/migrator.h"
-#include "migrations/script_directory.h"
 #include "tests/testing/fleet_harness.h"
 
 namespace fleet {
@@ -38,11 +36,7 @@ class RolloutTest : public fleet::testing::FleetHarness {
   }
 
   void UpgradeTo(const std::string& dsn, const std::string& target) {
-    auto g = migrations::LoadRevisionGraph(migrations::DefaultFileSystem(), ExampleVersions());
-    migrations::MigratorOptions o;
-    o.dsn = dsn;
-    auto r = migrations::Migrator(**g, o).Upgrade(target);
-    ASSERT_TRUE(r.ok()) << r.status();
+    UpgradeExample(dsn, {target});
   }
 
   std::string RowsChecksum(const std::string& dsn) {

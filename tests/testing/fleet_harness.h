@@ -12,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "migrations/migrator.h"
+#include "migrations/script_directory.h"
 #include "nlohmann/json.hpp"
 #include "tests/cli/cli_test_util.h"
 #include "tests/testing/postgres.h"
@@ -115,6 +117,21 @@ class FleetHarness : public PostgresTest {
     EXPECT_EQ(r.code, 0) << r.err;
     auto j = nlohmann::json::parse(r.out, nullptr, false);
     return j.is_object() ? j["id"].get<std::string>() : "";
+  }
+
+  // Upgrades `dsn` with examples/support-desk to each of `targets` in turn.
+  void UpgradeExample(const std::string& dsn, const std::vector<std::string>& targets) {
+    auto g = migrations::LoadRevisionGraph(
+        migrations::DefaultFileSystem(),
+        std::string(FLEET_SOURCE_DIR) + "/examples/support-desk/versions");
+    ASSERT_TRUE(g.ok()) << g.status();
+    migrations::MigratorOptions o;
+    o.dsn = dsn;
+    o.actor = "test";
+    for (const auto& t : targets) {
+      auto r = migrations::Migrator(**g, o).Upgrade(t);
+      ASSERT_TRUE(r.ok()) << r.status();
+    }
   }
 
   std::vector<std::string> HeadsOf(const std::string& dsn) {
