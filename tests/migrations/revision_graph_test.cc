@@ -210,6 +210,7 @@ TEST(RevisionGraphTest, StampAcrossDependentBranchesIsAllOrNothing) {
   EXPECT_THAT(fleet::testing::Sorted(plan->end_heads), ElementsAre("a2", "b2"));
   auto back = g->PlanStamp({"a2", "b2"}, {"a1"});
   ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_THAT(back->end_heads, ElementsAre("a1"));  // both branches came down to a1
 }
 
 TEST(RevisionGraphTest, CurrentRevisionsReduceToBranchHeads) {
