@@ -12,6 +12,7 @@
 #include "migrations/migrator.h"
 #include "migrations/status_macros.h"
 #include "proto/convert.h"
+#include "proto/transport.h"
 #include "proto/validate.h"
 
 namespace fleet::agent {
@@ -57,12 +58,7 @@ AgentServiceImpl::AgentServiceImpl(AgentConfig config, migrations::FileSystem& f
 absl::Status AgentServiceImpl::CheckPeer(const grpc::ServerContext* ctx) const {
   if (!config_.tls) return absl::OkStatus();
   auto auth = ctx->auth_context();
-  std::vector<std::string> names;
-  if (auth) {
-    for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
-      for (const auto& v : auth->FindPropertyValues(property)) names.emplace_back(v.data(), v.size());
-    }
-  }
+  std::vector<std::string> names = proto::PeerNames(auth.get());
   for (const auto& n : names) {
     for (const auto& allowed : config_.tls->allowed_clients) {
       if (n == allowed) return absl::OkStatus();

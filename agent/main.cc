@@ -14,6 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
+#include "proto/transport.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -28,6 +29,14 @@ int main(int argc, char** argv) {
   app.add_flag("--allow-plaintext-password", allow_plaintext_password,
                "Accept a literal password in a tenant's dsn (prefer dsn_env, a service or a "
                "passfile)");
+  bool insecure = false;
+  app.add_flag("--insecure", insecure,
+               "Serve plaintext when agent.toml has no [tls] section; only allowed on a loopback "
+               "address (development and tests)");
+  app.footer(
+      "Without --insecure the agent serves mutual TLS only ([tls] in agent.toml): clients need a "
+      "certificate signed by the fleet CA that names one of tls.allowed_clients.\n"
+      "SIGHUP re-reads the [tls] certificate, key and CA: connections made afterwards use them.");
   CLI11_PARSE(app, argc, argv);
 
   auto text = fleet::migrations::DefaultFileSystem().ReadFile(config_path);
@@ -49,25 +58,27 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  std::shared_ptr<fleet::proto::ReloadableServerCredentials> tls;
   if (config->tls) {
-    auto read = [&](const std::string& path) -> std::optional<std::string> {
-      auto text = fleet::migrations::DefaultFileSystem().ReadFile(path);
-      if (!text.ok()) {
-        std::cerr << "fleet-agent: [tls] " << text.status().message() << "\n";
-        return std::nullopt;
-      }
-      return *text;
-    };
-    auto cert = read(config->tls->cert), key = read(config->tls->key), ca = read(config->tls->ca);
-    if (!cert || !key || !ca) return 2;
-    grpc::SslServerCredentialsOptions options(
+    auto created = fleet::proto::ReloadableServerCredentials::Create(
+        {config->tls->cert, config->tls->key, config->tls->ca},
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    options.pem_root_certs = *ca;
-    options.pem_key_cert_pairs.push_back({*key, *cert});
-    credentials = grpc::SslServerCredentials(options);
+    if (!created.ok()) {
+      std::cerr << "fleet-agent: [tls] " << created.status().message() << "\n";
+      return 2;
+    }
+    tls = *created;
+    credentials = tls;
+  } else if (absl::Status s = fleet::proto::CheckPlaintext("fleet-agent", address, insecure);
+             !s.ok()) {
+    std::cerr << s.message() << " (agent.toml's [tls] section)\n";
+    return 2;
+  } else {
+    credentials = grpc::InsecureServerCredentials();
   }
   fleet::agent::AgentServiceImpl service(*std::move(config),
                                          fleet::migrations::DefaultFileSystem());
@@ -90,7 +101,15 @@ int main(int argc, char** argv) {
   }
   std::cerr << "fleet-agent: serving " << tenants << " tenants on port " << port << std::endl;
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    if (!tls) {
+      std::cerr << "fleet-agent: SIGHUP: no [tls] to reload" << std::endl;
+    } else if (absl::Status s = tls->Reload(); !s.ok()) {
+      std::cerr << "fleet-agent: SIGHUP: kept the old certificates: " << s.message() << std::endl;
+    } else {
+      std::cerr << "fleet-agent: SIGHUP: reloaded the [tls] certificate, key and CA" << std::endl;
+    }
+  }
   std::cerr << "fleet-agent: shutting down" << std::endl;
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   return 0;

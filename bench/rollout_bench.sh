@@ -18,7 +18,7 @@ for i in $(seq 1 "$n"); do echo "CREATE DATABASE r_$i; CREATE DATABASE p_$i;"; d
   | psql -q -X "$admin" >/dev/null
 
 start_controller() {  # start_controller NAME -> sets port
-  "$build/controller/fleet-controller" --db "$work/$1.sqlite" --listen 127.0.0.1:0 --http "" \
+  "$build/controller/fleet-controller" --insecure --db "$work/$1.sqlite" --listen 127.0.0.1:0 --http "" \
     --poll-interval 24h --port-file "$work/$1.port" 2>"$work/$1.log" &
   pids+=($!)
   wait_file "$work/$1.port"
@@ -40,19 +40,19 @@ for a in 0 1 2 3; do
 done
 for i in $(seq 1 "$n"); do export "R_$i=$admin dbname=r_$i"; done
 for a in 0 1 2 3; do
-  "$build/agent/fleet-agent" --config "$work/agent$a.toml" --port-file "$work/a$a.port" \
+  "$build/agent/fleet-agent" --insecure --config "$work/agent$a.toml" --port-file "$work/a$a.port" \
     2>"$work/a$a.log" &
   pids+=($!)
 done
 start_controller c1
 for a in 0 1 2 3; do
   wait_file "$work/a$a.port"
-  "$fleetctl" agents add "127.0.0.1:$(cat "$work/a$a.port")" --controller "127.0.0.1:$port" >/dev/null
+  "$fleetctl" agents add "127.0.0.1:$(cat "$work/a$a.port")" --insecure --controller "127.0.0.1:$port" >/dev/null
 done
-"$fleetctl" bundle push "$versions" --controller "127.0.0.1:$port" >/dev/null
+"$fleetctl" bundle push "$versions" --insecure --controller "127.0.0.1:$port" >/dev/null
 t0=$(now_ms)
 "$fleetctl" rollout start --parallel 8 --canary 1 --waves 100% --watch \
-  --controller "127.0.0.1:$port" >/dev/null
+  --insecure --controller "127.0.0.1:$port" >/dev/null
 t1=$(now_ms)
 "$fleetctl" upgrade heads --sql --dir "$versions" >"$work/head.sql"
 seq 1 "$n" | xargs -P 8 -I{} psql -q -X -v ON_ERROR_STOP=1 "$admin dbname=p_{}" -f "$work/head.sql" >/dev/null
@@ -81,17 +81,17 @@ for a in $(seq 0 9); do
       echo "[[tenants]]"; echo "id = \"h$i\""; echo "dsn_env = \"AT_HEAD\""; echo "schema = \"t$i\""
     done
   } >"$work/hagent$a.toml"
-  "$build/agent/fleet-agent" --config "$work/hagent$a.toml" --port-file "$work/h$a.port" \
+  "$build/agent/fleet-agent" --insecure --config "$work/hagent$a.toml" --port-file "$work/h$a.port" \
     2>"$work/h$a.log" &
   pids+=($!)
 done
 start_controller c2
 for a in $(seq 0 9); do
   wait_file "$work/h$a.port"
-  "$fleetctl" agents add "127.0.0.1:$(cat "$work/h$a.port")" --controller "127.0.0.1:$port" >/dev/null
+  "$fleetctl" agents add "127.0.0.1:$(cat "$work/h$a.port")" --insecure --controller "127.0.0.1:$port" >/dev/null
 done
-"$fleetctl" bundle push "$versions" --controller "127.0.0.1:$port" >/dev/null
+"$fleetctl" bundle push "$versions" --insecure --controller "127.0.0.1:$port" >/dev/null
 t0=$(now_ms)
-"$fleetctl" rollout start --watch --controller "127.0.0.1:$port" >/dev/null
+"$fleetctl" rollout start --watch --insecure --controller "127.0.0.1:$port" >/dev/null
 t1=$(now_ms)
 echo "rollout where all 1000 tenants are already at the target: $((t1 - t0)) ms end to end"

@@ -25,15 +25,15 @@ time_runs() {  # time_runs N CMD...: prints the median of N runs in ms
 
 # 1. From the inventory.
 "$build/bench/inventory_fill" "$work/inv.sqlite" "$n_inventory" "$versions"
-"$build/controller/fleet-controller" --db "$work/inv.sqlite" --listen 127.0.0.1:0 --http "" \
+"$build/controller/fleet-controller" --insecure --db "$work/inv.sqlite" --listen 127.0.0.1:0 --http "" \
   --poll-interval 24h --agent-timeout 200ms --port-file "$work/c1.port" 2>"$work/c1.log" &
 pids+=($!)
 c1=$!
 wait_file "$work/c1.port"
 read -r port1 _ <"$work/c1.port"
-"$fleetctl" status --controller "127.0.0.1:$port1" >/dev/null || true  # warm the graph cache
-ms=$(time_runs 9 "$fleetctl" status -o json --controller "127.0.0.1:$port1")
-ms_table=$(time_runs 9 "$fleetctl" status --controller "127.0.0.1:$port1")
+"$fleetctl" status --insecure --controller "127.0.0.1:$port1" >/dev/null || true  # warm the graph cache
+ms=$(time_runs 9 "$fleetctl" status -o json --insecure --controller "127.0.0.1:$port1")
+ms_table=$(time_runs 9 "$fleetctl" status --insecure --controller "127.0.0.1:$port1")
 rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$c1/status")
 echo "status over $n_inventory tenants from the inventory: median ${ms} ms (-o json), ${ms_table} ms (table); controller RSS ${rss} MB"
 
@@ -66,19 +66,19 @@ for a in $(seq 0 $((agents - 1))); do
       echo "schema = \"t$i\""
     done
   } >"$work/agent$a.toml"
-  "$build/agent/fleet-agent" --config "$work/agent$a.toml" --port-file "$work/a$a.port" \
+  "$build/agent/fleet-agent" --insecure --config "$work/agent$a.toml" --port-file "$work/a$a.port" \
     2>"$work/a$a.log" &
   pids+=($!)
 done
-"$build/controller/fleet-controller" --db "$work/live.sqlite" --listen 127.0.0.1:0 --http "" \
+"$build/controller/fleet-controller" --insecure --db "$work/live.sqlite" --listen 127.0.0.1:0 --http "" \
   --poll-interval 24h --port-file "$work/c2.port" 2>"$work/c2.log" &
 pids+=($!)
 wait_file "$work/c2.port"
 read -r port2 _ <"$work/c2.port"
 for a in $(seq 0 $((agents - 1))); do
   wait_file "$work/a$a.port"
-  "$fleetctl" agents add "127.0.0.1:$(cat "$work/a$a.port")" --controller "127.0.0.1:$port2" >/dev/null
+  "$fleetctl" agents add "127.0.0.1:$(cat "$work/a$a.port")" --insecure --controller "127.0.0.1:$port2" >/dev/null
 done
-"$fleetctl" bundle push "$versions" --controller "127.0.0.1:$port2" >/dev/null
-ms_refresh=$(time_runs 5 "$fleetctl" status --refresh --controller "127.0.0.1:$port2")
+"$fleetctl" bundle push "$versions" --insecure --controller "127.0.0.1:$port2" >/dev/null
+ms_refresh=$(time_runs 5 "$fleetctl" status --refresh --insecure --controller "127.0.0.1:$port2")
 echo "status --refresh over $n_refresh tenants behind $agents agents: median ${ms_refresh} ms"

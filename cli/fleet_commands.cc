@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -19,6 +20,7 @@
 #include "migrations/bundle.h"
 #include "nlohmann/json.hpp"
 #include "proto/convert.h"
+#include "proto/transport.h"
 #include "proto/validate.h"
 #include "toml++/toml.h"
 
@@ -35,36 +37,99 @@ int Usage(FleetContext& ctx, absl::string_view message) {
 int Failed(FleetContext& ctx, const grpc::Status& s) {
   std::string where = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
                               s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-                          ? absl::StrCat(" (controller ", ctx.options.controller, ")")
+                          ? absl::StrCat(" (controller ", ctx.options.controller,
+                                         ctx.options.insecure ? ", plaintext" : ", TLS", ")")
                           : "";
   ctx.err << "error: " << s.error_message() << where << "\n";
   return kExitFailed;
 }
 
+std::string WhoAmI() {
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  char buf[4096];
+  std::string user = "unknown";
+  if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &found) == 0 && found) user = found->pw_name;
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  return absl::StrCat(user, "@", host);
+}
+
 std::unique_ptr<Stub> Connect(FleetContext& ctx, int* code) {
-  if (ctx.options.controller.empty()) {
-    if (const char* env = std::getenv("FLEET_CONTROLLER")) ctx.options.controller = env;
+  FleetOptions& o = ctx.options;
+  if (o.controller.empty()) {
+    if (const char* env = std::getenv("FLEET_CONTROLLER")) o.controller = env;
   }
-  if (ctx.options.controller.empty()) {
+  if (o.controller.empty()) {
     *code = Usage(ctx, "no controller given: pass --controller HOST:PORT or set FLEET_CONTROLLER");
     return nullptr;
+  }
+  for (auto [value, env] : {std::pair{&o.tls_ca, "FLEET_TLS_CA"}, {&o.tls_cert, "FLEET_TLS_CERT"},
+                            {&o.tls_key, "FLEET_TLS_KEY"}, {&o.token_file, "FLEET_TOKEN_FILE"}}) {
+    if (value->empty()) {
+      if (const char* v = std::getenv(env)) *value = v;
+    }
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (o.insecure) {
+    if (absl::Status s = proto::CheckPlaintext("fleetctl", o.controller, true); !s.ok()) {
+      *code = Usage(ctx, s.message());
+      return nullptr;
+    }
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    if (o.tls_cert.empty() != o.tls_key.empty()) {
+      *code = Usage(ctx, "a client certificate needs both --tls-cert and --tls-key");
+      return nullptr;
+    }
+    auto material = proto::ReadTlsFiles({o.tls_cert, o.tls_key, o.tls_ca});
+    if (!material.ok()) {
+      *code = Usage(ctx, material.status().message());
+      return nullptr;
+    }
+    credentials = proto::ClientCredentials(*material);
+  }
+  // The token comes from a file or the environment, never from a flag: a
+  // flag shows in `ps` and in shell history.
+  if (!o.token_file.empty()) {
+    auto text = ctx.fs.ReadFile(o.token_file);
+    if (!text.ok()) {
+      *code = Usage(ctx, absl::StrCat("--token-file: ", text.status().message()));
+      return nullptr;
+    }
+    o.token = std::string(absl::StripAsciiWhitespace(*text));
+    if (o.token.empty()) {
+      *code = Usage(ctx, absl::StrCat("--token-file ", o.token_file, " is empty"));
+      return nullptr;
+    }
+  } else if (const char* env = std::getenv("FLEET_TOKEN")) {
+    o.token = std::string(absl::StripAsciiWhitespace(env));
+  }
+  for (char c : o.token) {
+    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
+      *code = Usage(ctx, "the token holds a space or a non-printable character");
+      return nullptr;
+    }
   }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
   args.SetMaxSendMessageSize(256 << 20);
-  return fleet::v1::ControllerService::NewStub(grpc::CreateCustomChannel(
-      ctx.options.controller, grpc::InsecureChannelCredentials(), args));
+  return fleet::v1::ControllerService::NewStub(
+      grpc::CreateCustomChannel(o.controller, credentials, args));
 }
 
-void SetDeadline(FleetContext& ctx, grpc::ClientContext& c) {
+// Every call: a deadline, the caller's token, and who they say they are.
+void PrepareCall(FleetContext& ctx, grpc::ClientContext& c) {
   c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(ctx.options.timeout_seconds)));
+  if (!ctx.options.token.empty()) c.AddMetadata("authorization", "Bearer " + ctx.options.token);
+  c.AddMetadata(proto::kActorMetadataKey, WhoAmI());
 }
 
 // One call to the controller: the stub, and a context with the deadline set.
 // When no controller was given, `stub` is null and `code` is the exit code.
 struct ControllerCall {
   explicit ControllerCall(FleetContext& ctx) : stub(Connect(ctx, &code)) {
-    SetDeadline(ctx, context);
+    PrepareCall(ctx, context);
   }
   int code = kExitOk;
   std::unique_ptr<Stub> stub;
@@ -424,16 +489,6 @@ int RunStatusCommand(FleetContext& ctx) {
 namespace fleet::cli {
 namespace {
 
-std::string WhoAmI() {
-  struct passwd pw;
-  struct passwd* found = nullptr;
-  char buf[4096];
-  std::string user = "unknown";
-  if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &found) == 0 && found) user = found->pw_name;
-  char host[256] = "localhost";
-  gethostname(host, sizeof host - 1);
-  return absl::StrCat(user, "@", host);
-}
 
 absl::StatusOr<int> Seconds(absl::string_view flag, const std::string& text) {
   absl::Duration d;
@@ -609,7 +664,7 @@ int Watch(FleetContext& ctx, Stub& stub, const std::string& id) {
   absl::Time start = absl::Now();
   for (;;) {
     grpc::ClientContext c;
-    SetDeadline(ctx, c);
+    PrepareCall(ctx, c);
     fleet::v1::GetRolloutRequest req;
     req.set_id(id);
     fleet::v1::Rollout r;

@@ -13,6 +13,9 @@ namespace fleet::cli {
 
 struct FleetOptions {
   std::string controller;  // host:port
+  bool insecure = false;   // plaintext (loopback only)
+  std::string tls_ca, tls_cert, tls_key, token_file;
+  std::string token;  // loaded from token_file or FLEET_TOKEN; secret
   std::string output = "table";
   std::string action;  // add, list, remove, label, push, show
   std::vector<std::string> args;

@@ -982,6 +982,18 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
   app.add_option("--timeout", ctx.options.fleet.timeout_seconds,
                  "Seconds to wait for the controller")
       ->capture_default_str();
+  app.add_option("--tls-ca", ctx.options.fleet.tls_ca,
+                 "CA that signs the controller's certificate (default: $FLEET_TLS_CA, else the "
+                 "system's roots)");
+  app.add_option("--tls-cert", ctx.options.fleet.tls_cert,
+                 "Client certificate to prove who you are (default: $FLEET_TLS_CERT)");
+  app.add_option("--tls-key", ctx.options.fleet.tls_key,
+                 "Its private key (default: $FLEET_TLS_KEY)");
+  app.add_option("--token-file", ctx.options.fleet.token_file,
+                 "File holding a bearer token to prove who you are (default: $FLEET_TOKEN_FILE, "
+                 "or the token itself in $FLEET_TOKEN)");
+  app.add_flag("--insecure", ctx.options.fleet.insecure,
+               "Plaintext to the controller; only allowed to a loopback address");
   app.add_option("--dsn", ctx.options.dsn,
                  "Database: libpq connection string or postgresql:// URL (default: "
                  "$DATABASE_URL); keep passwords in ~/.pgpass or PGPASSWORD");

@@ -3,14 +3,25 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "migrations/status_macros.h"
 #include "proto/convert.h"
+#include "proto/transport.h"
 
 namespace fleet::controller {
 
-fleet::v1::AgentService::Stub& GrpcAgentClient::StubFor(const std::string& address) {
+absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> GrpcAgentClient::StubFor(
+    const std::string& address) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& stub = stubs_[address];
   if (!stub) {
+    if (!tls_) {
+      if (absl::Status s = proto::CheckPlaintext("fleet-controller", address, true); !s.ok()) {
+        stubs_.erase(address);
+        return absl::FailedPreconditionError(absl::StrCat(
+            "agent ", address, ": plaintext to agents is allowed only on loopback; start the "
+            "controller with --agent-tls-cert, --agent-tls-key and --agent-tls-ca"));
+      }
+    }
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);
     args.SetMaxSendMessageSize(256 << 20);
@@ -20,9 +31,16 @@ fleet::v1::AgentService::Stub& GrpcAgentClient::StubFor(const std::string& addre
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     stub = fleet::v1::AgentService::NewStub(grpc::CreateCustomChannel(
-        address, tls_ ? grpc::SslCredentials(*tls_) : grpc::InsecureChannelCredentials(), args));
+        address, tls_ ? proto::ClientCredentials(*tls_) : grpc::InsecureChannelCredentials(),
+        args));
   }
-  return *stub;
+  return stub;
+}
+
+void GrpcAgentClient::SetTls(proto::TlsMaterial tls) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tls_ = std::move(tls);
+  stubs_.clear();  // calls in flight keep their stubs; new ones connect afresh
 }
 
 namespace {
@@ -56,7 +74,8 @@ absl::StatusOr<TenantRecord> GrpcAgentClient::GetTenant(const std::string& addre
   req.set_tenant_id(tenant_id);
   req.set_bundle_digest(bundle_digest);
   fleet::v1::TenantState resp;
-  grpc::Status s = StubFor(address).GetTenant(&ctx, req, &resp);
+  ASSIGN_OR_RETURN(auto stub, StubFor(address));
+  grpc::Status s = stub->GetTenant(&ctx, req, &resp);
   if (!s.ok()) return FromAgent(address, s);
   return FromProto(address, resp);
 }
@@ -69,7 +88,8 @@ absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Verify(
   req.set_tenant_id(tenant_id);
   req.set_bundle_digest(bundle_digest);
   fleet::v1::VerifyResponse resp;
-  grpc::Status s = StubFor(address).Verify(&ctx, req, &resp);
+  ASSIGN_OR_RETURN(auto stub, StubFor(address));
+  grpc::Status s = stub->Verify(&ctx, req, &resp);
   if (!s.ok()) return FromAgent(address, s);
   return std::vector<std::string>(resp.failures().begin(), resp.failures().end());
 }
@@ -86,7 +106,8 @@ absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Migrate(const std::str
   req.set_bundle_digest(call.bundle_digest);
   req.set_rollout_id(call.rollout_id);
   req.set_actor(call.actor);
-  auto reader = StubFor(address).Migrate(&ctx, req);
+  ASSIGN_OR_RETURN(auto stub, StubFor(address));
+  auto reader = stub->Migrate(&ctx, req);
   fleet::v1::MigrateEvent ev;
   std::vector<std::string> heads;
   std::string last_error;
@@ -109,7 +130,8 @@ absl::StatusOr<std::vector<TenantRecord>> GrpcAgentClient::ListTenants(
   fleet::v1::ListTenantsRequest req;
   req.set_bundle_digest(bundle_digest);
   fleet::v1::ListTenantsResponse resp;
-  grpc::Status s = StubFor(address).ListTenants(&ctx, req, &resp);
+  ASSIGN_OR_RETURN(auto stub, StubFor(address));
+  grpc::Status s = stub->ListTenants(&ctx, req, &resp);
   if (!s.ok()) return FromAgent(address, s);
   std::vector<TenantRecord> out;
   for (const auto& t : resp.tenants()) out.push_back(FromProto(address, t));
@@ -122,7 +144,8 @@ absl::Status GrpcAgentClient::PutBundle(const std::string& address, const Bundle
   fleet::v1::PutBundleRequest req;
   *req.mutable_bundle() = proto::BundleToProto(bundle.digest, bundle.files);
   fleet::v1::PutBundleResponse resp;
-  grpc::Status s = StubFor(address).PutBundle(&ctx, req, &resp);
+  ASSIGN_OR_RETURN(auto stub, StubFor(address));
+  grpc::Status s = stub->PutBundle(&ctx, req, &resp);
   if (!s.ok()) return FromAgent(address, s);
   return absl::OkStatus();
 }

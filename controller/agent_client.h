@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "fleet/v1/agent.grpc.pb.h"
+#include "proto/transport.h"
 
 namespace fleet::controller {
 
@@ -55,13 +56,17 @@ class AgentClient {
 // Thread-safe.
 class GrpcAgentClient final : public AgentClient {
  public:
-  // Plaintext (loopback development).
+  // Plaintext: only agents on loopback addresses are called (development).
   explicit GrpcAgentClient(absl::Duration deadline) : deadline_(deadline) {}
   // Mutual TLS: the controller's certificate and key, and the fleet CA that
   // signs agents' certificates; an agent must present a certificate naming
   // the host of its enrolled address.
-  GrpcAgentClient(absl::Duration deadline, grpc::SslCredentialsOptions tls)
+  GrpcAgentClient(absl::Duration deadline, proto::TlsMaterial tls)
       : deadline_(deadline), tls_(std::move(tls)) {}
+
+  // New certificates (SIGHUP): calls that start afterwards connect with them.
+  void SetTls(proto::TlsMaterial tls);
+
   absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& address,
                                                         const std::string& bundle_digest) override;
   absl::Status PutBundle(const std::string& address, const BundleRecord& bundle) override;
@@ -74,12 +79,13 @@ class GrpcAgentClient final : public AgentClient {
                                                   const std::string& bundle_digest) override;
 
  private:
-  fleet::v1::AgentService::Stub& StubFor(const std::string& address);
+  absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> StubFor(
+      const std::string& address);
 
   const absl::Duration deadline_;
-  const std::optional<grpc::SslCredentialsOptions> tls_;
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<fleet::v1::AgentService::Stub>> stubs_;  // GUARDED_BY(mu_)
+  std::optional<proto::TlsMaterial> tls_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::shared_ptr<fleet::v1::AgentService::Stub>> stubs_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace fleet::controller

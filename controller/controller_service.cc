@@ -60,11 +60,20 @@ absl::Status CheckSelector(const fleet::v1::Selector& s) {
   return absl::OkStatus();
 }
 
+// The actor to record: the authenticated identity, or (on an insecure
+// loopback controller without --auth) what the request claims.
+std::string Actor(const std::string& authorized, const std::string& claimed) {
+  if (!authorized.empty()) return authorized;
+  return claimed.empty() ? "unknown" : claimed.substr(0, 256);
+}
+
 }  // namespace
 
-grpc::Status ControllerServiceImpl::AddAgent(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::AddAgent(grpc::ServerContext* ctx,
                                              const fleet::v1::AddAgentRequest* req,
                                              fleet::v1::AddAgentResponse* resp) {
+  auto actor = auth_.Authorize(*ctx, Role::kOperator, "enrolling an agent");
+  if (!actor.ok()) return ToGrpc(actor.status());
   if (absl::Status s = proto::ValidateAddress(req->address()); !s.ok()) return ToGrpc(s);
   // Ask the agent first: an agent that does not answer is not enrolled.
   auto tenants = agents_.ListTenants(req->address(), "");
@@ -78,15 +87,18 @@ grpc::Status ControllerServiceImpl::AddAgent(grpc::ServerContext*,
     (void)inventory_.RemoveAgent(req->address());  // nothing half-enrolled
     return ToGrpc(s);
   }
+  (void)inventory_.Audit(Actor(*actor, ""), "agent enrolled", "", "",
+                         absl::StrCat(req->address(), " with ", tenants->size(), " tenants"));
   (void)poller_.PollAgent(req->address());  // sends the newest bundle, records last_seen
   ToProto(agent, static_cast<int>(tenants->size()), resp->mutable_agent());
   for (const auto& t : *tenants) resp->add_tenant_ids(t.id);
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::ListAgents(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::ListAgents(grpc::ServerContext* ctx,
                                                const fleet::v1::ListAgentsRequest*,
                                                fleet::v1::ListAgentsResponse* resp) {
+  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
   auto agents = inventory_.ListAgents();
   if (!agents.ok()) return ToGrpc(agents.status());
   auto tenants = inventory_.ListTenants();
@@ -99,19 +111,24 @@ grpc::Status ControllerServiceImpl::ListAgents(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::RemoveAgent(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::RemoveAgent(grpc::ServerContext* ctx,
                                                 const fleet::v1::RemoveAgentRequest* req,
                                                 fleet::v1::RemoveAgentResponse* resp) {
+  auto actor = auth_.Authorize(*ctx, Role::kOperator, "removing an agent");
+  if (!actor.ok()) return ToGrpc(actor.status());
   if (absl::Status s = proto::ValidateAddress(req->address()); !s.ok()) return ToGrpc(s);
   auto removed = inventory_.RemoveAgent(req->address());
   if (!removed.ok()) return ToGrpc(removed.status());
+  (void)inventory_.Audit(Actor(*actor, ""), "agent removed", "", "",
+                         absl::StrCat(req->address(), " with ", *removed, " tenants"));
   resp->set_tenants_removed(*removed);
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::ListTenants(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::ListTenants(grpc::ServerContext* ctx,
                                                 const fleet::v1::ListFleetTenantsRequest* req,
                                                 fleet::v1::ListFleetTenantsResponse* resp) {
+  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
   if (absl::Status s = CheckSelector(req->selector()); !s.ok()) return ToGrpc(s);
   auto tenants = inventory_.ListTenants();
   if (!tenants.ok()) return ToGrpc(tenants.status());
@@ -124,9 +141,11 @@ grpc::Status ControllerServiceImpl::ListTenants(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::LabelTenant(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::LabelTenant(grpc::ServerContext* ctx,
                                                 const fleet::v1::LabelTenantRequest* req,
                                                 fleet::v1::LabelTenantResponse* resp) {
+  auto actor = auth_.Authorize(*ctx, Role::kOperator, "labelling a tenant");
+  if (!actor.ok()) return ToGrpc(actor.status());
   if (absl::Status s = proto::ValidateTenantId(req->tenant_id()); !s.ok()) return ToGrpc(s);
   if (req->set_size() + req->remove_size() == 0) {
     return ToGrpc(absl::InvalidArgumentError("give labels to set (k=v) or remove (k-)"));
@@ -145,22 +164,28 @@ grpc::Status ControllerServiceImpl::LabelTenant(grpc::ServerContext*,
   if (absl::Status s = inventory_.SetTenantLabels(req->tenant_id(), labels); !s.ok()) {
     return ToGrpc(s);
   }
+  (void)inventory_.Audit(Actor(*actor, ""), "tenant labelled", "", req->tenant_id(), "");
   auto updated = inventory_.GetTenant(req->tenant_id());
   if (!updated.ok()) return ToGrpc(updated.status());
   ToProto(*updated, resp->mutable_tenant());
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::RemoveTenant(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::RemoveTenant(grpc::ServerContext* ctx,
                                                  const fleet::v1::RemoveTenantRequest* req,
                                                  fleet::v1::RemoveTenantResponse*) {
+  auto actor = auth_.Authorize(*ctx, Role::kOperator, "removing a tenant");
+  if (!actor.ok()) return ToGrpc(actor.status());
   if (absl::Status s = proto::ValidateTenantId(req->tenant_id()); !s.ok()) return ToGrpc(s);
-  return ToGrpc(inventory_.RemoveTenant(req->tenant_id()));
+  if (absl::Status s = inventory_.RemoveTenant(req->tenant_id()); !s.ok()) return ToGrpc(s);
+  (void)inventory_.Audit(Actor(*actor, ""), "tenant removed", "", req->tenant_id(), "");
+  return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::TenantHistory(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::TenantHistory(grpc::ServerContext* ctx,
                                                   const fleet::v1::TenantHistoryRequest* req,
                                                   fleet::v1::TenantHistoryResponse* resp) {
+  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
   if (absl::Status s = proto::ValidateTenantId(req->tenant_id()); !s.ok()) return ToGrpc(s);
   auto entries = inventory_.TenantAudit(req->tenant_id());
   if (!entries.ok()) return ToGrpc(entries.status());
@@ -178,9 +203,11 @@ grpc::Status ControllerServiceImpl::TenantHistory(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::PushBundle(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::PushBundle(grpc::ServerContext* ctx,
                                                const fleet::v1::PushBundleRequest* req,
                                                fleet::v1::PushBundleResponse* resp) {
+  auto actor = auth_.Authorize(*ctx, Role::kOperator, "pushing a bundle");
+  if (!actor.ok()) return ToGrpc(actor.status());
   std::vector<migrations::BundleFile> files = proto::FilesFromProto(req->bundle());
   const std::string& digest = req->bundle().digest();
   if (digest.size() != 64) {
@@ -195,24 +222,28 @@ grpc::Status ControllerServiceImpl::PushBundle(grpc::ServerContext*,
   record.revisions = (*graph)->size();
   record.files = std::move(files);
   if (absl::Status s = inventory_.PutBundle(record); !s.ok()) return ToGrpc(s);
+  (void)inventory_.Audit(Actor(*actor, ""), "bundle pushed", "", "",
+                         absl::StrCat(digest, " (", record.revisions, " revisions)"));
   auto stored = inventory_.GetBundle(digest);
   if (!stored.ok()) return ToGrpc(stored.status());
   ToProto(*stored, resp->mutable_bundle());
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::ListBundles(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::ListBundles(grpc::ServerContext* ctx,
                                                 const fleet::v1::ListBundlesRequest*,
                                                 fleet::v1::ListBundlesResponse* resp) {
+  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
   auto bundles = inventory_.ListBundles();
   if (!bundles.ok()) return ToGrpc(bundles.status());
   for (const auto& b : *bundles) ToProto(b, resp->add_bundles());
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::GetBundle(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::GetBundle(grpc::ServerContext* ctx,
                                               const fleet::v1::GetBundleRequest* req,
                                               fleet::v1::GetBundleResponse* resp) {
+  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
   const std::string& d = req->digest();
   if (d.size() < 8 || d.size() > 64 ||
       !std::all_of(d.begin(), d.end(), [](char c) { return absl::ascii_isxdigit(c); })) {
@@ -225,9 +256,10 @@ grpc::Status ControllerServiceImpl::GetBundle(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::Status(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::Status(grpc::ServerContext* ctx,
                                            const fleet::v1::StatusRequest* req,
                                            fleet::v1::StatusResponse* resp) {
+  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
   if (absl::Status s = CheckSelector(req->selector()); !s.ok()) return ToGrpc(s);
   if (req->refresh()) poller_.PollAll();
   std::map<std::string, std::string> labels(req->selector().match_labels().begin(),
@@ -345,9 +377,10 @@ absl::StatusOr<fleet::v1::Rollout> ControllerServiceImpl::Load(const std::string
   return out;
 }
 
-grpc::Status ControllerServiceImpl::PlanRollout(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::PlanRollout(grpc::ServerContext* ctx,
                                                 const fleet::v1::RolloutSpec* req,
                                                 fleet::v1::RolloutPlan* resp) {
+  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
   auto p = Plan(*req);
   if (!p.ok()) return ToGrpc(p.status());
   resp->set_bundle_digest(p->bundle.digest);
@@ -361,16 +394,18 @@ grpc::Status ControllerServiceImpl::PlanRollout(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext* ctx,
                                                  const fleet::v1::RolloutSpec* req,
                                                  fleet::v1::Rollout* resp) {
+  auto actor = auth_.Authorize(*ctx, Role::kOperator, "starting a rollout");
+  if (!actor.ok()) return ToGrpc(actor.status());
   auto p = Plan(*req);
   if (!p.ok()) return ToGrpc(p.status());
   RolloutRecord r;
   r.id = NewRolloutId();
   r.bundle_digest = p->bundle.digest;
   r.target = p->spec.target();
-  r.actor = p->spec.actor().empty() ? "unknown" : p->spec.actor();
+  r.actor = Actor(*actor, p->spec.actor());
   r.waves = static_cast<int>(p->plan.waves.size());
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(p->spec, &json);
@@ -403,9 +438,10 @@ grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::GetRollout(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::GetRollout(grpc::ServerContext* ctx,
                                                const fleet::v1::GetRolloutRequest* req,
                                                fleet::v1::Rollout* resp) {
+  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
   if (!ValidRolloutId(req->id())) {
     return ToGrpc(absl::InvalidArgumentError("a rollout id is letters, digits and '-'"));
   }
@@ -415,18 +451,21 @@ grpc::Status ControllerServiceImpl::GetRollout(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::ListRollouts(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::ListRollouts(grpc::ServerContext* ctx,
                                                  const fleet::v1::ListRolloutsRequest*,
                                                  fleet::v1::ListRolloutsResponse* resp) {
+  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
   auto rollouts = inventory_.ListRollouts();
   if (!rollouts.ok()) return ToGrpc(rollouts.status());
   for (const auto& r : *rollouts) RolloutToProto(r, resp->add_rollouts());
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::RolloutAction(grpc::ServerContext*,
+grpc::Status ControllerServiceImpl::RolloutAction(grpc::ServerContext* ctx,
                                                   const fleet::v1::RolloutActionRequest* req,
                                                   fleet::v1::Rollout* resp) {
+  auto actor = auth_.Authorize(*ctx, Role::kOperator, "changing a rollout");
+  if (!actor.ok()) return ToGrpc(actor.status());
   if (!ValidRolloutId(req->id())) {
     return ToGrpc(absl::InvalidArgumentError("a rollout id is letters, digits and '-'"));
   }
@@ -436,7 +475,7 @@ grpc::Status ControllerServiceImpl::RolloutAction(grpc::ServerContext*,
   }
   auto r = inventory_.GetRollout(req->id());
   if (!r.ok()) return ToGrpc(r.status());
-  std::string actor = req->actor().empty() ? "unknown" : req->actor().substr(0, 256);
+  std::string who = Actor(*actor, req->actor());
   auto refuse = [&](absl::string_view allowed) {
     return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
         "rollout ", r->id, " is ", r->state, "; ", action, " applies to ", allowed)));
@@ -444,17 +483,17 @@ grpc::Status ControllerServiceImpl::RolloutAction(grpc::ServerContext*,
   if (action == "pause") {
     if (r->state != "running" && r->state != "pending") return refuse("a running rollout");
     r->state = "paused";
-    r->reason = absl::StrCat("paused by ", actor);
+    r->reason = absl::StrCat("paused by ", who);
   } else if (action == "resume") {
     if (r->state != "paused") return refuse("a paused rollout");
     r->state = "running";
-    r->reason = absl::StrCat("resumed by ", actor);
+    r->reason = absl::StrCat("resumed by ", who);
   } else if (action == "abort") {
     if (!IsActiveRolloutState(r->state) || r->state == "rolling_back") {
       return refuse("a pending, running, paused or halted rollout");
     }
     r->state = "aborted";
-    r->reason = absl::StrCat("aborted by ", actor, " (nothing rolled back)");
+    r->reason = absl::StrCat("aborted by ", who, " (nothing rolled back)");
   } else {  // rollback
     if (r->state == "running" || r->state == "pending" || r->state == "rolling_back" ||
         r->state == "rolled_back") {
@@ -477,10 +516,10 @@ grpc::Status ControllerServiceImpl::RolloutAction(grpc::ServerContext*,
       }
     }
     r->state = "rolling_back";
-    r->reason = absl::StrCat("rollback asked by ", actor);
+    r->reason = absl::StrCat("rollback asked by ", who);
   }
   if (absl::Status s = inventory_.UpdateRollout(*r); !s.ok()) return ToGrpc(s);
-  (void)inventory_.Audit(actor, absl::StrCat("rollout ", action), r->id, "", "");
+  (void)inventory_.Audit(who, absl::StrCat("rollout ", action), r->id, "", "");
   if (r->state == "running" || r->state == "rolling_back") runner_.Drive(r->id);
   auto loaded = Load(r->id);
   if (!loaded.ok()) return ToGrpc(loaded.status());

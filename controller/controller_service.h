@@ -5,6 +5,7 @@
 #define FLEET_CONTROLLER_CONTROLLER_SERVICE_H_
 
 #include "controller/agent_client.h"
+#include "controller/auth.h"
 #include "controller/fleet_view.h"
 #include "controller/inventory.h"
 #include "controller/poller.h"
@@ -17,9 +18,15 @@ namespace fleet::controller {
 class ControllerServiceImpl final : public fleet::v1::ControllerService::Service {
  public:
   // Everything is borrowed and must outlive the service.
+  // `auth` decides who may call what (see auth.h).
   ControllerServiceImpl(Inventory& inventory, AgentClient& agents, Poller& poller,
-                        BundleGraphs& graphs, RolloutRunner& runner)
-      : inventory_(inventory), agents_(agents), poller_(poller), graphs_(graphs), runner_(runner) {}
+                        BundleGraphs& graphs, RolloutRunner& runner, const Authorizer& auth)
+      : inventory_(inventory),
+        agents_(agents),
+        poller_(poller),
+        graphs_(graphs),
+        runner_(runner),
+        auth_(auth) {}
 
   grpc::Status AddAgent(grpc::ServerContext*, const fleet::v1::AddAgentRequest*,
                         fleet::v1::AddAgentResponse*) override;
@@ -60,6 +67,7 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
   Poller& poller_;
   BundleGraphs& graphs_;
   RolloutRunner& runner_;
+  const Authorizer& auth_;
 
   struct Planned {
     fleet::v1::RolloutSpec spec;

@@ -13,8 +13,10 @@
 #include <httplib.h>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "controller/agent_client.h"
+#include "controller/auth.h"
 #include "controller/controller_service.h"
 #include "controller/fleet_view.h"
 #include "controller/inventory.h"
@@ -22,6 +24,7 @@
 #include "controller/poller.h"
 #include "controller/rollout_runner.h"
 #include "migrations/file_system.h"
+#include "proto/transport.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -38,10 +41,34 @@ int main(int argc, char** argv) {
   app.add_option("--agent-timeout", agent_timeout, "Deadline of each call to an agent")
       ->capture_default_str();
   app.add_option("--port-file", port_file, "Write \"<grpc port> <http port>\" to this file");
+  std::string api_cert, api_key, api_client_ca, auth_path;
+  app.add_option("--tls-cert", api_cert, "Certificate fleetctl sees (TLS for the gRPC API)")
+      ->group("Security");
+  app.add_option("--tls-key", api_key, "Its private key")->group("Security");
+  app.add_option("--tls-client-ca", api_client_ca,
+                 "CA that signs operators' client certificates (optional: tokens work without)")
+      ->group("Security");
+  app.add_option("--auth", auth_path,
+                 "auth.toml: the tokens (by SHA-256) and client certificates allowed to call, "
+                 "each a viewer or an operator")
+      ->group("Security");
   std::string tls_cert, tls_key, tls_ca;
-  app.add_option("--agent-tls-cert", tls_cert, "Controller certificate for mutual TLS with agents");
-  app.add_option("--agent-tls-key", tls_key, "Its private key");
-  app.add_option("--agent-tls-ca", tls_ca, "The fleet CA that signs agents' certificates");
+  app.add_option("--agent-tls-cert", tls_cert,
+                 "Controller certificate for mutual TLS with agents (its CN is what agents allow)")
+      ->group("Security");
+  app.add_option("--agent-tls-key", tls_key, "Its private key")->group("Security");
+  app.add_option("--agent-tls-ca", tls_ca, "The fleet CA that signs agents' certificates")
+      ->group("Security");
+  bool insecure = false;
+  app.add_flag("--insecure", insecure,
+               "Plaintext where no certificates are given: the API only on a loopback --listen, "
+               "agents only on loopback addresses (development and tests)")
+      ->group("Security");
+  app.footer(
+      "TLS is the default: the API needs --tls-cert, --tls-key and --auth; agents need "
+      "--agent-tls-cert, --agent-tls-key and --agent-tls-ca (deploy/certs/dev-ca.sh makes a "
+      "development set).\nSIGHUP re-reads every certificate, key and CA file and the --auth file; "
+      "connections made afterwards use them, and a file that does not check out keeps the old one.");
   CLI11_PARSE(app, argc, argv);
   absl::Duration poll_interval, timeout;
   if (!absl::ParseDuration(poll, &poll_interval) || !absl::ParseDuration(agent_timeout, &timeout)) {
@@ -49,10 +76,76 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Security settings are checked before anything is opened.
+  std::shared_ptr<fleet::proto::ReloadableServerCredentials> api_tls;
+  std::shared_ptr<grpc::ServerCredentials> api_credentials;
+  if (!api_cert.empty() || !api_key.empty()) {
+    if (auth_path.empty()) {
+      std::cerr << "fleet-controller: --tls-cert needs --auth FILE naming who may call (bearer "
+                   "tokens or client certificates, each a viewer or an operator); see --help\n";
+      return 2;
+    }
+    auto created = fleet::proto::ReloadableServerCredentials::Create(
+        {api_cert, api_key, api_client_ca}, api_client_ca.empty()
+                                                ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                                : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+    if (!created.ok()) {
+      std::cerr << "fleet-controller: --tls-cert/--tls-key: " << created.status().message() << "\n";
+      return 2;
+    }
+    api_tls = *created;
+    api_credentials = api_tls;
+  } else if (absl::Status s = fleet::proto::CheckPlaintext("fleet-controller", listen, insecure);
+             !s.ok()) {
+    std::cerr << s.message() << " (--tls-cert, --tls-key, --auth)\n";
+    return 2;
+  } else {
+    api_credentials = grpc::InsecureServerCredentials();
+  }
+  auto read_auth = [&]() -> absl::StatusOr<std::optional<fleet::controller::AuthConfig>> {
+    if (auth_path.empty()) return std::nullopt;
+    auto text = fleet::migrations::DefaultFileSystem().ReadFile(auth_path);
+    if (!text.ok()) return text.status();
+    auto parsed = fleet::controller::ParseAuthConfig(auth_path, *text);
+    if (!parsed.ok()) return parsed.status();
+    return std::optional<fleet::controller::AuthConfig>(*std::move(parsed));
+  };
+  auto auth_config = read_auth();
+  if (!auth_config.ok()) {
+    std::cerr << "fleet-controller: --auth: " << auth_config.status().message() << "\n";
+    return 2;
+  }
+  fleet::controller::Authorizer authorizer(*auth_config);
+
+  const fleet::proto::TlsFiles agent_files{tls_cert, tls_key, tls_ca};
+  std::unique_ptr<fleet::controller::GrpcAgentClient> agent_client;
+  if (!tls_cert.empty() || !tls_key.empty() || !tls_ca.empty()) {
+    if (tls_cert.empty() || tls_key.empty() || tls_ca.empty()) {
+      std::cerr << "fleet-controller: agent TLS needs all of --agent-tls-cert, --agent-tls-key and "
+                   "--agent-tls-ca\n";
+      return 2;
+    }
+    auto material = fleet::proto::ReadTlsFiles(agent_files);
+    if (!material.ok()) {
+      std::cerr << "fleet-controller: agent TLS: " << material.status().message() << "\n";
+      return 2;
+    }
+    agent_client =
+        std::make_unique<fleet::controller::GrpcAgentClient>(timeout, *std::move(material));
+  } else if (!insecure) {
+    std::cerr << "fleet-controller: no TLS configured for agents: give --agent-tls-cert, "
+                 "--agent-tls-key and --agent-tls-ca, or --insecure for plaintext to agents on "
+                 "loopback addresses\n";
+    return 2;
+  } else {
+    agent_client = std::make_unique<fleet::controller::GrpcAgentClient>(timeout);
+  }
+
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto inventory = fleet::controller::OpenSqliteInventory(db);
@@ -60,38 +153,19 @@ int main(int argc, char** argv) {
     std::cerr << "fleet-controller: " << inventory.status().message() << "\n";
     return 1;
   }
-  std::unique_ptr<fleet::controller::GrpcAgentClient> agent_client;
-  if (!tls_cert.empty() || !tls_key.empty() || !tls_ca.empty()) {
-    grpc::SslCredentialsOptions tls;
-    auto& fs = fleet::migrations::DefaultFileSystem();
-    auto cert = fs.ReadFile(tls_cert), key = fs.ReadFile(tls_key), ca = fs.ReadFile(tls_ca);
-    for (const auto* f : {&cert, &key, &ca}) {
-      if (!f->ok()) {
-        std::cerr << "fleet-controller: agent TLS needs --agent-tls-cert, --agent-tls-key and "
-                     "--agent-tls-ca: "
-                  << f->status().message() << "\n";
-        return 2;
-      }
-    }
-    tls.pem_cert_chain = *cert;
-    tls.pem_private_key = *key;
-    tls.pem_root_certs = *ca;
-    agent_client = std::make_unique<fleet::controller::GrpcAgentClient>(timeout, tls);
-  } else {
-    agent_client = std::make_unique<fleet::controller::GrpcAgentClient>(timeout);
-  }
   fleet::controller::GrpcAgentClient& agents = *agent_client;
   fleet::controller::Metrics metrics;
   fleet::controller::BundleGraphs graphs;
   fleet::controller::Poller poller(**inventory, agents, metrics, {poll_interval, 3});
   fleet::controller::RolloutRunner runner(**inventory, agents, graphs, {});
-  fleet::controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner);
+  fleet::controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner,
+                                                   authorizer);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, api_credentials, &port);
   builder.SetMaxReceiveMessageSize(256 << 20);
   builder.SetMaxSendMessageSize(256 << 20);
   builder.RegisterService(&service);
@@ -137,10 +211,33 @@ int main(int argc, char** argv) {
     std::ofstream(port_file + ".tmp") << port << " " << http_port << "\n";
     std::rename((port_file + ".tmp").c_str(), port_file.c_str());
   }
-  std::cerr << "fleet-controller: gRPC on port " << port << ", HTTP on port " << http_port
+  std::cerr << "fleet-controller: gRPC on port " << port << (api_tls ? " (TLS" : " (plaintext")
+            << (auth_path.empty() ? ", no caller checks)" : ", callers checked)") << ", HTTP on port "
+            << http_port << ", agents over " << (tls_cert.empty() ? "plaintext" : "mutual TLS")
             << ", inventory " << db << std::endl;
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    // Each part keeps what it had when its files do not check out.
+    if (api_tls) {
+      absl::Status s = api_tls->Reload();
+      std::cerr << "fleet-controller: SIGHUP: API certificate "
+                << (s.ok() ? "reloaded" : absl::StrCat("kept: ", s.message())) << std::endl;
+    }
+    if (!tls_cert.empty()) {
+      auto material = fleet::proto::ReadTlsFiles(agent_files);
+      if (material.ok()) agents.SetTls(*std::move(material));
+      std::cerr << "fleet-controller: SIGHUP: agent TLS certificate "
+                << (material.ok() ? "reloaded" : absl::StrCat("kept: ", material.status().message()))
+                << std::endl;
+    }
+    if (!auth_path.empty()) {
+      auto reloaded = read_auth();
+      if (reloaded.ok()) authorizer.Reload(**reloaded);
+      std::cerr << "fleet-controller: SIGHUP: --auth "
+                << (reloaded.ok() ? "reloaded" : absl::StrCat("kept: ", reloaded.status().message()))
+                << std::endl;
+    }
+  }
   std::cerr << "fleet-controller: shutting down" << std::endl;
   poller.Stop();
   runner.Stop();

@@ -183,7 +183,9 @@ TEST(ControllerBadInputTest, EveryCallRefusesBadInputAndChangesNothing) {
   controller::BundleGraphs graphs;
   controller::Poller poller(**inventory, agents, metrics, {});
   controller::RolloutRunner runner(**inventory, agents, graphs, {});
-  controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner);
+  controller::Authorizer nobody_checked(std::nullopt);
+  controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner,
+                                            nobody_checked);
   Served<controller::ControllerServiceImpl> served(service);
   auto stub = fleet::v1::ControllerService::NewStub(served.Channel());
   auto code = [](const grpc::Status& s) { return s.error_code(); };
@@ -284,7 +286,7 @@ TEST(FleetCliBadInputTest, UsageErrorsAndAnUnreachableController) {
   EXPECT_EQ(RunCli({"tenants", "remove", "a'b", "--controller", c}).code, cli::kExitUsage);
   auto down = RunCli({"status", "--controller", c, "--timeout", "2"});
   EXPECT_EQ(down.code, cli::kExitFailed);
-  EXPECT_THAT(down.err, HasSubstr("(controller 127.0.0.1:1)"));
+  EXPECT_THAT(down.err, HasSubstr("(controller 127.0.0.1:1, TLS)"));
 }
 
 }  // namespace

@@ -45,7 +45,7 @@ TEST(ControllerCrashTest, InventorySurvivesKillNineDuringWrites) {
   int next = 0;
   for (int round = 0; round < 4; ++round) {
     std::string port_file = absl::StrCat(dir.path(), "/port", round);
-    Process controller({FLEET_CONTROLLER_PATH, "--db", db, "--listen", "127.0.0.1:0", "--http", "",
+    Process controller({FLEET_CONTROLLER_PATH, "--insecure", "--db", db, "--listen", "127.0.0.1:0", "--http", "",
                         "--port-file", port_file});
     ASSERT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << controller.Err();
     int port = 0;
@@ -53,14 +53,14 @@ TEST(ControllerCrashTest, InventorySurvivesKillNineDuringWrites) {
     std::string address = absl::StrCat("127.0.0.1:", port);
     // Push until at least one push of this round landed, then keep pushing
     // from another thread while the controller is killed.
-    ASSERT_EQ(RunCli({"bundle", "push", bundles[next++ % bundles.size()], "--controller", address})
+    ASSERT_EQ(RunCli({"bundle", "push", bundles[next++ % bundles.size()], "--controller", address, "--insecure"})
                   .code,
               0);
     std::atomic<bool> stop{false};
     std::thread pusher([&] {
       for (int i = 0; !stop && i < 50; ++i) {
         (void)RunCli({"bundle", "push", bundles[(next + i) % bundles.size()], "--controller",
-                      address, "--timeout", "2"});
+                      address, "--insecure", "--timeout", "2"});
       }
     });
     // Kill at a different moment each round: after 0, 1, 2, 3 further pushes were accepted.

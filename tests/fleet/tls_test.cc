@@ -77,14 +77,14 @@ TEST_F(TlsTest, AgentServesOnlyTheControllerOfItsCa) {
   auto enrol = [&](const std::string& certs) {
     std::string cport = dir_.path() + "/c-" + certs.substr(certs.size() - 3) + ".port";
     Process controller({FLEET_CONTROLLER_PATH, "--db", dir_.path() + "/" + certs.substr(certs.size() - 3) + ".sqlite",
-                        "--listen", "127.0.0.1:0", "--http", "", "--port-file", cport,
+                        "--insecure", "--listen", "127.0.0.1:0", "--http", "", "--port-file", cport,
                         "--agent-tls-cert", certs + "/controller.crt", "--agent-tls-key",
                         certs + "/controller.key", "--agent-tls-ca", certs + "/ca.crt"});
     EXPECT_TRUE(WaitFor([&] { return !ReadWhole(cport).empty(); })) << controller.Err();
     int port = 0;
     std::istringstream(ReadWhole(cport)) >> port;
     return fleet::testing::RunCli({"agents", "add", absl::StrCat("127.0.0.1:", agent_port_),
-                                   "--controller", absl::StrCat("127.0.0.1:", port)});
+                                   "--controller", absl::StrCat("127.0.0.1:", port), "--insecure"});
   };
   auto ok = enrol(ca);
   EXPECT_EQ(ok.code, 0) << ok.err;

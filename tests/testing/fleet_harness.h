@@ -54,7 +54,7 @@ class FleetHarness : public PostgresTest {
     std::string port_file = absl::StrCat(dir_.path(), "/agent", n, ".port");
     std::remove(port_file.c_str());
     auto p = std::make_unique<Process>(std::vector<std::string>{
-        FLEET_AGENT_PATH, "--config", path, "--listen", absl::StrCat("127.0.0.1:", port),
+        FLEET_AGENT_PATH, "--insecure", "--config", path, "--listen", absl::StrCat("127.0.0.1:", port),
         "--port-file", port_file});
     EXPECT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << p->Err();
     agent_ports_[n] = std::stoi(ReadWhole(port_file));
@@ -66,7 +66,7 @@ class FleetHarness : public PostgresTest {
     std::string port_file = dir_.path() + "/controller.port";
     std::remove(port_file.c_str());
     auto p = std::make_unique<Process>(std::vector<std::string>{
-        FLEET_CONTROLLER_PATH, "--db", dir_.path() + "/fleet.sqlite", "--listen", "127.0.0.1:0",
+        FLEET_CONTROLLER_PATH, "--insecure", "--db", dir_.path() + "/fleet.sqlite", "--listen", "127.0.0.1:0",
         "--http", "127.0.0.1:0", "--poll-interval", poll, "--agent-timeout", "5s", "--port-file",
         port_file});
     EXPECT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << p->Err();
@@ -78,6 +78,7 @@ class FleetHarness : public PostgresTest {
   Result Cli(std::vector<std::string> args) {
     args.push_back("--controller");
     args.push_back(controller_);
+    args.push_back("--insecure");
     return RunCli(args);
   }
 

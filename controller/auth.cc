@@ -1,0 +1,191 @@
+#include "controller/auth.h"
+
+#include <openssl/crypto.h>
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "migrations/script.h"
+#include "proto/transport.h"
+#include "toml++/toml.h"
+
+namespace fleet::controller {
+namespace {
+
+absl::StatusOr<Role> ParseRole(const std::string& where, toml::node_view<const toml::node> v) {
+  auto s = v.value<std::string>();
+  if (s && *s == "viewer") return Role::kViewer;
+  if (s && *s == "operator") return Role::kOperator;
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": role must be \"viewer\" or \"operator\""));
+}
+
+// Names become actors in the audit log: keep them short and printable.
+absl::Status CheckName(const std::string& where, const std::string& name) {
+  if (name.empty() || name.size() > 128) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": name must be 1-128 characters"));
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": name holds a control character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string Claimed(const grpc::ServerContext& ctx) {
+  auto it = ctx.client_metadata().find(proto::kActorMetadataKey);
+  if (it == ctx.client_metadata().end()) return "";
+  std::string claimed(it->second.data(), std::min<size_t>(it->second.size(), 128));
+  for (char& c : claimed) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return claimed;
+}
+
+}  // namespace
+
+absl::string_view RoleName(Role role) { return role == Role::kOperator ? "operator" : "viewer"; }
+
+absl::StatusOr<AuthConfig> ParseAuthConfig(const std::string& path, const std::string& text) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":", e.source().begin.line, ": ", std::string(e.description())));
+  }
+  for (const auto& [key, value] : doc) {
+    if (key.str() != "tokens" && key.str() != "certificates") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": unknown key '", std::string(key.str()), "' (expected [[tokens]] or [[certificates]])"));
+    }
+  }
+  AuthConfig c;
+  std::set<std::string> names;
+  if (const toml::array* tokens = doc["tokens"].as_array()) {
+    for (size_t i = 0; i < tokens->size(); ++i) {
+      std::string where = absl::StrCat(path, ": tokens[", i, "]");
+      const toml::table* t = (*tokens)[i].as_table();
+      if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat(where, ": not a table"));
+      AuthConfig::Token token;
+      token.name = (*t)["name"].value_or(std::string());
+      if (absl::Status s = CheckName(where, token.name); !s.ok()) return s;
+      where = absl::StrCat(path, ": token '", token.name, "'");
+      if ((*t)["token"]) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": holds the token itself; give its hash instead: sha256 = \"<printf %s "
+                   "\\\"$TOKEN\\\" | sha256sum>\""));
+      }
+      auto role = ParseRole(where, (*t)["role"]);
+      if (!role.ok()) return role.status();
+      token.role = *role;
+      token.sha256 = absl::AsciiStrToLower((*t)["sha256"].value_or(std::string()));
+      bool hex = token.sha256.size() == 64;
+      for (char ch : token.sha256) hex = hex && absl::ascii_isxdigit(static_cast<unsigned char>(ch));
+      if (!hex) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": sha256 must be 64 hex digits (printf %s \"$TOKEN\" | sha256sum)"));
+      }
+      if (!names.insert("token " + token.name).second) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": named twice"));
+      }
+      c.tokens.push_back(std::move(token));
+    }
+  } else if (doc["tokens"]) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": tokens must be [[tokens]] tables"));
+  }
+  if (const toml::array* certs = doc["certificates"].as_array()) {
+    for (size_t i = 0; i < certs->size(); ++i) {
+      std::string where = absl::StrCat(path, ": certificates[", i, "]");
+      const toml::table* t = (*certs)[i].as_table();
+      if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat(where, ": not a table"));
+      AuthConfig::Certificate cert;
+      cert.name = (*t)["name"].value_or(std::string());
+      if (absl::Status s = CheckName(where, cert.name); !s.ok()) return s;
+      where = absl::StrCat(path, ": certificate '", cert.name, "'");
+      auto role = ParseRole(where, (*t)["role"]);
+      if (!role.ok()) return role.status();
+      cert.role = *role;
+      if (!names.insert("cert " + cert.name).second) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": named twice"));
+      }
+      c.certificates.push_back(std::move(cert));
+    }
+  } else if (doc["certificates"]) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": certificates must be [[certificates]] tables"));
+  }
+  if (c.tokens.empty() && c.certificates.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": names nobody: add [[tokens]] or [[certificates]]"));
+  }
+  return c;
+}
+
+void Authorizer::Reload(AuthConfig config) {
+  std::lock_guard<std::mutex> lock(mu_);
+  config_ = std::move(config);
+}
+
+absl::StatusOr<std::string> Authorizer::Authorize(const grpc::ServerContext& ctx, Role needed,
+                                                  absl::string_view what) const {
+  std::string claimed = Claimed(ctx);
+  std::optional<AuthConfig> config;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    config = config_;
+  }
+  if (!config) return claimed;
+
+  std::string name;
+  Role role = Role::kViewer;
+  bool found = false;
+  auto header = ctx.client_metadata().find("authorization");
+  if (header != ctx.client_metadata().end()) {
+    absl::string_view value(header->second.data(), header->second.size());
+    if (!absl::ConsumePrefix(&value, "Bearer ")) {
+      return absl::UnauthenticatedError("the authorization header must be 'Bearer <token>'");
+    }
+    std::string digest = migrations::Sha256Hex(value);
+    for (const auto& t : config->tokens) {
+      if (CRYPTO_memcmp(t.sha256.data(), digest.data(), digest.size()) == 0) {
+        name = t.name;
+        role = t.role;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      return absl::UnauthenticatedError(
+          "the bearer token matches no token in the controller's auth config");
+    }
+  } else {
+    // A client certificate: TLS has already checked it against the client CA.
+    for (const std::string& peer : proto::PeerNames(ctx.auth_context().get())) {
+      for (const auto& c : config->certificates) {
+        if (c.name == peer && (!found || c.role > role)) {
+          name = c.name;
+          role = c.role;
+          found = true;
+        }
+      }
+    }
+    if (!found) {
+      return absl::UnauthenticatedError(
+          "this controller needs a caller identity: a bearer token (FLEET_TOKEN or "
+          "--token-file) or a client certificate its auth config names (--tls-cert/--tls-key)");
+    }
+  }
+  if (role < needed) {
+    return absl::PermissionDeniedError(absl::StrCat(name, " is a ", RoleName(role), "; ", what,
+                                                    " needs the ", RoleName(needed), " role"));
+  }
+  if (!claimed.empty() && claimed != name) return absl::StrCat(name, " (", claimed, ")");
+  return name;
+}
+
+}  // namespace fleet::controller

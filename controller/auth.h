@@ -1,0 +1,80 @@
+// Who may call the controller, and as what. Callers prove who they are with
+// a bearer token (its SHA-256 is in auth.toml; the controller never holds
+// the token itself) or with a client certificate signed by the client CA
+// whose CN or DNS name auth.toml lists. Each identity has a role:
+//
+//   viewer    status, list, show, plan, watch, history
+//   operator  everything a viewer may, plus push bundles, enrol and remove
+//             agents, label and remove tenants, start, pause, resume, abort
+//             and roll back rollouts
+//
+// auth.toml:
+//   [[tokens]]
+//   name = "ci"            # recorded as the actor of what it does
+//   role = "operator"
+//   sha256 = "<hex>"       # printf %s "$TOKEN" | sha256sum
+//
+//   [[certificates]]
+//   name = "operator"      # the client certificate's CN or a DNS SAN
+//   role = "operator"
+#ifndef FLEET_CONTROLLER_AUTH_H_
+#define FLEET_CONTROLLER_AUTH_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace fleet::controller {
+
+enum class Role { kViewer = 0, kOperator = 1 };
+
+absl::string_view RoleName(Role role);
+
+struct AuthConfig {
+  struct Token {
+    std::string name;
+    Role role = Role::kViewer;
+    std::string sha256;  // lower-case hex of the token's SHA-256
+  };
+  struct Certificate {
+    std::string name;  // CN or DNS SAN
+    Role role = Role::kViewer;
+  };
+  std::vector<Token> tokens;
+  std::vector<Certificate> certificates;
+};
+
+// Parses auth.toml text; errors name the file and the entry.
+[[nodiscard]] absl::StatusOr<AuthConfig> ParseAuthConfig(const std::string& path,
+                                                         const std::string& text);
+
+// Thread-safe; Reload swaps the config for calls that start afterwards.
+class Authorizer {
+ public:
+  // No config: nobody is checked (the controller runs --insecure on
+  // loopback without --auth); the actor is what the caller claims (maybe
+  // nothing: an empty string).
+  explicit Authorizer(std::optional<AuthConfig> config) : config_(std::move(config)) {}
+
+  void Reload(AuthConfig config);
+
+  // The actor to record when the caller of `ctx` may do something needing
+  // `needed` (`what` names it in the error): UNAUTHENTICATED when it proves
+  // no identity, PERMISSION_DENIED when its role is too low.
+  [[nodiscard]] absl::StatusOr<std::string> Authorize(const grpc::ServerContext& ctx, Role needed,
+                                                      absl::string_view what) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::optional<AuthConfig> config_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace fleet::controller
+
+#endif  // FLEET_CONTROLLER_AUTH_H_

@@ -1,0 +1,223 @@
+#include "proto/transport.h"
+
+#include <arpa/inet.h>
+#include <grpc/grpc_security.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace fleet::proto {
+namespace {
+
+// The host part of host:port, [v6]:port or a bare host.
+std::string HostOf(absl::string_view address) {
+  if (absl::StartsWith(address, "ipv4:") || absl::StartsWith(address, "ipv6:")) {
+    address.remove_prefix(5);
+  }
+  if (absl::StartsWith(address, "[")) {
+    size_t close = address.find(']');
+    return std::string(address.substr(1, close == absl::string_view::npos ? address.npos : close - 1));
+  }
+  size_t colon = address.rfind(':');
+  if (colon != absl::string_view::npos && address.find(':') == colon) {
+    address = address.substr(0, colon);  // host:port (a bare v6 address has several colons)
+  }
+  return std::string(address);
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", what, " ", path));
+  }
+  std::stringstream s;
+  s << in.rdbuf();
+  if (s.str().empty()) return absl::InvalidArgumentError(absl::StrCat(what, " ", path, " is empty"));
+  return s.str();
+}
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct KeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using Bio = std::unique_ptr<BIO, BioDeleter>;
+using Cert = std::unique_ptr<X509, X509Deleter>;
+
+Bio MemoryBio(const std::string& pem) {
+  return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// The first certificate of `pem`, or null; `count` gets how many parse.
+Cert FirstCertificate(const std::string& pem, int* count) {
+  Bio bio = MemoryBio(pem);
+  Cert first;
+  *count = 0;
+  while (Cert c{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    if (!first) first = std::move(c);
+    ++*count;
+  }
+  ERR_clear_error();  // the read that ends the loop leaves "no start line"
+  return first;
+}
+
+}  // namespace
+
+bool IsLoopbackAddress(absl::string_view address) {
+  if (absl::StartsWith(address, "unix:") || absl::StartsWith(address, "unix-abstract:")) return true;
+  std::string host = absl::AsciiStrToLower(HostOf(address));
+  if (host == "localhost" || absl::EndsWith(host, ".localhost")) return true;
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) return v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+absl::Status CheckPlaintext(absl::string_view program, absl::string_view address, bool insecure) {
+  if (!insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        program, ": no TLS configured for ", address,
+        "; give certificates (see --help), or --insecure for plaintext on a loopback address"));
+  }
+  if (!IsLoopbackAddress(address)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        program, ": --insecure allows plaintext only on loopback addresses (127.0.0.1, ::1, "
+                 "localhost), and ",
+        address,
+        " is not one: anyone on that network could read the traffic and send migrations. "
+        "Configure TLS instead."));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TlsMaterial> ReadTlsFiles(const TlsFiles& files) {
+  TlsMaterial m;
+  int count = 0;
+  if (!files.cert.empty()) {
+    auto cert = ReadFile(files.cert, "certificate");
+    if (!cert.ok()) return cert.status();
+    m.cert = *std::move(cert);
+    if (!FirstCertificate(m.cert, &count)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("certificate ", files.cert, " holds no PEM certificate"));
+    }
+  }
+  if (!files.key.empty()) {
+    auto key = ReadFile(files.key, "private key");
+    if (!key.ok()) return key.status();
+    m.key = *std::move(key);
+    Bio bio = MemoryBio(m.key);
+    std::unique_ptr<EVP_PKEY, KeyDeleter> pkey(
+        PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+    ERR_clear_error();
+    if (!pkey) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "private key ", files.key, " holds no unencrypted PEM private key"));
+    }
+    if (!m.cert.empty()) {
+      Cert first = FirstCertificate(m.cert, &count);
+      if (X509_check_private_key(first.get(), pkey.get()) != 1) {
+        ERR_clear_error();
+        return absl::InvalidArgumentError(absl::StrCat("private key ", files.key,
+                                                       " does not belong to certificate ",
+                                                       files.cert));
+      }
+    }
+  }
+  if (!files.ca.empty()) {
+    auto ca = ReadFile(files.ca, "CA bundle");
+    if (!ca.ok()) return ca.status();
+    m.ca = *std::move(ca);
+    if (!FirstCertificate(m.ca, &count)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("CA bundle ", files.ca, " holds no PEM certificate"));
+    }
+  }
+  return m;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const TlsMaterial& material) {
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = material.ca;
+  o.pem_cert_chain = material.cert;
+  o.pem_private_key = material.key;
+  return grpc::SslCredentials(o);
+}
+
+std::vector<std::string> PeerNames(const grpc::AuthContext* auth) {
+  std::vector<std::string> names;
+  if (auth == nullptr) return names;
+  for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
+    for (const auto& v : auth->FindPropertyValues(property)) names.emplace_back(v.data(), v.size());
+  }
+  return names;
+}
+
+absl::StatusOr<std::shared_ptr<ReloadableServerCredentials>> ReloadableServerCredentials::Create(
+    TlsFiles files, grpc_ssl_client_certificate_request_type client_certificates) {
+  if (files.cert.empty() || files.key.empty()) {
+    return absl::InvalidArgumentError("a TLS server needs a certificate and its private key");
+  }
+  auto material = ReadTlsFiles(files);
+  if (!material.ok()) return material.status();
+  return std::shared_ptr<ReloadableServerCredentials>(new ReloadableServerCredentials(
+      std::move(files), *std::move(material), client_certificates));
+}
+
+ReloadableServerCredentials::ReloadableServerCredentials(
+    TlsFiles files, TlsMaterial material,
+    grpc_ssl_client_certificate_request_type client_certificates)
+    : files_(std::move(files)), material_(std::move(material)) {
+  grpc_ssl_server_credentials_options* options =
+      grpc_ssl_server_credentials_create_options_using_config_fetcher(client_certificates,
+                                                                      &Fetch, this);
+  credentials_ = grpc_ssl_server_credentials_create_with_options(options);  // takes `options`
+}
+
+ReloadableServerCredentials::~ReloadableServerCredentials() {
+  grpc_server_credentials_release(credentials_);
+}
+
+absl::Status ReloadableServerCredentials::Reload() {
+  auto material = ReadTlsFiles(files_);
+  if (!material.ok()) return material.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  material_ = *std::move(material);
+  ++generation_;
+  return absl::OkStatus();
+}
+
+int ReloadableServerCredentials::AddPortToServer(const std::string& addr, grpc_server* server) {
+  return grpc_server_add_http2_port(server, addr.c_str(), credentials_);
+}
+
+// Called by gRPC when the server starts and before each handshake.
+grpc_ssl_certificate_config_reload_status ReloadableServerCredentials::Fetch(
+    void* self, grpc_ssl_server_certificate_config** config) {
+  auto* me = static_cast<ReloadableServerCredentials*>(self);
+  std::lock_guard<std::mutex> lock(me->mu_);
+  if (me->handed_out_ == me->generation_) return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
+  grpc_ssl_pem_key_cert_pair pair{me->material_.key.c_str(), me->material_.cert.c_str()};
+  *config = grpc_ssl_server_certificate_config_create(
+      me->material_.ca.empty() ? nullptr : me->material_.ca.c_str(), &pair, 1);
+  me->handed_out_ = me->generation_;
+  return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW;
+}
+
+}  // namespace fleet::proto

@@ -1,0 +1,104 @@
+// Transport security shared by every process: which addresses may carry
+// plaintext, reading and checking TLS material, server credentials whose
+// certificate files can be re-read while the server runs (SIGHUP), and the
+// names a peer's certificate proves.
+//
+// The rule for plaintext is the same everywhere: only with --insecure, and
+// only on a loopback address. Everything here is thread-safe.
+#ifndef FLEET_PROTO_TRANSPORT_H_
+#define FLEET_PROTO_TRANSPORT_H_
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace fleet::proto {
+
+// Call metadata fleetctl sends: the user@host it runs as. The controller
+// records it as the actor only when it checks no identities (plaintext on
+// loopback without --auth); otherwise it adds it to the proven name.
+inline constexpr char kActorMetadataKey[] = "x-fleet-actor";
+
+// True when `address` (host:port, [v6]:port, or a bare host) names this
+// machine only: 127.0.0.0/8, ::1, localhost, or a unix: socket. Wildcards
+// (0.0.0.0, [::]) are not loopback: they listen on every interface.
+bool IsLoopbackAddress(absl::string_view address);
+
+// Whether `program` may use plaintext on `address`. Without `insecure` it
+// is refused (TLS is the default); with it, only on loopback. The error
+// says why and what to do instead.
+absl::Status CheckPlaintext(absl::string_view program, absl::string_view address, bool insecure);
+
+// Paths of a certificate chain, its private key and a CA bundle. Any of them
+// may be empty where the caller does not need it.
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+  std::string ca;
+};
+
+// The PEM contents of TlsFiles. `key` is secret: never log it.
+struct TlsMaterial {
+  std::string cert;
+  std::string key;
+  std::string ca;
+};
+
+// Reads the files that are set and checks them with OpenSSL: the chain and
+// the CA bundle parse as certificates, the key parses and belongs to the
+// first certificate of the chain. Errors name the file (never its bytes).
+absl::StatusOr<TlsMaterial> ReadTlsFiles(const TlsFiles& files);
+
+// Client credentials: TLS with `material.ca` as roots (empty: the system's),
+// presenting `material.cert`/`key` when set.
+std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const TlsMaterial& material);
+
+// The identities a peer's verified certificate names: its subject CN and
+// every subject alternative name. Empty without a client certificate.
+std::vector<std::string> PeerNames(const grpc::AuthContext* auth);
+
+// TLS server credentials whose certificate, key and client CA are re-read
+// by Reload(); connections accepted afterwards use the new files, ones
+// already open keep theirs. Built on gRPC's certificate-config fetcher.
+class ReloadableServerCredentials final : public grpc::ServerCredentials {
+ public:
+  // `client_certificates` is how clients are asked for a certificate
+  // (GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY for mutual
+  // TLS, GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY when a bearer token
+  // may stand in for one). Fails when the files do not check out.
+  static absl::StatusOr<std::shared_ptr<ReloadableServerCredentials>> Create(
+      TlsFiles files, grpc_ssl_client_certificate_request_type client_certificates);
+  ~ReloadableServerCredentials() override;
+
+  // Re-reads the files. On an error the old material stays in use.
+  absl::Status Reload();
+
+  // Not used by fleet: authentication happens in the services.
+  void SetAuthMetadataProcessor(const std::shared_ptr<grpc::AuthMetadataProcessor>&) override {}
+
+ private:
+  ReloadableServerCredentials(TlsFiles files, TlsMaterial material,
+                              grpc_ssl_client_certificate_request_type client_certificates);
+  int AddPortToServer(const std::string& addr, grpc_server* server) override;
+  static grpc_ssl_certificate_config_reload_status Fetch(void* self,
+                                                         grpc_ssl_server_certificate_config** config);
+
+  const TlsFiles files_;
+  grpc_server_credentials* credentials_ = nullptr;
+  std::mutex mu_;
+  TlsMaterial material_;      // GUARDED_BY(mu_)
+  uint64_t generation_ = 1;   // GUARDED_BY(mu_): bumped by each successful Reload
+  uint64_t handed_out_ = 0;   // GUARDED_BY(mu_): the generation gRPC last fetched
+};
+
+}  // namespace fleet::proto
+
+#endif  // FLEET_PROTO_TRANSPORT_H_

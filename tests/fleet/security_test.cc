@@ -1,0 +1,316 @@
+// Transport security and operator authentication, end to end with real
+// processes: plaintext only with --insecure on loopback, roles on the
+// controller's API, and certificates rotated with SIGHUP.
+#include <grpcpp/grpcpp.h>
+#include <sqlite3.h>
+
+#include "fleet/v1/agent.grpc.pb.h"
+#include "fleet/v1/controller.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "migrations/script.h"
+#include "proto/transport.h"
+#include "tests/testing/fleet_harness.h"
+
+namespace fleet {
+namespace {
+
+using ::fleet::testing::Process;
+using ::fleet::testing::ReadWhole;
+using ::fleet::testing::Result;
+using ::fleet::testing::RunCli;
+using ::fleet::testing::WaitFor;
+using ::testing::HasSubstr;
+
+TEST(TransportTest, LoopbackAddresses) {
+  for (const char* a : {"127.0.0.1:7070", "127.1.2.3:1", "localhost:7070", "LOCALHOST:1",
+                        "[::1]:7070", "::1", "[::ffff:127.0.0.1]:9", "unix:/run/fleet.sock",
+                        "ipv4:127.0.0.1:5"}) {
+    EXPECT_TRUE(proto::IsLoopbackAddress(a)) << a;
+  }
+  for (const char* a : {"0.0.0.0:7070", "[::]:7070", "10.0.0.1:7070", "db1:7070",
+                        "128.0.0.1:1", "localhost.example.com:1", "[2001:db8::1]:7070", ""}) {
+    EXPECT_FALSE(proto::IsLoopbackAddress(a)) << a;
+  }
+  EXPECT_TRUE(proto::CheckPlaintext("x", "127.0.0.1:1", true).ok());
+  EXPECT_THAT(std::string(proto::CheckPlaintext("x", "127.0.0.1:1", false).message()),
+              HasSubstr("no TLS configured"));
+  EXPECT_THAT(std::string(proto::CheckPlaintext("x", "0.0.0.0:1", true).message()),
+              HasSubstr("--insecure allows plaintext only on loopback"));
+}
+
+TEST(TransportTest, TlsFilesAreCheckedAndNamed) {
+  testing::TempDir dir;
+  std::string certs = dir.path() + "/certs";
+  ASSERT_EQ(std::system(("bash '" FLEET_SOURCE_DIR "/deploy/certs/dev-ca.sh' '" + certs +
+                         "' agent-0 >/dev/null")
+                            .c_str()),
+            0);
+  auto ok = proto::ReadTlsFiles({certs + "/agent-0.crt", certs + "/agent-0.key", certs + "/ca.crt"});
+  EXPECT_TRUE(ok.ok()) << ok.status();
+  auto mismatched = proto::ReadTlsFiles({certs + "/agent-0.crt", certs + "/operator.key", ""});
+  EXPECT_THAT(std::string(mismatched.status().message()),
+              HasSubstr("private key " + certs + "/operator.key does not belong to certificate"));
+  EXPECT_THAT(std::string(mismatched.status().message()), ::testing::Not(HasSubstr("BEGIN")));
+  auto missing = proto::ReadTlsFiles({certs + "/nope.crt", "", ""});
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("cannot read certificate"));
+  auto not_pem = proto::ReadTlsFiles({"", "", certs + "/agent-0.key"});
+  EXPECT_THAT(std::string(not_pem.status().message()), HasSubstr("holds no PEM certificate"));
+}
+
+class SecurityTest : public fleet::testing::FleetHarness {
+ protected:
+  void SetUp() override {
+    FleetHarness::SetUp();
+    certs_ = dir_.path() + "/certs";
+    Issue();
+  }
+
+  // (Re-)issues every leaf certificate under one CA.
+  void Issue() {
+    ASSERT_EQ(std::system(("bash '" FLEET_SOURCE_DIR "/deploy/certs/dev-ca.sh' '" + certs_ +
+                           "' agent-0 >/dev/null")
+                              .c_str()),
+              0);
+  }
+
+  std::string TokenFile(const std::string& name, const std::string& token) {
+    std::string path = dir_.path() + "/" + name + ".token";
+    std::ofstream(path) << token << "\n";
+    return path;
+  }
+
+  // A controller serving TLS with --auth; agents over plaintext on loopback.
+  std::unique_ptr<Process> StartSecureController(const std::string& auth_toml) {
+    std::ofstream(dir_.path() + "/auth.toml") << auth_toml;
+    std::string port_file = dir_.path() + "/secure.port";
+    std::remove(port_file.c_str());
+    auto p = std::make_unique<Process>(std::vector<std::string>{
+        FLEET_CONTROLLER_PATH, "--db", dir_.path() + "/secure.sqlite", "--listen", "127.0.0.1:0",
+        "--http", "", "--poll-interval", "300ms", "--port-file", port_file, "--tls-cert",
+        certs_ + "/controller.crt", "--tls-key", certs_ + "/controller.key", "--tls-client-ca",
+        certs_ + "/ca.crt", "--auth", dir_.path() + "/auth.toml", "--insecure"});
+    EXPECT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << p->Err();
+    std::istringstream(ReadWhole(port_file)) >> grpc_port_;
+    controller_ = absl::StrCat("127.0.0.1:", grpc_port_);
+    return p;
+  }
+
+  // fleetctl against the TLS controller, with `identity` flags.
+  Result As(std::vector<std::string> identity, std::vector<std::string> args) {
+    args.insert(args.end(), {"--controller", controller_, "--tls-ca", certs_ + "/ca.crt"});
+    args.insert(args.end(), identity.begin(), identity.end());
+    return RunCli(args);
+  }
+
+  // The PEM certificate a fresh TLS connection to `port` is served, or "".
+  std::string ServedCertificate(int port, bool controller) {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = ReadWhole(certs_ + "/ca.crt");
+    o.pem_cert_chain = ReadWhole(certs_ + "/controller.crt");
+    o.pem_private_key = ReadWhole(certs_ + "/controller.key");
+    grpc::ChannelArguments args;
+    args.SetInt("fleet.test.fresh", fresh_++);  // a new connection each time
+    auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                             grpc::SslCredentials(o), args);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::Status s;
+    if (controller) {
+      ctx.AddMetadata("authorization", "Bearer viewer-token-1");
+      fleet::v1::ListAgentsResponse resp;
+      s = fleet::v1::ControllerService::NewStub(channel)->ListAgents(&ctx, {}, &resp);
+    } else {
+      fleet::v1::ListTenantsResponse resp;
+      s = fleet::v1::AgentService::NewStub(channel)->ListTenants(&ctx, {}, &resp);
+    }
+    if (!s.ok()) return "";
+    auto auth = ctx.auth_context();
+    auto pem = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    return pem.empty() ? "" : std::string(pem[0].data(), pem[0].size());
+  }
+
+  std::string AuthToml() {
+    return absl::StrCat("[[tokens]]\nname = \"dash\"\nrole = \"viewer\"\nsha256 = \"",
+                        migrations::Sha256Hex("viewer-token-1"),
+                        "\"\n[[tokens]]\nname = \"ci\"\nrole = \"operator\"\nsha256 = \"",
+                        migrations::Sha256Hex("operator-token-1"),
+                        "\"\n[[certificates]]\nname = \"operator\"\nrole = \"operator\"\n");
+  }
+
+  std::string certs_;
+  int fresh_ = 0;
+};
+
+TEST_F(SecurityTest, PlaintextOnlyWithInsecureAndOnlyOnLoopback) {
+  setenv("FLEET_SEC_T0", Dsn().c_str(), 1);
+  std::string config = absl::StrCat("listen = \"127.0.0.1:0\"\nversions_cache = \"", dir_.path(),
+                                    "/cache\"\n[[tenants]]\nid = \"acme\"\ndsn_env = \"FLEET_SEC_T0\"\n");
+  std::ofstream(dir_.path() + "/plain.toml") << config;
+  auto refused = [](std::vector<std::string> args) {
+    Process p(std::move(args));
+    int code = p.WaitExit();
+    EXPECT_EQ(code, 2) << p.Err();
+    return p.Err();
+  };
+  std::string agent_toml = dir_.path() + "/plain.toml";
+  EXPECT_THAT(refused({FLEET_AGENT_PATH, "--config", agent_toml}),
+              HasSubstr("fleet-agent: no TLS configured for 127.0.0.1:0"));
+  std::string off_loopback =
+      refused({FLEET_AGENT_PATH, "--config", agent_toml, "--insecure", "--listen", "0.0.0.0:0"});
+  EXPECT_THAT(off_loopback, HasSubstr("--insecure allows plaintext only on loopback addresses"));
+  EXPECT_THAT(off_loopback, HasSubstr("0.0.0.0:0 is not one"));
+
+  std::string db = dir_.path() + "/refused.sqlite";
+  std::string auth = dir_.path() + "/auth.toml";
+  std::ofstream(auth) << AuthToml();
+  EXPECT_THAT(refused({FLEET_CONTROLLER_PATH, "--db", db, "--listen", "127.0.0.1:0"}),
+              HasSubstr("fleet-controller: no TLS configured for 127.0.0.1:0"));
+  EXPECT_THAT(refused({FLEET_CONTROLLER_PATH, "--db", db, "--insecure", "--listen", "[::]:0"}),
+              HasSubstr("[::]:0 is not one"));
+  EXPECT_THAT(refused({FLEET_CONTROLLER_PATH, "--db", db, "--listen", "127.0.0.1:0", "--tls-cert",
+                       certs_ + "/controller.crt", "--tls-key", certs_ + "/controller.key"}),
+              HasSubstr("--tls-cert needs --auth FILE"));
+  EXPECT_THAT(refused({FLEET_CONTROLLER_PATH, "--db", db, "--listen", "127.0.0.1:0", "--tls-cert",
+                       certs_ + "/controller.crt", "--tls-key", certs_ + "/controller.key",
+                       "--auth", auth}),
+              HasSubstr("no TLS configured for agents"));
+  EXPECT_THAT(refused({FLEET_CONTROLLER_PATH, "--db", db, "--insecure", "--listen", "127.0.0.1:0",
+                       "--agent-tls-cert", certs_ + "/controller.crt", "--agent-tls-key",
+                       certs_ + "/operator.key", "--agent-tls-ca", certs_ + "/ca.crt"}),
+              HasSubstr("does not belong to certificate"));
+  // Refused before anything was created.
+  EXPECT_TRUE(ReadWhole(db).empty());
+
+  auto cli = RunCli({"status", "--insecure", "--controller", "192.0.2.1:7080"});
+  EXPECT_EQ(cli.code, 2);
+  EXPECT_THAT(cli.err, HasSubstr("fleetctl: --insecure allows plaintext only on loopback"));
+
+  // An insecure controller calls only loopback agents in plaintext.
+  auto controller = StartController();
+  auto far = Cli({"agents", "add", "192.0.2.1:7070"});
+  EXPECT_EQ(far.code, 3);
+  EXPECT_THAT(far.err, HasSubstr("plaintext to agents is allowed only on loopback"));
+}
+
+TEST_F(SecurityTest, ViewersReadOperatorsActAndEveryCallerIsNamed) {
+  std::string tenant = DsnFor(NewDatabase());
+  auto agent = StartAgent(0, {{"acme", tenant, {}}});
+  auto controller = StartSecureController(AuthToml());
+  std::vector<std::string> viewer{"--token-file", TokenFile("viewer", "viewer-token-1")};
+  std::vector<std::string> op{"--token-file", TokenFile("operator", "operator-token-1")};
+  std::vector<std::string> cert{"--tls-cert", certs_ + "/operator.crt", "--tls-key",
+                                certs_ + "/operator.key"};
+  std::string agent_address = absl::StrCat("127.0.0.1:", agent_ports_[0]);
+  std::string versions = std::string(FLEET_SOURCE_DIR) + "/examples/support-desk/versions";
+
+  auto nobody = As({}, {"agents", "list"});
+  EXPECT_EQ(nobody.code, 3);
+  EXPECT_THAT(nobody.err, HasSubstr("needs a caller identity"));
+  auto wrong = As({"--token-file", TokenFile("wrong", "guessed")}, {"agents", "list"});
+  EXPECT_EQ(wrong.code, 3);
+  EXPECT_THAT(wrong.err, HasSubstr("matches no token"));
+  EXPECT_THAT(wrong.err, ::testing::Not(HasSubstr("guessed")));
+  auto plaintext = RunCli({"agents", "list", "--controller", controller_, "--insecure"});
+  EXPECT_EQ(plaintext.code, 3);
+  auto unknown_ca = RunCli({"agents", "list", "--controller", controller_, "--token-file",
+                            TokenFile("v2", "viewer-token-1")});
+  EXPECT_EQ(unknown_ca.code, 3);  // the system's roots do not know the fleet CA
+
+  EXPECT_EQ(As(viewer, {"agents", "list"}).code, 0);
+  auto viewer_enrol = As(viewer, {"agents", "add", agent_address});
+  EXPECT_EQ(viewer_enrol.code, 3);
+  EXPECT_THAT(viewer_enrol.err,
+              HasSubstr("dash is a viewer; enrolling an agent needs the operator role"));
+  auto enrol = As(op, {"agents", "add", agent_address});
+  ASSERT_EQ(enrol.code, 0) << enrol.err;
+  ASSERT_EQ(As(viewer, {"bundle", "push", versions}).code, 3);
+  auto push = As(op, {"bundle", "push", versions});
+  ASSERT_EQ(push.code, 0) << push.err;
+
+  EXPECT_EQ(As(viewer, {"rollout", "plan", "--to", "head"}).code, 0);
+  auto viewer_start = As(viewer, {"rollout", "start", "--to", "head"});
+  EXPECT_EQ(viewer_start.code, 3);
+  EXPECT_THAT(viewer_start.err, HasSubstr("starting a rollout needs the operator role"));
+  auto start = As(cert, {"rollout", "start", "--to", "head", "-o", "json"});
+  ASSERT_EQ(start.code, 0) << start.err;
+  std::string id = nlohmann::json::parse(start.out)["id"];
+  nlohmann::json rollout;
+  ASSERT_TRUE(WaitFor([&] {
+    rollout = nlohmann::json::parse(As(viewer, {"rollout", "status", id, "-o", "json"}).out,
+                                    nullptr, false);
+    return rollout.is_object() && rollout["state"] == "succeeded";
+  }, std::chrono::seconds(60))) << rollout.dump(2);
+  EXPECT_EQ(HeadsOf(tenant), (std::vector<std::string>{"9c0d1e2f3041"}));
+
+  // Who asked is the proven identity, with the claimed user beside it.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_.path() + "/secure.sqlite").c_str(), &db, SQLITE_OPEN_READONLY,
+                            nullptr),
+            SQLITE_OK);
+  std::map<std::string, std::string> actors;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT action, actor FROM audit", -1, &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    actors[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
+        reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  EXPECT_THAT(actors["agent enrolled"], ::testing::StartsWith("ci ("));
+  EXPECT_THAT(actors["bundle pushed"], ::testing::StartsWith("ci ("));
+  EXPECT_THAT(actors["rollout started"], ::testing::StartsWith("operator ("));
+  auto history = As(viewer, {"tenants", "history", "acme", "-o", "json"});
+  EXPECT_THAT(history.out, HasSubstr("\"actor\": \"operator ("));
+
+  // Revoking a token takes a SIGHUP, not a restart.
+  std::ofstream(dir_.path() + "/auth.toml")
+      << absl::StrCat("[[tokens]]\nname = \"ci\"\nrole = \"operator\"\nsha256 = \"",
+                      migrations::Sha256Hex("operator-token-1"), "\"\n");
+  controller->Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor([&] { return As(viewer, {"agents", "list"}).code == 3; }))
+      << controller->Err();
+  EXPECT_EQ(As(op, {"agents", "list"}).code, 0);
+}
+
+TEST_F(SecurityTest, SighupRotatesCertificatesForNewConnections) {
+  setenv("FLEET_SEC_T1", Dsn().c_str(), 1);
+  std::ofstream(dir_.path() + "/tls.toml") << absl::StrCat(
+      "listen = \"127.0.0.1:0\"\nversions_cache = \"", dir_.path(), "/cache\"\n[tls]\ncert = \"",
+      certs_, "/agent-0.crt\"\nkey = \"", certs_, "/agent-0.key\"\nca = \"", certs_,
+      "/ca.crt\"\nallowed_clients = [\"controller\"]\n[[tenants]]\nid = \"acme\"\n"
+      "dsn_env = \"FLEET_SEC_T1\"\n");
+  std::string port_file = dir_.path() + "/tls-agent.port";
+  Process agent({FLEET_AGENT_PATH, "--config", dir_.path() + "/tls.toml", "--port-file", port_file});
+  ASSERT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << agent.Err();
+  int agent_port = std::stoi(ReadWhole(port_file));
+  auto controller = StartSecureController(AuthToml());
+
+  std::string old_agent = ReadWhole(certs_ + "/agent-0.crt");
+  std::string old_controller = ReadWhole(certs_ + "/controller.crt");
+  ASSERT_EQ(ServedCertificate(agent_port, false), old_agent) << agent.Err();
+  ASSERT_EQ(ServedCertificate(grpc_port_, true), old_controller) << controller->Err();
+
+  Issue();  // new keys and certificates in the same files
+  std::string new_agent = ReadWhole(certs_ + "/agent-0.crt");
+  ASSERT_NE(new_agent, old_agent);
+  // Until told, the processes keep what they loaded.
+  EXPECT_EQ(ServedCertificate(agent_port, false), old_agent);
+  agent.Signal(SIGHUP);
+  controller->Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor([&] { return ServedCertificate(agent_port, false) == new_agent; }))
+      << agent.Err();
+  EXPECT_TRUE(WaitFor([&] {
+    return ServedCertificate(grpc_port_, true) == ReadWhole(certs_ + "/controller.crt");
+  })) << controller->Err();
+
+  // A broken file on SIGHUP keeps the old certificate and says why.
+  std::ofstream(certs_ + "/agent-0.key") << "not a key\n";
+  agent.Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor([&] { return agent.Err().find("kept the old certificates") != std::string::npos; }));
+  EXPECT_EQ(ServedCertificate(agent_port, false), new_agent);
+  EXPECT_THAT(agent.Err(), ::testing::Not(HasSubstr("not a key")));
+}
+
+}  // namespace
+}  // namespace fleet
