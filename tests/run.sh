@@ -6,8 +6,15 @@
 # at a time.
 #
 #   tests/run.sh            # build into ./build and run all tests
+#   tests/run.sh --long     # and then the long tier: each fuzzer for a minute
 #   BUILD_DIR=/tmp/b tests/run.sh -R Revision   # extra args go to ctest
 set -euo pipefail
+
+long=0
+if [[ ${1:-} == --long ]]; then
+  long=1
+  shift
+fi
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -27,3 +34,9 @@ export FLEET_TEST_PG
 
 cd "$build"
 ctest --output-on-failure -j2 "$@"
+
+if [[ $long -eq 1 ]]; then
+  # The long tier: libFuzzer on the script and target parsers (clang, ASan,
+  # UBSan), a minute each; tests/fuzz/run.sh SECONDS runs them longer.
+  "$root/tests/fuzz/run.sh" "${FLEET_FUZZ_SECONDS:-60}"
+fi

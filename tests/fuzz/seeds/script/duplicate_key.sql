@@ -1,0 +1,2 @@
+-- revision: bad
+-- revision: twice
