@@ -961,8 +961,8 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
                 migrations::FileSystem& fs, Interrupt* interrupt) {
   Context ctx{Options{}, out, err, fs, interrupt};
   CLI::App app{
-      "fleetctl: Alembic-compatible schema migrations for one database, and (soon) a fleet of "
-      "tenant databases.\n\nThe versions directory is --dir, else script_location in "
+      "fleetctl: Alembic-compatible schema migrations for one database, and a fleet of tenant "
+      "databases through fleet-controller.\n\nThe versions directory is --dir, else script_location in "
       "./fleet.toml, else ./versions. The database is --dsn, else $DATABASE_URL.\n"
       "Exit codes: 0 ok, 1 a check found something, 2 usage error, 3 failed, 130 interrupted.",
       "fleetctl"};

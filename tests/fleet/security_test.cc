@@ -2,6 +2,7 @@
 // processes: plaintext only with --insecure on loopback, roles on the
 // controller's API, and certificates rotated with SIGHUP.
 #include <grpcpp/grpcpp.h>
+#include <httplib.h>
 #include <sqlite3.h>
 
 #include "fleet/v1/agent.grpc.pb.h"
@@ -81,17 +82,22 @@ class SecurityTest : public fleet::testing::FleetHarness {
   }
 
   // A controller serving TLS with --auth; agents over plaintext on loopback.
-  std::unique_ptr<Process> StartSecureController(const std::string& auth_toml) {
+  std::unique_ptr<Process> StartSecureController(const std::string& auth_toml,
+                                                 std::vector<std::string> extra = {}) {
     std::ofstream(dir_.path() + "/auth.toml") << auth_toml;
     std::string port_file = dir_.path() + "/secure.port";
     std::remove(port_file.c_str());
-    auto p = std::make_unique<Process>(std::vector<std::string>{
+    std::unique_ptr<Process> p;
+    if (extra.empty()) extra = {"--insecure"};  // agents in plaintext on loopback
+    auto args = std::vector<std::string>{
         FLEET_CONTROLLER_PATH, "--db", dir_.path() + "/secure.sqlite", "--listen", "127.0.0.1:0",
-        "--http", "", "--poll-interval", "300ms", "--port-file", port_file, "--tls-cert",
-        certs_ + "/controller.crt", "--tls-key", certs_ + "/controller.key", "--tls-client-ca",
-        certs_ + "/ca.crt", "--auth", dir_.path() + "/auth.toml", "--insecure"});
+        "--http", "127.0.0.1:0", "--poll-interval", "300ms", "--port-file", port_file,
+        "--tls-cert", certs_ + "/controller.crt", "--tls-key", certs_ + "/controller.key",
+        "--tls-client-ca", certs_ + "/ca.crt", "--auth", dir_.path() + "/auth.toml"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    p = std::make_unique<Process>(args);
     EXPECT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << p->Err();
-    std::istringstream(ReadWhole(port_file)) >> grpc_port_;
+    std::istringstream(ReadWhole(port_file)) >> grpc_port_ >> http_port_;
     controller_ = absl::StrCat("127.0.0.1:", grpc_port_);
     return p;
   }
@@ -136,6 +142,29 @@ class SecurityTest : public fleet::testing::FleetHarness {
                         "\"\n[[tokens]]\nname = \"ci\"\nrole = \"operator\"\nsha256 = \"",
                         migrations::Sha256Hex("operator-token-1"),
                         "\"\n[[certificates]]\nname = \"operator\"\nrole = \"operator\"\n");
+  }
+
+  // An agent serving mutual TLS (agent-0's certificate) for `tenants`
+  // (id -> DSN, passed through environment variables).
+  std::unique_ptr<Process> StartTlsAgent(const std::map<std::string, std::string>& tenants,
+                                         int* port) {
+    std::string config = absl::StrCat(
+        "listen = \"127.0.0.1:0\"\nversions_cache = \"", dir_.path(), "/tls-cache\"\n[tls]\n",
+        "cert = \"", certs_, "/agent-0.crt\"\nkey = \"", certs_, "/agent-0.key\"\nca = \"", certs_,
+        "/ca.crt\"\nallowed_clients = [\"controller\"]\n");
+    for (const auto& [id, dsn] : tenants) {
+      std::string env = absl::StrCat("FLEET_SEC_", env_counter_++);
+      setenv(env.c_str(), dsn.c_str(), 1);
+      absl::StrAppend(&config, "[[tenants]]\nid = \"", id, "\"\ndsn_env = \"", env, "\"\n");
+    }
+    std::ofstream(dir_.path() + "/tls-agent.toml") << config;
+    std::string port_file = dir_.path() + "/tls-agent.port";
+    std::remove(port_file.c_str());
+    auto p = std::make_unique<Process>(std::vector<std::string>{
+        FLEET_AGENT_PATH, "--config", dir_.path() + "/tls-agent.toml", "--port-file", port_file});
+    EXPECT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << p->Err();
+    *port = std::stoi(ReadWhole(port_file));
+    return p;
   }
 
   std::string certs_;
@@ -310,6 +339,83 @@ TEST_F(SecurityTest, SighupRotatesCertificatesForNewConnections) {
   EXPECT_TRUE(WaitFor([&] { return agent.Err().find("kept the old certificates") != std::string::npos; }));
   EXPECT_EQ(ServedCertificate(agent_port, false), new_agent);
   EXPECT_THAT(agent.Err(), ::testing::Not(HasSubstr("not a key")));
+}
+
+TEST_F(SecurityTest, NoPasswordKeyOrTokenReachesAnyOutput) {
+  const std::string password = "Pg-Passw0rd-7f3a";
+  const std::string token = "Op-T0ken-91c2";
+  // Trust authentication ignores the password, so the tenants still work.
+  std::map<std::string, std::string> tenants{
+      {"acme", DsnFor(NewDatabase()) + " password=" + password},
+      {"globex", DsnFor(NewDatabase()) + " password=" + password},
+      {"gone", "host=127.0.0.1 port=1 dbname=gone user=app password=" + password}};
+  int agent_port = 0;
+  auto agent = StartTlsAgent(tenants, &agent_port);
+  auto controller = StartSecureController(
+      absl::StrCat("[[tokens]]\nname = \"ci\"\nrole = \"operator\"\nsha256 = \"",
+                   migrations::Sha256Hex(token), "\"\n"),
+      {"--agent-tls-cert", certs_ + "/controller.crt", "--agent-tls-key",
+       certs_ + "/controller.key", "--agent-tls-ca", certs_ + "/ca.crt"});
+  std::vector<std::string> op{"--token-file", TokenFile("op", token)};
+  std::string transcript;
+  auto run = [&](std::vector<std::string> args) {
+    Result r = As(op, args);
+    absl::StrAppend(&transcript, r.out, r.err);
+    return r;
+  };
+  ASSERT_EQ(run({"agents", "add", absl::StrCat("127.0.0.1:", agent_port)}).code, 0)
+      << transcript;
+  ASSERT_EQ(run({"bundle", "push", FLEET_SOURCE_DIR "/examples/support-desk/versions"}).code, 0)
+      << transcript;
+  // Refused: "gone" is unreachable, and the refusal names its (redacted) DSN.
+  EXPECT_EQ(run({"rollout", "start", "--to", "head"}).code, 3);
+  ASSERT_EQ(run({"tenants", "label", "acme", "ring=a"}).code, 0) << transcript;
+  ASSERT_EQ(run({"tenants", "label", "globex", "ring=a"}).code, 0) << transcript;
+  auto start = run({"rollout", "start", "--to", "head", "--selector", "ring=a", "-o", "json"});
+  ASSERT_EQ(start.code, 0) << start.err;
+  std::string id = nlohmann::json::parse(start.out)["id"];
+  ASSERT_TRUE(WaitFor([&] {
+    auto j = nlohmann::json::parse(As(op, {"rollout", "status", id, "-o", "json"}).out, nullptr,
+                                   false);
+    return j.is_object() && j["state"] != "running" && j["state"] != "pending";
+  }, std::chrono::seconds(90)));
+  for (const char* output : {"json", "table"}) {
+    for (std::vector<std::string> verb :
+         {std::vector<std::string>{"status"}, {"status", "--refresh"}, {"agents", "list"},
+          {"tenants", "list"}, {"tenants", "history", "acme"}, {"tenants", "history", "gone"},
+          {"bundle", "list"}, {"rollout", "list"}, {"rollout", "status", id},
+          {"rollout", "plan", "--to", "head"}}) {
+      verb.insert(verb.end(), {"-o", output});
+      run(verb);
+    }
+  }
+  httplib::Client http("127.0.0.1", http_port_);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("fleet_tenants"));
+  // The failing tenant was shown, its connection string redacted.
+  EXPECT_THAT(transcript, HasSubstr("password=***"));
+
+  std::vector<std::pair<std::string, std::string>> places{
+      {"fleetctl output", transcript},
+      {"/metrics", metrics->body},
+      {"controller log", controller->Err() + controller->Out()},
+      {"agent log", agent->Err() + agent->Out()},
+      {"inventory", ReadWhole(dir_.path() + "/secure.sqlite") +
+                        ReadWhole(dir_.path() + "/secure.sqlite-wal")}};
+  std::vector<std::string> secrets{password, token};
+  for (const char* key : {"/controller.key", "/agent-0.key", "/operator.key", "/ca.key"}) {
+    // The body of a PEM key: any line of it would be a leak.
+    std::istringstream pem(ReadWhole(certs_ + key));
+    for (std::string line; std::getline(pem, line);) {
+      if (line.size() > 20 && line.find("-----") == std::string::npos) secrets.push_back(line);
+    }
+  }
+  for (const auto& [where, text] : places) {
+    for (const auto& secret : secrets) {
+      EXPECT_EQ(text.find(secret), std::string::npos) << where << " holds a secret: " << secret;
+    }
+  }
 }
 
 }  // namespace
