@@ -7,11 +7,16 @@
 #include <iostream>
 #include <optional>
 
+#include <httplib.h>
+
+#include <thread>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
 #include "proto/transport.h"
@@ -21,10 +26,13 @@ int main(int argc, char** argv) {
   CLI::App app{"fleet-agent: runs migrations for the tenant databases of one host.\n"
                "Tenants, timeouts and the bundle cache come from the config file.",
                "fleet-agent"};
-  std::string config_path, listen, port_file;
+  std::string config_path, listen, port_file, http;
   app.add_option("--config", config_path, "agent.toml")->required();
   app.add_option("--listen", listen, "Override the listen address (host:port; port 0 picks one)");
   app.add_option("--port-file", port_file, "Write the port actually bound to this file");
+  app.add_option("--http", http,
+                 "HTTP address for a read-only /healthz (probes; empty: off), e.g. "
+                 "127.0.0.1:7071");
   bool allow_plaintext_password = false;
   app.add_flag("--allow-plaintext-password", allow_plaintext_password,
                "Accept a literal password in a tenant's dsn (prefer dsn_env, a service or a "
@@ -95,6 +103,23 @@ int main(int argc, char** argv) {
     std::cerr << "fleet-agent: cannot listen on " << address << "\n";
     return 1;
   }
+  // /healthz answers when the gRPC server is up; it shows nothing else.
+  httplib::Server web;
+  std::thread web_thread;
+  if (!http.empty()) {
+    web.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(absl::StrCat("ok: serving ", tenants, " tenants\n"), "text/plain");
+    });
+    size_t colon = http.rfind(':');
+    int want = colon == std::string::npos ? -1 : std::atoi(http.c_str() + colon + 1);
+    std::string host = colon == std::string::npos ? http : http.substr(0, colon);
+    int bound = want == 0 ? web.bind_to_any_port(host) : (web.bind_to_port(host, want) ? want : -1);
+    if (want < 0 || bound <= 0) {
+      std::cerr << "fleet-agent: cannot serve HTTP on " << http << "\n";
+      return 1;
+    }
+    web_thread = std::thread([&] { web.listen_after_bind(); });
+  }
   if (!port_file.empty()) {
     std::ofstream(port_file + ".tmp") << port << "\n";
     std::rename((port_file + ".tmp").c_str(), port_file.c_str());
@@ -112,5 +137,9 @@ int main(int argc, char** argv) {
   }
   std::cerr << "fleet-agent: shutting down" << std::endl;
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (web_thread.joinable()) {
+    web.stop();
+    web_thread.join();
+  }
   return 0;
 }

@@ -180,13 +180,22 @@ RolloutRunner::WaveResult RolloutRunner::RunWave(RolloutRecord& r,
           break;
         }
       }
-      // Never trust a success reply alone: read the heads back.
-      if (outcome.ok()) {
+      // Never trust a success reply alone: read the heads back. After a
+      // failure too, so the log says where the tenant was left.
+      bool heads_known = false;
+      if (!outcome.ok()) {
+        if (auto now = agents_.GetTenant(t.agent, t.tenant_id, ""); now.ok()) {
+          t.heads = now->heads;
+          heads_known = true;
+          (void)inventory_.SetTenantHeads(t.tenant_id, now->heads);
+        }
+      } else {
         auto now = agents_.GetTenant(t.agent, t.tenant_id, "");
         if (!now.ok()) {
           outcome = now.status();
         } else {
           t.heads = now->heads;
+          heads_known = true;
           (void)inventory_.SetTenantHeads(t.tenant_id, now->heads);
           if (!expected.ok() || Sorted(now->heads) != Sorted(expected->end_heads)) {
             outcome = absl::InternalError(absl::StrCat(
@@ -201,7 +210,8 @@ RolloutRunner::WaveResult RolloutRunner::RunWave(RolloutRecord& r,
       t.error = outcome.ok() ? "" : std::string(outcome.message());
       (void)inventory_.UpdateRolloutTenant(t);
       (void)inventory_.Audit(r.actor, absl::StrCat("upgrade ", t.state), r.id, t.tenant_id,
-                             absl::StrCat(Heads(t.start_heads), " -> ", Heads(t.heads),
+                             absl::StrCat(Heads(t.start_heads), " -> ",
+                                          heads_known ? Heads(t.heads) : std::string("?"),
                                           t.error.empty() ? "" : ": " + t.error));
       if (!outcome.ok() && ++failures > allowed) halt = true;  // in-flight tenants finish
     }

@@ -1,4 +1,4 @@
-# Sourced by tests/run.sh (and later the demo): installs the Debian 12
+# Sourced by tests/run.sh and deploy/local/demo.sh: installs the Debian 12
 # packages the build and the tests need. Idempotent: `apt-get update` runs
 # only when something is missing.
 
@@ -9,7 +9,7 @@ fleet_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpqxx-dev postgresql-15
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libsqlite3-dev libcpp-httplib-dev
+  libsqlite3-dev libcpp-httplib-dev libyaml-cpp-dev
   openssl
 )
 

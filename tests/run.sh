@@ -6,7 +6,8 @@
 # at a time.
 #
 #   tests/run.sh            # build into ./build and run all tests
-#   tests/run.sh --long     # and then the long tier: each fuzzer for a minute
+#   tests/run.sh --long     # and then the long tier: the demo end to end, each
+#                           # fuzzer for a minute
 #   BUILD_DIR=/tmp/b tests/run.sh -R Revision   # extra args go to ctest
 set -euo pipefail
 
@@ -36,7 +37,9 @@ cd "$build"
 ctest --output-on-failure -j2 "$@"
 
 if [[ $long -eq 1 ]]; then
-  # The long tier: libFuzzer on the script and target parsers (clang, ASan,
-  # UBSan), a minute each; tests/fuzz/run.sh SECONDS runs them longer.
+  # The long tier: deploy/local/demo.sh twice and its follow-up commands,
+  # then libFuzzer on the script and target parsers (clang, ASan, UBSan), a
+  # minute each; tests/fuzz/run.sh SECONDS runs them longer.
+  "$root/tests/long/demo_test.sh" "$build"
   "$root/tests/fuzz/run.sh" "${FLEET_FUZZ_SECONDS:-60}"
 fi
