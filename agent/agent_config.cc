@@ -1,9 +1,11 @@
 #include "agent/agent_config.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "migrations/dsn.h"
 #include "proto/validate.h"
 #include "toml++/toml.h"
@@ -23,6 +25,20 @@ absl::StatusOr<absl::Duration> Duration(const std::string& where, toml::node_vie
       absl::StrCat(where, ": expected a duration such as \"2s\" or \"500ms\""));
 }
 
+// A misspelt key must not be silently ignored (a typo in lock_timeout would
+// run with the default): every table accepts only the keys it knows.
+absl::Status KnownKeys(const std::string& where, const toml::table& table,
+                       std::initializer_list<absl::string_view> known) {
+  for (const auto& [key, value] : table) {
+    if (std::find(known.begin(), known.end(), std::string(key.str())) == known.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": unknown key '",
+                                                     std::string(key.str()), "' (known: ",
+                                                     absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(
@@ -34,6 +50,13 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
   } catch (const toml::parse_error& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ":", e.source().begin.line, ": ", std::string(e.description())));
+  }
+  if (absl::Status s = KnownKeys(path, doc,
+                                 {"listen", "versions_cache", "lock_wait", "lock_timeout",
+                                  "statement_timeout", "retries", "max_concurrent_migrations",
+                                  "max_concurrent_reads", "tls", "tenants"});
+      !s.ok()) {
+    return s;
   }
   AgentConfig c;
   if (auto v = doc["listen"].value<std::string>()) c.listen = *v;
@@ -66,6 +89,10 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
     c.max_concurrent_reads = static_cast<int>(*v);
   }
   if (const toml::table* tls = doc["tls"].as_table()) {
+    if (absl::Status s = KnownKeys(path + ": [tls]", *tls, {"cert", "key", "ca", "allowed_clients"});
+        !s.ok()) {
+      return s;
+    }
     AgentTls t;
     t.cert = tls->at_path("cert").value_or(std::string());
     t.key = tls->at_path("key").value_or(std::string());
@@ -92,6 +119,12 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
     tc.id = t->at_path("id").value_or(std::string());
     if (absl::Status s = proto::ValidateTenantId(tc.id); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
+    }
+    if (absl::Status s = KnownKeys(absl::StrCat(path, ": tenant ", tc.id), *t,
+                                   {"id", "dsn_env", "service", "dsn", "passfile", "schema",
+                                    "version_table", "labels"});
+        !s.ok()) {
+      return s;
     }
     if (!seen.insert(tc.id).second) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": tenant ", tc.id, " is listed twice"));

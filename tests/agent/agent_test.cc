@@ -66,6 +66,14 @@ TEST(AgentConfigTest, RefusesLiteralPasswordsAndBadTenants) {
   };
   EXPECT_THAT(err("[[tenants]]\nid = \"a\"\ndsn = \"host=h password=hunter2\"\n"),
               HasSubstr("agent.toml: tenant a: dsn holds a literal password"));
+  // Misspelt keys are refused, not ignored.
+  EXPECT_THAT(err("lock_timout = \"5s\"\n[[tenants]]\nid = \"a\"\ndsn_env = \"ACME_DSN\"\n"),
+              HasSubstr("agent.toml: unknown key 'lock_timout' (known: listen, versions_cache"));
+  EXPECT_THAT(err("[[tenants]]\nid = \"a\"\ndsn_env = \"ACME_DSN\"\nlabel = { a = \"b\" }\n"),
+              HasSubstr("agent.toml: tenant a: unknown key 'label'"));
+  EXPECT_THAT(err("[tls]\ncert = \"c\"\nkey = \"k\"\nca = \"a\"\nallowed = [\"x\"]\n"
+                  "[[tenants]]\nid = \"a\"\ndsn_env = \"ACME_DSN\"\n"),
+              HasSubstr("agent.toml: [tls]: unknown key 'allowed'"));
   EXPECT_THAT(err("[[tenants]]\nid = \"a\"\ndsn = \"postgresql://u:hunter2@h/db\"\n"),
               HasSubstr("or start with --allow-plaintext-password"));
   auto allowed = ParseAgentConfig(
