@@ -1,0 +1,178 @@
+#include "migrations/autogenerate.h"
+
+#include <algorithm>
+#include <pqxx/pqxx>
+#include <functional>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "migrations/dsn.h"
+#include "migrations/migrator.h"
+#include "migrations/sql_split.h"
+#include "migrations/status_macros.h"
+
+namespace fleet::migrations {
+namespace {
+
+constexpr char kPrefix[] = "fleet_autogen_";
+
+// What the dev database holds besides our own schemas and an empty public:
+// a few names, enough to say why it is refused.
+std::vector<std::string> Occupants(pqxx::transaction_base& tx) {
+  std::vector<std::string> found;
+  for (const auto& row : tx.exec(
+           "SELECT 'schema ' || nspname FROM pg_namespace "
+           "WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%' "
+           "  AND nspname NOT LIKE 'fleet\\_autogen\\_%' "
+           "UNION ALL SELECT 'public.' || relname FROM pg_class "
+           "WHERE relnamespace = 'public'::regnamespace "
+           "UNION ALL SELECT 'type public.' || typname FROM pg_type "
+           "WHERE typnamespace = 'public'::regnamespace AND typtype IN ('e', 'd', 'r', 'm') "
+           "UNION ALL SELECT 'function public.' || proname FROM pg_proc "
+           "WHERE pronamespace = 'public'::regnamespace LIMIT 5")) {
+    found.push_back(row[0].as<std::string>());
+  }
+  return found;
+}
+
+std::string RandomSuffix() {
+  std::random_device rd;
+  return absl::StrFormat("%08x", rd());
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<DeclaredFile>> LoadDeclaredSchema(FileSystem& fs,
+                                                             const std::string& path) {
+  std::vector<DeclaredFile> files;
+  if (fs.IsDirectory(path)) {
+    ASSIGN_OR_RETURN(std::vector<std::string> names, fs.ListFiles(path));
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      if (!absl::EndsWith(name, ".sql")) continue;
+      std::string file = JoinPath(path, name);
+      ASSIGN_OR_RETURN(std::string sql, fs.ReadFile(file));
+      files.push_back({file, std::move(sql)});
+    }
+    if (files.empty()) {
+      return absl::NotFoundError(absl::StrCat("declared schema ", path, " holds no .sql files"));
+    }
+  } else {
+    auto sql = fs.ReadFile(path);
+    if (!sql.ok()) {
+      return absl::NotFoundError(absl::StrCat("cannot read the declared schema ", path,
+                                              " (schema = in fleet.toml, or --declared)"));
+    }
+    files.push_back({path, *std::move(sql)});
+  }
+  return files;
+}
+
+absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
+                                        const std::vector<DeclaredFile>& declared,
+                                        const std::string& dev_dsn,
+                                        const std::string& version_table) {
+  auto scrub = [&](absl::string_view what, const std::exception& e) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": ", ScrubSecrets(e.what(), dev_dsn)));
+  };
+  std::unique_ptr<pqxx::connection> conn;
+  try {
+    conn = std::make_unique<pqxx::connection>(dev_dsn);
+  } catch (const std::exception& e) {
+    return scrub(absl::StrCat("cannot connect to the dev database ", RedactDsn(dev_dsn)), e);
+  }
+  const std::string suffix = RandomSuffix();
+  const std::string heads_schema = absl::StrCat(kPrefix, suffix, "_heads");
+  const std::string declared_schema = absl::StrCat(kPrefix, suffix, "_declared");
+  std::string database;
+  try {
+    pqxx::work tx(*conn);
+    database = tx.exec("SELECT current_database()")[0][0].as<std::string>();
+    std::vector<std::string> occupants = Occupants(tx);
+    if (!occupants.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the dev database ", database, " is not empty (", absl::StrJoin(occupants, ", "),
+          "): autogenerate builds and drops schemas there, so give it an empty scratch "
+          "database (createdb fleet_dev) and never a real one"));
+    }
+    // Schemas an interrupted run of ours left behind.
+    for (const auto& row :
+         tx.exec("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'fleet\\_autogen\\_%'")) {
+      tx.exec(absl::StrCat("DROP SCHEMA ", tx.quote_name(row[0].as<std::string>()), " CASCADE"));
+    }
+    tx.exec(absl::StrCat("CREATE SCHEMA ", tx.quote_name(declared_schema)));
+    tx.commit();
+  } catch (const std::exception& e) {
+    return scrub(absl::StrCat("preparing the dev database ", RedactDsn(dev_dsn)), e);
+  }
+  // Whatever happens next, both schemas go.
+  auto drop = [&] {
+    try {
+      pqxx::connection c(dev_dsn);
+      pqxx::work tx(c);
+      for (const auto& s : {heads_schema, declared_schema}) {
+        tx.exec(absl::StrCat("DROP SCHEMA IF EXISTS ", tx.quote_name(s), " CASCADE"));
+      }
+      tx.commit();
+    } catch (const std::exception&) {
+      // The next run drops them.
+    }
+  };
+  struct Cleanup {
+    std::function<void()> f;
+    ~Cleanup() { f(); }
+  } cleanup{drop};
+
+  MigratorOptions options;
+  options.dsn = dev_dsn;
+  options.schema = heads_schema;
+  options.create_schema = true;
+  options.version_table = version_table;
+  options.actor = "fleetctl autogenerate";
+  auto upgraded = Migrator(graph, options).Upgrade("heads");
+  if (!upgraded.ok()) {
+    return absl::Status(upgraded.status().code(),
+                        absl::StrCat("applying the versions directory's heads to the dev "
+                                     "database: ",
+                                     upgraded.status().message()));
+  }
+
+  // The declared schema, statement by statement, in one transaction;
+  // errors point into its files.
+  try {
+    pqxx::work tx(*conn);
+    tx.exec(absl::StrCat("SET LOCAL search_path TO ", tx.quote_name(declared_schema)));
+    for (const DeclaredFile& f : declared) {
+      for (const SqlStatement& s : SplitSqlStatements(f.sql, 1)) {
+        try {
+          tx.exec(s.sql);
+        } catch (const pqxx::sql_error& e) {
+          std::string message = e.what();
+          while (!message.empty() && message.back() == '\n') message.pop_back();
+          return absl::InvalidArgumentError(absl::StrCat(f.path, ":", s.line, ": ", message));
+        }
+      }
+    }
+    std::vector<std::string> strays = Occupants(tx);
+    if (!strays.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the declared schema created ", absl::StrJoin(strays, ", "),
+          " outside its own schema: write names unqualified (tickets, not public.tickets)"));
+    }
+    tx.commit();
+  } catch (const std::exception& e) {
+    return scrub("applying the declared schema", e);
+  }
+
+  SchemaPair pair;
+  ASSIGN_OR_RETURN(pair.heads,
+                   ReadSchemaCatalog(*conn, heads_schema, {version_table, "fleet_migration_log"}));
+  ASSIGN_OR_RETURN(pair.declared, ReadSchemaCatalog(*conn, declared_schema, {}));
+  return pair;
+}
+
+}  // namespace fleet::migrations

@@ -1,0 +1,335 @@
+// revision --autogenerate and check --autogenerate against a real server:
+// every generated revision is applied to a real database, which must then
+// hold exactly the declared schema, and its downgrade must bring back
+// exactly what was there before.
+#include <filesystem>
+#include <fstream>
+#include <pqxx/pqxx>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "migrations/autogenerate.h"
+#include "migrations/schema_diff.h"
+#include "migrations/script_directory.h"
+#include "tests/cli/cli_test_util.h"
+#include "tests/testing/postgres.h"
+#include "tests/testing/temp_dir.h"
+
+namespace fleet::cli {
+namespace {
+
+using ::fleet::testing::Result;
+using ::fleet::testing::RunCli;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class AutogenerateTest : public fleet::testing::PostgresTest {
+ protected:
+  void SetUp() override {
+    PostgresTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    target_ = DsnFor(NewDatabase());
+    versions_ = dir_.path() + "/versions";
+    declared_ = dir_.path() + "/schema.sql";
+    std::filesystem::create_directories(versions_);
+  }
+
+  // The versions directory starts with one revision holding `sql`, applied
+  // to the target database; the declared schema starts equal to it.
+  void Start(const std::string& sql) {
+    std::ofstream(versions_ + "/aaaaaaaaaaaa_start.sql")
+        << "-- revision: aaaaaaaaaaaa\n-- down_revision:\n\n-- migrate:upgrade\n" << sql
+        << "\n-- migrate:downgrade\nSELECT 1;\n";
+    Declare(sql);
+    ASSERT_EQ(RunCli({"upgrade", "heads", "--dir", versions_, "--dsn", target_}).code, 0);
+    before_ = Catalog();
+  }
+
+  void Declare(const std::string& sql) { std::ofstream(declared_, std::ios::trunc) << sql; }
+
+  std::vector<std::string> Flags(std::vector<std::string> args) {
+    args.insert(args.end(), {"--dir", versions_, "--declared", declared_, "--dev-url", Dsn()});
+    return args;
+  }
+
+  Result Generate(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"revision", "--autogenerate", "-m", "change"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunCli(Flags(args));
+  }
+
+  Result Check() { return RunCli(Flags({"check", "--autogenerate"})); }
+
+  // The target's public schema, without the version table and the log.
+  migrations::SchemaCatalog Catalog() {
+    pqxx::connection c(target_);
+    auto catalog = migrations::ReadSchemaCatalog(c, "public", {"alembic_version", "fleet_migration_log"});
+    EXPECT_TRUE(catalog.ok()) << catalog.status();
+    return catalog.ok() ? *catalog : migrations::SchemaCatalog{};
+  }
+
+  // What the declared schema builds, read back.
+  migrations::SchemaCatalog Declared() {
+    auto graph = migrations::LoadRevisionGraph(migrations::DefaultFileSystem(), versions_);
+    EXPECT_TRUE(graph.ok()) << graph.status();
+    auto files = migrations::LoadDeclaredSchema(migrations::DefaultFileSystem(), declared_);
+    auto pair = migrations::BuildSchemas(**graph, *files, Dsn(), "alembic_version");
+    EXPECT_TRUE(pair.ok()) << pair.status();
+    return pair.ok() ? pair->declared : migrations::SchemaCatalog{};
+  }
+
+  static std::string Differences(const migrations::SchemaCatalog& a,
+                                 const migrations::SchemaCatalog& b) {
+    migrations::DiffOptions o;
+    o.allow_drop = true;
+    auto d = migrations::DiffSchemaCatalogs(a, b, o);
+    std::string out;
+    for (const auto& c : d.changes) out += c.summary + "; ";
+    for (const auto& r : d.refusals) out += r + "; ";
+    return out;
+  }
+
+  // Applies the generated revision(s): the target must then match the
+  // declared schema exactly; downgrading to the start must restore it.
+  void ApplyAndRoundTrip() {
+    auto up = RunCli({"upgrade", "heads", "--dir", versions_, "--dsn", target_});
+    ASSERT_EQ(up.code, 0) << up.err << Scripts();
+    EXPECT_EQ(Differences(Catalog(), Declared()), "") << Scripts();
+    auto check = Check();
+    EXPECT_EQ(check.code, 0) << check.out << check.err;
+    EXPECT_THAT(check.out, HasSubstr("No new upgrade operations detected."));
+    auto down = RunCli({"downgrade", "aaaaaaaaaaaa", "--dir", versions_, "--dsn", target_});
+    ASSERT_EQ(down.code, 0) << down.err << Scripts();
+    EXPECT_EQ(Differences(Catalog(), before_), "") << Scripts();
+  }
+
+  std::string Scripts() {
+    std::string all;
+    for (const auto& e : std::filesystem::directory_iterator(versions_)) {
+      if (e.path().filename().string().rfind("aaaa", 0) != 0) {
+        all += "\n=== " + e.path().filename().string() + "\n" + ReadWhole(e.path().string());
+      }
+    }
+    return all;
+  }
+
+  int Generated() {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(versions_)) {
+      n += e.path().filename().string().rfind("aaaa", 0) != 0;
+    }
+    return n;
+  }
+
+  fleet::testing::TempDir dir_;
+  std::string target_, versions_, declared_;
+  migrations::SchemaCatalog before_;
+};
+
+TEST_F(AutogenerateTest, EveryKindOfObjectRoundTrips) {
+  Start(R"sql(
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE TABLE users (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email text NOT NULL,
+    nick varchar(20),
+    age int,
+    mood mood,
+    legacy_code int
+);
+CREATE TABLE old_stuff (id int PRIMARY KEY, users_id bigint REFERENCES users (id));
+CREATE SEQUENCE invoice_seq START 100;
+CREATE VIEW adults AS SELECT id, email FROM users WHERE age >= 18;
+CREATE INDEX users_age_idx ON users (age);
+COMMENT ON COLUMN users.legacy_code IS 'from the old system';
+)sql");
+  Declare(R"sql(
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE TYPE plan AS ENUM ('free', 'pro', 'it''s complicated');
+CREATE TABLE users (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email text NOT NULL UNIQUE,
+    nick varchar(40) NOT NULL DEFAULT 'anon',
+    age int CHECK (age >= 0),
+    mood mood DEFAULT 'ok',
+    legacy_code int GENERATED BY DEFAULT AS IDENTITY,
+    plan plan NOT NULL DEFAULT 'free',
+    created_at timestamptz DEFAULT now()
+);
+COMMENT ON TABLE users IS 'People who file tickets';
+COMMENT ON COLUMN users.email IS 'Login; unique';
+CREATE TABLE teams (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE memberships (
+    user_id bigint REFERENCES users (id) ON DELETE CASCADE,
+    team_id int REFERENCES teams (id) ON DELETE RESTRICT ON UPDATE CASCADE,
+    role text,
+    PRIMARY KEY (user_id, team_id)
+);
+CREATE SEQUENCE invoice_seq START 1000 INCREMENT 10;
+CREATE SEQUENCE ticket_no_seq;
+COMMENT ON SEQUENCE ticket_no_seq IS 'ticket numbers';
+CREATE VIEW adults AS SELECT id, email, nick FROM users WHERE age >= 18;
+CREATE VIEW team_sizes AS SELECT team_id, count(*) AS members FROM memberships GROUP BY team_id;
+COMMENT ON VIEW team_sizes IS 'for the dashboard';
+CREATE UNIQUE INDEX users_lower_email_idx ON users (lower(email)) WHERE mood <> 'sad';
+CREATE INDEX users_age_idx ON users USING hash (age);
+COMMENT ON INDEX users_age_idx IS 'age lookups';
+CREATE INDEX memberships_team_idx ON memberships (team_id);
+COMMENT ON TYPE plan IS 'billing plans';
+)sql");
+  auto check = Check();
+  EXPECT_EQ(check.code, 1);
+  EXPECT_THAT(check.out, HasSubstr("New upgrade operations detected:"));
+  auto gen = Generate({"--allow-drop"});
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  EXPECT_EQ(Generated(), 1);
+  for (const char* detected :
+       {"Detected create type plan", "Detected create table teams", "Detected create table memberships",
+        "Detected add column users.plan", "Detected change type of users.nick",
+        "Detected set not null on users.nick", "Detected add constraint users_email_key on users",
+        "Detected add constraint users_age_check on users", "Detected add identity to users.legacy_code",
+        "Detected recreate view adults", "Detected create view team_sizes",
+        "Detected create index users_lower_email_idx on users", "Detected drop index users_age_idx",
+        "Detected alter sequence invoice_seq", "Detected create sequence ticket_no_seq",
+        "Detected drop table old_stuff", "Detected comment on column users.legacy_code"}) {
+    EXPECT_THAT(gen.out, HasSubstr(detected));
+  }
+  EXPECT_THAT(gen.out, Not(HasSubstr("commented out")));
+  std::string script = Scripts();
+  // Referenced before referencing: teams and memberships exist before their keys.
+  EXPECT_LT(script.find("CREATE TABLE teams"), script.find("FOREIGN KEY (team_id)"));
+  EXPECT_LT(script.find("CREATE TYPE plan"), script.find("ADD COLUMN plan plan"));
+  EXPECT_LT(script.find("DROP CONSTRAINT old_stuff_users_id_fkey"), script.find("DROP TABLE old_stuff"));
+  ApplyAndRoundTrip();
+}
+
+TEST_F(AutogenerateTest, DropsAreCommentedOutUnlessAllowed) {
+  Start("CREATE TABLE t (a int, b int);\nCREATE TABLE old (id int);\n");
+  Declare("CREATE TABLE t (a int);\n");
+  auto gen = Generate();
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  EXPECT_THAT(gen.out, HasSubstr("Detected drop column t.b (written commented out)"));
+  EXPECT_THAT(gen.out, HasSubstr("2 change(s) that would drop data are written commented out"));
+  std::string script = Scripts();
+  EXPECT_THAT(script, HasSubstr("-- ALTER TABLE t DROP COLUMN b;"));
+  EXPECT_THAT(script, HasSubstr("-- DROP TABLE old;"));
+  EXPECT_THAT(script, HasSubstr("run again with --allow-drop"));
+  ASSERT_EQ(RunCli({"upgrade", "heads", "--dir", versions_, "--dsn", target_}).code, 0);
+  EXPECT_EQ(Catalog().tables.count("old"), 1u);  // nothing lost
+  EXPECT_EQ(Check().code, 1);                    // and the difference is still reported
+}
+
+TEST_F(AutogenerateTest, TypeChangesAndNewNotNullsCarryWarnings) {
+  Start("CREATE TABLE t (c int, d text);\n");
+  Declare("CREATE TABLE t (c bigint, d text NOT NULL, e text NOT NULL);\n");
+  auto gen = Generate();
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  std::string script = Scripts();
+  EXPECT_THAT(script, HasSubstr("ALTER TABLE t ALTER COLUMN c TYPE bigint USING c::bigint;"));
+  EXPECT_THAT(script, HasSubstr("-- WARNING: review the USING expression"));
+  EXPECT_THAT(script, HasSubstr("ALTER TABLE t ALTER COLUMN d SET NOT NULL;"));
+  EXPECT_THAT(script, HasSubstr("-- WARNING: existing rows need a value"));
+  EXPECT_THAT(script, HasSubstr("-- WARNING: NOT NULL without a default"));
+  EXPECT_THAT(gen.out, HasSubstr("WARNING: review the USING expression"));
+  ApplyAndRoundTrip();
+}
+
+TEST_F(AutogenerateTest, ConcurrentIndexesGoIntoTheirOwnNonTransactionalRevision) {
+  Start("CREATE TABLE t (a int, b int);\n");
+  Declare("CREATE TABLE t (a int, b int);\nCREATE INDEX t_a_idx ON t (a);\n"
+          "CREATE TABLE u (x int);\nCREATE INDEX u_x_idx ON u (x);\n");
+  auto gen = Generate({"--concurrent-indexes"});
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  EXPECT_EQ(Generated(), 2);
+  std::string script = Scripts();
+  EXPECT_THAT(script, HasSubstr("-- transactional: false"));
+  EXPECT_THAT(script, HasSubstr("CREATE INDEX CONCURRENTLY t_a_idx ON t"));
+  EXPECT_THAT(script, HasSubstr("DROP INDEX CONCURRENTLY t_a_idx;"));
+  EXPECT_THAT(script, HasSubstr("CREATE INDEX u_x_idx ON u"));  // a new table's: no need
+  ApplyAndRoundTrip();
+}
+
+TEST_F(AutogenerateTest, EnumValuesAreAddedInPlaceAndNeverRemoved) {
+  Start("CREATE TYPE mood AS ENUM ('sad', 'ok');\nCREATE TABLE t (m mood);\n");
+  Declare("CREATE TYPE mood AS ENUM ('sad', 'meh', 'ok', 'great');\nCREATE TABLE t (m mood);\n");
+  auto gen = Generate();
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  std::string script = Scripts();
+  EXPECT_THAT(script, HasSubstr("ALTER TYPE mood ADD VALUE 'meh' AFTER 'sad';"));
+  EXPECT_THAT(script, HasSubstr("ALTER TYPE mood ADD VALUE 'great' AFTER 'ok';"));
+  EXPECT_THAT(script, HasSubstr("PostgreSQL cannot remove or reorder enum values"));  // the downgrade's note
+  ASSERT_EQ(RunCli({"upgrade", "heads", "--dir", versions_, "--dsn", target_}).code, 0);
+  EXPECT_EQ(Differences(Catalog(), Declared()), "");
+
+  // Removing a value is refused, and nothing is written.
+  Declare("CREATE TYPE mood AS ENUM ('sad', 'meh', 'great');\nCREATE TABLE t (m mood);\n");
+  int before = Generated();
+  auto refused = Generate();
+  EXPECT_EQ(refused.code, 3);
+  EXPECT_THAT(refused.err, HasSubstr("type mood: value 'ok' removed; PostgreSQL cannot remove"));
+  EXPECT_THAT(refused.err, HasSubstr("no revision written"));
+  EXPECT_EQ(Generated(), before);
+  EXPECT_EQ(Check().code, 1);
+}
+
+TEST_F(AutogenerateTest, PossibleRenamesAreNamed) {
+  Start("CREATE TABLE t (title text, n int);\nCREATE TABLE people (id int, name text);\n");
+  Declare("CREATE TABLE t (subject text, n int);\nCREATE TABLE persons (id int, name text);\n");
+  auto gen = Generate();
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  EXPECT_THAT(gen.out, HasSubstr("Possible rename: column t.title -> t.subject (ALTER TABLE t "
+                                 "RENAME COLUMN title TO subject keeps the data)"));
+  EXPECT_THAT(gen.out, HasSubstr("Possible rename: table people -> persons"));
+}
+
+TEST_F(AutogenerateTest, NothingToDoAndBadInput) {
+  Start("CREATE TABLE t (a int);\n");
+  auto same = Generate();
+  EXPECT_EQ(same.code, 0);
+  EXPECT_THAT(same.out, HasSubstr("No changes in schema detected; no revision written."));
+  EXPECT_EQ(Generated(), 0);
+  EXPECT_EQ(Check().code, 0);
+
+  Declare("CREATE TABLE t (a int);\n\nCREATE TABLE u (a nosuchtype);\n");
+  auto bad = Check();
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_THAT(bad.err, HasSubstr("schema.sql:3: ERROR:  type \"nosuchtype\" does not exist"));
+
+  Declare("CREATE TABLE public.t2 (a int);\n");
+  auto qualified = Check();
+  EXPECT_EQ(qualified.code, 3);
+  EXPECT_THAT(qualified.err, HasSubstr("write names unqualified"));
+
+  auto no_dev = RunCli({"check", "--autogenerate", "--dir", versions_, "--declared", declared_});
+  EXPECT_EQ(no_dev.code, 3);
+  EXPECT_THAT(no_dev.err, HasSubstr("--dev-url or FLEET_DEV_URL"));
+
+  // A dev database that holds something is never touched.
+  fleet::testing::Exec(Dsn(), "CREATE TABLE precious (id int)");
+  auto occupied = Check();
+  EXPECT_EQ(occupied.code, 3);
+  EXPECT_THAT(occupied.err, HasSubstr("is not empty (public.precious)"));
+  EXPECT_EQ(fleet::testing::Query(Dsn(), "SELECT count(*) FROM precious")[0][0], "0");
+}
+
+TEST_F(AutogenerateTest, SupportDeskDeclaredSchemaMatchesItsHead) {
+  auto r = RunCli({"check", "--autogenerate", "--dir", fleet::testing::ExampleDir(), "--declared",
+                   std::string(FLEET_SOURCE_DIR) + "/examples/support-desk/schema", "--dev-url",
+                   Dsn()});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "No new upgrade operations detected.\n");
+  // Nothing is left in the dev database.
+  EXPECT_EQ(fleet::testing::Query(Dsn(), "SELECT count(*) FROM pg_namespace WHERE nspname LIKE "
+                                         "'fleet_autogen%'")[0][0],
+            "0");
+}
+
+}  // namespace
+}  // namespace fleet::cli
