@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "migrations/autogenerate.h"
 #include "migrations/dsn.h"
 #include "migrations/migrator.h"
 #include "migrations/status_macros.h"
@@ -363,6 +364,34 @@ grpc::Status AgentServiceImpl::Verify(grpc::ServerContext* ctx, const fleet::v1:
     }
   }
   resp->set_ok(resp->failures_size() == 0);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::DiffTenant(grpc::ServerContext* ctx,
+                                          const fleet::v1::DiffTenantRequest* req,
+                                          fleet::v1::DiffTenantResponse* resp) {
+  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
+  auto t = FindTenant(req->tenant_id());
+  if (!t.ok()) return proto::ToGrpc(t.status());
+  if (absl::Status s = CheckText("against", req->against(), 256, false); !s.ok()) {
+    return proto::ToGrpc(s);
+  }
+  fleet::v1::Bundle none;
+  auto bundle = ResolveBundle(none, req->bundle_digest(), true);
+  if (!bundle.ok()) return proto::ToGrpc(bundle.status());
+  auto diff = migrations::DiffDatabaseAgainstRevisions(*(*bundle)->graph, (*t)->dsn, (*t)->schema,
+                                                       (*t)->version_table, req->against());
+  if (!diff.ok()) {
+    return proto::ToGrpc(absl::Status(
+        diff.status().code(),
+        absl::StrCat("tenant ", (*t)->id, ": ", migrations::ScrubSecrets(diff.status().message(), (*t)->dsn))));
+  }
+  for (const auto& h : diff->compared_heads) resp->add_compared_heads(h);
+  for (const auto& c : diff->diff.changes) {
+    resp->add_differences(c.summary);
+    resp->add_statements(c.sql);
+  }
+  for (const auto& r : diff->diff.refusals) resp->add_differences(r);
   return grpc::Status::OK;
 }
 

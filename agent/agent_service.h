@@ -41,6 +41,8 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
                      fleet::v1::StampResponse* resp) override;
   grpc::Status Verify(grpc::ServerContext* ctx, const fleet::v1::VerifyRequest* req,
                       fleet::v1::VerifyResponse* resp) override;
+  grpc::Status DiffTenant(grpc::ServerContext* ctx, const fleet::v1::DiffTenantRequest* req,
+                          fleet::v1::DiffTenantResponse* resp) override;
 
  private:
   struct LoadedBundle {

@@ -283,6 +283,50 @@ int RunTenantsCommand(FleetContext& ctx) {
     ctx.out << resp.tenant().id() << ": " << Labels(resp.tenant().labels()) << "\n";
     return kExitOk;
   }
+  if (action == "diff") {
+    if (ctx.options.args.size() != 1) return Usage(ctx, "tenants diff takes one ID");
+    fleet::v1::TenantDiffRequest req;
+    req.set_tenant_id(ctx.options.args[0]);
+    if (absl::Status s = proto::ValidateTenantId(req.tenant_id()); !s.ok()) return Usage(ctx, s.message());
+    req.set_against(ctx.options.against);
+    fleet::v1::TenantDiffResponse resp;
+    grpc::Status s = stub->TenantDiff(&c, req, &resp);
+    if (!s.ok()) return Failed(ctx, s);
+    std::string against = resp.compared_heads().empty()
+                              ? std::string("base")
+                              : absl::StrJoin(resp.compared_heads(), ", ");
+    if (Json(ctx)) {
+      nlohmann::json diffs = nlohmann::json::array();
+      for (int i = 0; i < resp.differences_size(); ++i) {
+        diffs.push_back({{"difference", resp.differences(i)},
+                         {"statement", i < resp.statements_size() ? resp.statements(i) : ""}});
+      }
+      ctx.out << nlohmann::json{{"tenant", resp.tenant_id()},
+                                {"agent", resp.agent()},
+                                {"bundle", resp.bundle_digest()},
+                                {"compared_with", std::vector<std::string>(
+                                                      resp.compared_heads().begin(),
+                                                      resp.compared_heads().end())},
+                                {"differences", diffs}}
+                         .dump(2)
+              << "\n";
+    } else if (resp.differences().empty()) {
+      ctx.out << "Tenant " << resp.tenant_id() << " has exactly the schema " << against
+              << " builds.\n";
+    } else {
+      ctx.out << "Tenant " << resp.tenant_id() << " differs from the schema " << against
+              << " builds (" << resp.differences_size() << "); from that schema to the tenant's:\n";
+      for (int i = 0; i < resp.differences_size(); ++i) {
+        ctx.out << "  " << resp.differences(i) << "\n";
+        if (i < resp.statements_size()) {
+          for (absl::string_view line : absl::StrSplit(resp.statements(i), '\n')) {
+            ctx.out << "      " << line << "\n";
+          }
+        }
+      }
+    }
+    return resp.differences().empty() ? kExitOk : kExitCheckFailed;
+  }
   if (action == "history") {
     if (ctx.options.args.size() != 1) return Usage(ctx, "tenants history takes one ID");
     fleet::v1::TenantHistoryRequest req;
@@ -431,17 +475,30 @@ int RunStatusCommand(FleetContext& ctx) {
   fleet::v1::StatusRequest req;
   if (!ParseSelector(ctx, req.mutable_selector(), &code)) return code;
   req.set_refresh(ctx.options.refresh);
+  req.set_schema_drift(ctx.options.schema_drift);
   fleet::v1::StatusResponse resp;
   grpc::Status s = stub->Status(&c, req, &resp);
   if (!s.ok()) return Failed(ctx, s);
 
   std::vector<const fleet::v1::TenantStatus*> rows;
   bool all_current = true;
+  const bool drift = ctx.options.schema_drift;
+  // A tenant whose schema differs from its revisions is not current.
+  auto schema_ok = [&](const fleet::v1::TenantStatus& t) {
+    return !drift || t.schema_differences() == 0;
+  };
   for (const auto& t : resp.tenants()) {
-    all_current = all_current && t.state() == "current";
-    if (ctx.options.lagging && t.state() == "current") continue;
+    bool current = t.state() == "current" && schema_ok(t);
+    all_current = all_current && current;
+    if (ctx.options.lagging && current) continue;
     rows.push_back(&t);
   }
+  // "3 differences", "same", or why it could not be checked.
+  auto schema_cell = [](const fleet::v1::TenantStatus& t) -> std::string {
+    if (t.schema_differences() > 0) return absl::StrCat("drift (", t.schema_differences(), ")");
+    if (t.schema_differences() == 0) return "same";
+    return t.schema_error().empty() ? "-" : "error";
+  };
   std::stable_sort(rows.begin(), rows.end(), [&](auto* a, auto* b) {
     if (sort == "id") return a->tenant().id() < b->tenant().id();
     if (sort == "last-seen") return a->tenant().last_seen() < b->tenant().last_seen();
@@ -458,6 +515,12 @@ int RunStatusCommand(FleetContext& ctx) {
       nlohmann::json j = TenantJson(t->tenant());
       j["state"] = t->state();
       j["behind"] = t->behind() < 0 ? nlohmann::json(nullptr) : nlohmann::json(t->behind());
+      if (drift) {
+        j["schema_differences"] = t->schema_differences() < 0
+                                      ? nlohmann::json(nullptr)
+                                      : nlohmann::json(t->schema_differences());
+        if (!t->schema_error().empty()) j["schema_error"] = t->schema_error();
+      }
       tenants.push_back(std::move(j));
     }
     ctx.out << nlohmann::json{{"summary", summary},
@@ -473,13 +536,20 @@ int RunStatusCommand(FleetContext& ctx) {
     ctx.out << summary << "\n\n";
     std::vector<std::vector<std::string>> table{
         {"TENANT", "AGENT", "REVISION", "BEHIND", "STATE", "LABELS", "LAST SEEN"}};
+    if (drift) table[0].insert(table[0].begin() + 5, "SCHEMA");
     for (const auto* t : rows) {
       table.push_back({t->tenant().id(), t->tenant().agent(), Heads(t->tenant().heads()),
                        t->behind() < 0 ? "?" : std::to_string(t->behind()), t->state(),
                        Labels(t->tenant().labels()),
                        t->tenant().last_seen().empty() ? "never" : t->tenant().last_seen()});
+      if (drift) table.back().insert(table.back().begin() + 5, schema_cell(*t));
     }
     PrintTable(ctx.out, table);
+    for (const auto* t : rows) {
+      if (drift && !t->schema_error().empty()) {
+        ctx.out << t->tenant().id() << ": schema not checked: " << t->schema_error() << "\n";
+      }
+    }
   }
   return all_current ? kExitOk : kExitCheckFailed;
 }

@@ -22,6 +22,8 @@ struct FleetOptions {
   std::string selector;  // k=v,k2=v2
   bool lagging = false;
   bool refresh = false;
+  bool schema_drift = false;  // status --schema-drift
+  std::string against;        // tenants diff --against
   std::string sort = "behind";
   double timeout_seconds = 30;
   // rollout start / plan

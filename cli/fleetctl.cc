@@ -1049,6 +1049,9 @@ const std::vector<Command>& Commands() {
          c.add_option("--sort", o.fleet.sort, "behind, id or last-seen")->capture_default_str();
          c.add_flag("--refresh", o.fleet.refresh,
                     "Ask the agents now instead of reading the inventory");
+         c.add_flag("--schema-drift", o.fleet.schema_drift,
+                    "Also compare each tenant's real schema with what its revisions build (a "
+                    "SCHEMA column; slower: the agents build each tenant's expected schema)");
        },
        RunFleet<RunStatusCommand>},
       {"agents", "Enrol, list and remove agents (fleet-agent processes).",
@@ -1063,8 +1066,14 @@ const std::vector<Command>& Commands() {
          AddActions(c, o, {{"list", "List tenants", ""},
                            {"label", "Set (k=v) or remove (k-) labels: label ID k=v... k-", "ARGS"},
                            {"history", "A tenant's rollout steps: who, when, from, to, outcome", "ID"},
+                           {"diff", "How a tenant's real schema differs from what its revisions "
+                                    "build (hand-made indexes, added columns); exit 1 when it does",
+                            "ID"},
                            {"remove", "Remove a tenant from the inventory", "ID"}});
          c.add_option("--selector", o.fleet.selector, "Only tenants with these labels: k=v,k2=v2");
+         c.add_option("--against", o.fleet.against,
+                      "diff: compare with this target (head, an id) instead of the tenant's own "
+                      "revisions");
        },
        RunFleet<RunTenantsCommand>},
       {"bundle", "Push a versions directory to the controller; list and show bundles.",

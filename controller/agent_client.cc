@@ -94,6 +94,23 @@ absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Verify(
   return std::vector<std::string>(resp.failures().begin(), resp.failures().end());
 }
 
+absl::StatusOr<fleet::v1::DiffTenantResponse> GrpcAgentClient::DiffTenant(
+    const std::string& address, const std::string& tenant_id, const std::string& bundle_digest,
+    const std::string& against) {
+  grpc::ClientContext ctx;
+  // Building the expected schema runs every upgrade script: more than a read.
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + std::max(deadline_, absl::Seconds(60))));
+  fleet::v1::DiffTenantRequest req;
+  req.set_tenant_id(tenant_id);
+  req.set_bundle_digest(bundle_digest);
+  req.set_against(against);
+  fleet::v1::DiffTenantResponse resp;
+  ASSIGN_OR_RETURN(auto stub, StubFor(address));
+  grpc::Status s = stub->DiffTenant(&ctx, req, &resp);
+  if (!s.ok()) return FromAgent(address, s);
+  return resp;
+}
+
 absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Migrate(const std::string& address,
                                                                   const MigrateCall& call) {
   grpc::ClientContext ctx;

@@ -51,6 +51,11 @@ class AgentClient {
   // Runs a migration to the end; returns the heads the agent reported.
   [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> Migrate(
       const std::string& address, const MigrateCall& call) = 0;
+  // A tenant's real schema against what its revisions build (see the
+  // agent's DiffTenant).
+  [[nodiscard]] virtual absl::StatusOr<fleet::v1::DiffTenantResponse> DiffTenant(
+      const std::string& address, const std::string& tenant_id, const std::string& bundle_digest,
+      const std::string& against) = 0;
 };
 
 // Thread-safe.
@@ -74,6 +79,10 @@ class GrpcAgentClient final : public AgentClient {
                                          const std::string& bundle_digest) override;
   absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
                                                    const MigrateCall& call) override;
+  absl::StatusOr<fleet::v1::DiffTenantResponse> DiffTenant(const std::string& address,
+                                                          const std::string& tenant_id,
+                                                          const std::string& bundle_digest,
+                                                          const std::string& against) override;
   absl::StatusOr<std::vector<std::string>> Verify(const std::string& address,
                                                   const std::string& tenant_id,
                                                   const std::string& bundle_digest) override;

@@ -2,7 +2,9 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <atomic>
 #include <random>
+#include <thread>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -277,6 +279,68 @@ grpc::Status ControllerServiceImpl::Status(grpc::ServerContext* ctx,
   }
   for (const auto& [state, n] : view->counts) (*resp->mutable_counts())[state] = n;
   resp->set_summary(SummaryLine(view->rows, view->heads));
+  for (auto& t : *resp->mutable_tenants()) t.set_schema_differences(-1);
+  if (req->schema_drift() && !view->head_digest.empty()) {
+    // One DiffTenant per reachable tenant, 16 at once.
+    std::atomic<int> next{0}, drifted{0};
+    auto worker = [&] {
+      for (int i = next++; i < resp->tenants_size(); i = next++) {
+        auto* t = resp->mutable_tenants(i);
+        if (!t->tenant().reachable()) continue;
+        auto d = DiffWithBundle(t->tenant().agent(), t->tenant().id(), view->head_digest, "");
+        if (!d.ok()) {
+          t->set_schema_error(std::string(d.status().message()));
+          continue;
+        }
+        t->set_schema_differences(d->differences_size());
+        if (d->differences_size() > 0) ++drifted;
+      }
+    };
+    std::vector<std::thread> workers;
+    for (int w = 0; w < std::min(16, resp->tenants_size()); ++w) workers.emplace_back(worker);
+    for (auto& w : workers) w.join();
+    resp->set_summary(absl::StrCat(resp->summary(), " · ", drifted.load(), " schema-drift"));
+    (*resp->mutable_counts())["schema-drift"] = drifted.load();
+  }
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<fleet::v1::DiffTenantResponse> ControllerServiceImpl::DiffWithBundle(
+    const std::string& agent, const std::string& tenant_id, const std::string& digest,
+    const std::string& against) {
+  auto d = agents_.DiffTenant(agent, tenant_id, digest, against);
+  if (!absl::IsNotFound(d.status())) return d;
+  // The agent has not been sent the bundle yet (the poller sends it next).
+  auto bundle = inventory_.GetBundle(digest);
+  if (!bundle.ok()) return bundle.status();
+  if (absl::Status s = agents_.PutBundle(agent, *bundle); !s.ok()) return s;
+  return agents_.DiffTenant(agent, tenant_id, digest, against);
+}
+
+grpc::Status ControllerServiceImpl::TenantDiff(grpc::ServerContext* ctx,
+                                               const fleet::v1::TenantDiffRequest* req,
+                                               fleet::v1::TenantDiffResponse* resp) {
+  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (absl::Status s = proto::ValidateTenantId(req->tenant_id()); !s.ok()) return ToGrpc(s);
+  if (req->against().size() > 256) {
+    return ToGrpc(absl::InvalidArgumentError("against is longer than 256 bytes"));
+  }
+  auto tenant = inventory_.GetTenant(req->tenant_id());
+  if (!tenant.ok()) return ToGrpc(tenant.status());
+  auto bundles = inventory_.ListBundles();
+  if (!bundles.ok()) return ToGrpc(bundles.status());
+  if (bundles->empty()) {
+    return ToGrpc(absl::FailedPreconditionError("no bundle pushed yet: fleetctl bundle push DIR"));
+  }
+  const std::string& digest = bundles->front().digest;
+  auto d = DiffWithBundle(tenant->agent, tenant->id, digest, req->against());
+  if (!d.ok()) return ToGrpc(d.status());
+  resp->set_tenant_id(tenant->id);
+  resp->set_agent(tenant->agent);
+  resp->set_bundle_digest(digest);
+  *resp->mutable_compared_heads() = d->compared_heads();
+  *resp->mutable_differences() = d->differences();
+  *resp->mutable_statements() = d->statements();
   return grpc::Status::OK;
 }
 

@@ -42,6 +42,8 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
                             fleet::v1::RemoveTenantResponse*) override;
   grpc::Status TenantHistory(grpc::ServerContext*, const fleet::v1::TenantHistoryRequest*,
                              fleet::v1::TenantHistoryResponse*) override;
+  grpc::Status TenantDiff(grpc::ServerContext*, const fleet::v1::TenantDiffRequest*,
+                          fleet::v1::TenantDiffResponse*) override;
   grpc::Status PushBundle(grpc::ServerContext*, const fleet::v1::PushBundleRequest*,
                           fleet::v1::PushBundleResponse*) override;
   grpc::Status ListBundles(grpc::ServerContext*, const fleet::v1::ListBundlesRequest*,
@@ -68,6 +70,12 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
   BundleGraphs& graphs_;
   RolloutRunner& runner_;
   const Authorizer& auth_;
+
+  // DiffTenant, sending the agent the bundle first when it lacks it.
+  absl::StatusOr<fleet::v1::DiffTenantResponse> DiffWithBundle(const std::string& agent,
+                                                               const std::string& tenant_id,
+                                                               const std::string& digest,
+                                                               const std::string& against);
 
   struct Planned {
     fleet::v1::RolloutSpec spec;

@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 #include <functional>
 #include <random>
+#include <regex>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -173,6 +174,70 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
                    ReadSchemaCatalog(*conn, heads_schema, {version_table, "fleet_migration_log"}));
   ASSIGN_OR_RETURN(pair.declared, ReadSchemaCatalog(*conn, declared_schema, {}));
   return pair;
+}
+
+absl::StatusOr<RevisionSchemaDiff> DiffDatabaseAgainstRevisions(const RevisionGraph& graph,
+                                                                const std::string& dsn,
+                                                                const std::string& schema,
+                                                                const std::string& version_table,
+                                                                const std::string& against) {
+  RevisionSchemaDiff out;
+  try {
+    pqxx::connection conn(dsn);
+    pqxx::work tx(conn);
+    tx.exec("SET LOCAL lock_timeout = '2s'");
+    tx.exec("SET LOCAL statement_timeout = '60s'");
+    std::string real = schema;
+    if (real.empty()) real = tx.exec("SELECT current_schema()")[0][0].as<std::string>();
+    // The heads the version table holds (none: base).
+    std::vector<std::string> heads;
+    const std::string table = absl::StrCat(tx.quote_name(real), ".", tx.quote_name(version_table));
+    if (!tx.exec_params("SELECT to_regclass($1)", table)[0][0].is_null()) {
+      for (const auto& row : tx.exec(absl::StrCat("SELECT version_num FROM ", table, " ORDER BY 1"))) {
+        heads.push_back(row[0].as<std::string>());
+      }
+    }
+    // Base to the target, one head at a time (a tenant may sit on several).
+    std::vector<std::string> targets = heads;
+    if (!against.empty()) targets = {against};
+    std::vector<std::string> current;
+    std::vector<const Script*> scripts;
+    for (const std::string& t : targets) {
+      ASSIGN_OR_RETURN(Plan plan, graph.PlanUpgrade(current, t));
+      for (const Step& step : plan.steps) scripts.push_back(step.script);
+      current = plan.steps.empty() ? current : plan.end_heads;
+    }
+    out.compared_heads = current;
+    const std::string scratch = absl::StrCat(kPrefix, RandomSuffix(), "_expected");
+    tx.exec(absl::StrCat("CREATE SCHEMA ", tx.quote_name(scratch)));
+    tx.exec(absl::StrCat("SET LOCAL search_path TO ", tx.quote_name(scratch)));
+    static const std::regex concurrently("\\bCONCURRENTLY\\b", std::regex::icase);
+    for (const Script* script : scripts) {
+      for (const SqlStatement& s : SplitSqlStatements(script->upgrade.sql, script->upgrade.line)) {
+        std::string sql = script->transactional ? s.sql : std::regex_replace(s.sql, concurrently, "");
+        try {
+          tx.exec(sql);
+        } catch (const pqxx::sql_error& e) {
+          std::string message = e.what();
+          while (!message.empty() && message.back() == '\n') message.pop_back();
+          return absl::FailedPreconditionError(absl::StrCat(
+              "cannot build the schema revision ", script->revision, " expects (", script->path,
+              ":", s.line, "): ", ScrubSecrets(message, dsn)));
+        }
+      }
+    }
+    ASSIGN_OR_RETURN(SchemaCatalog expected, ReadSchemaCatalogIn(tx, scratch, {}));
+    ASSIGN_OR_RETURN(SchemaCatalog actual,
+                     ReadSchemaCatalogIn(tx, real, {version_table, "fleet_migration_log"}));
+    DiffOptions o;
+    o.allow_drop = true;
+    out.diff = DiffSchemaCatalogs(expected, actual, o);
+    tx.abort();  // nothing of this stays
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("comparing the schema: ", ScrubSecrets(e.what(), dsn)));
+  }
+  return out;
 }
 
 }  // namespace fleet::migrations

@@ -16,6 +16,7 @@
 #include "migrations/file_system.h"
 #include "migrations/revision_graph.h"
 #include "migrations/schema_catalog.h"
+#include "migrations/schema_diff.h"
 
 namespace fleet::migrations {
 
@@ -38,6 +39,24 @@ struct SchemaPair {
                                                       const std::vector<DeclaredFile>& declared,
                                                       const std::string& dev_dsn,
                                                       const std::string& version_table);
+
+// How a database's real schema differs from what its revisions build.
+struct RevisionSchemaDiff {
+  std::vector<std::string> compared_heads;  // the revisions the expected schema comes from
+  SchemaDiff diff;  // from the expected schema to the real one: what someone changed by hand
+};
+
+// Connects to `dsn` and, inside one transaction that is always rolled back
+// (nothing it builds survives, whatever happens), runs `graph`'s upgrade
+// scripts from base to `against` (empty: the heads the version table
+// holds) in a scratch schema, then reads that and the real schema (`schema`,
+// empty: the connection's current schema) and compares them. Scripts run
+// with only the scratch schema on search_path (they cannot touch real
+// tables), under a 2 s lock_timeout; CONCURRENTLY is dropped from the
+// non-transactional ones. Errors are scrubbed of the DSN's password.
+[[nodiscard]] absl::StatusOr<RevisionSchemaDiff> DiffDatabaseAgainstRevisions(
+    const RevisionGraph& graph, const std::string& dsn, const std::string& schema,
+    const std::string& version_table, const std::string& against);
 
 }  // namespace fleet::migrations
 

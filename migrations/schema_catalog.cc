@@ -16,10 +16,22 @@ std::string Text(const pqxx::field& f) { return f.is_null() ? std::string() : f.
 absl::StatusOr<SchemaCatalog> ReadSchemaCatalog(pqxx::connection_base& connection,
                                                 const std::string& schema,
                                                 const std::set<std::string>& skip_tables) {
-  SchemaCatalog c;
   try {
     pqxx::work tx(connection);
     tx.exec("SET TRANSACTION READ ONLY");
+    auto c = ReadSchemaCatalogIn(tx, schema, skip_tables);
+    tx.commit();
+    return c;
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("reading schema '", schema, "': ", e.what()));
+  }
+}
+
+absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
+                                                  const std::string& schema,
+                                                  const std::set<std::string>& skip_tables) {
+  SchemaCatalog c;
+  try {
     // Definitions render names relative to search_path: unqualified here.
     tx.exec(absl::StrCat("SET LOCAL search_path TO ", tx.quote_name(schema), ", pg_catalog"));
     pqxx::result ns = tx.exec_params("SELECT oid FROM pg_namespace WHERE nspname = $1", schema);
@@ -179,7 +191,6 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalog(pqxx::connection_base& connectio
       v.comment_literal = Text(row[4]);
       c.views[v.name] = std::move(v);
     }
-    tx.commit();
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("reading schema '", schema, "': ", e.what()));
   }

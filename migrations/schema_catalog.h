@@ -17,6 +17,7 @@
 
 namespace pqxx {
 class connection_base;
+class transaction_base;
 }
 
 namespace fleet::migrations {
@@ -92,6 +93,12 @@ struct SchemaCatalog {
 // Tables named in `skip_tables` (the version table and the log) are left out.
 [[nodiscard]] absl::StatusOr<SchemaCatalog> ReadSchemaCatalog(
     pqxx::connection_base& connection, const std::string& schema,
+    const std::set<std::string>& skip_tables);
+
+// The same inside a transaction the caller owns (it sets search_path
+// locally: the caller's own statements after it see that).
+[[nodiscard]] absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(
+    pqxx::transaction_base& tx, const std::string& schema,
     const std::set<std::string>& skip_tables);
 
 }  // namespace fleet::migrations

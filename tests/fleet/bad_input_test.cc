@@ -170,6 +170,26 @@ TEST_F(AgentBadInputTest, EveryCallRefusesBadInputAndTouchesNothing) {
     fleet::v1::VerifyResponse resp;
     EXPECT_EQ(code(stub->Verify(Ctx().get(), req, &resp)), grpc::StatusCode::INVALID_ARGUMENT);
   }
+  for (const std::string& id : kBadIds) {
+    fleet::v1::DiffTenantRequest req;
+    req.set_tenant_id(id);
+    fleet::v1::DiffTenantResponse resp;
+    EXPECT_EQ(code(stub->DiffTenant(Ctx().get(), req, &resp)), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  for (const std::string& against : {kHuge, std::string("a\nb")}) {
+    fleet::v1::DiffTenantRequest req;
+    req.set_tenant_id("acme");
+    req.set_bundle_digest(good.digest());
+    req.set_against(against);
+    fleet::v1::DiffTenantResponse resp;
+    EXPECT_EQ(code(stub->DiffTenant(Ctx().get(), req, &resp)), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    fleet::v1::DiffTenantRequest req;  // no bundle
+    req.set_tenant_id("acme");
+    fleet::v1::DiffTenantResponse resp;
+    EXPECT_EQ(code(stub->DiffTenant(Ctx().get(), req, &resp)), grpc::StatusCode::INVALID_ARGUMENT);
+  }
   // Nothing reached the database: no version table was ever created.
   EXPECT_EQ(Query(Dsn(), "SELECT to_regclass('alembic_version') IS NULL")[0][0], "t");
 }
@@ -243,6 +263,19 @@ TEST(ControllerBadInputTest, EveryCallRefusesBadInputAndChangesNothing) {
     EXPECT_THAT(s.error_message(), HasSubstr("bundle digest mismatch"));
     req.mutable_bundle()->set_digest(kHuge);
     EXPECT_EQ(code(stub->PushBundle(Ctx().get(), req, &resp)), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  for (const std::string& id : kBadIds) {
+    fleet::v1::TenantDiffRequest req;
+    req.set_tenant_id(id);
+    fleet::v1::TenantDiffResponse resp;
+    EXPECT_EQ(code(stub->TenantDiff(Ctx().get(), req, &resp)), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    fleet::v1::TenantDiffRequest req;
+    req.set_tenant_id("acme");
+    req.set_against(kHuge);
+    fleet::v1::TenantDiffResponse resp;
+    EXPECT_EQ(code(stub->TenantDiff(Ctx().get(), req, &resp)), grpc::StatusCode::INVALID_ARGUMENT);
   }
   for (const std::string& d : {std::string("zz"), std::string("zzzzzzzzzz"), kHuge}) {
     fleet::v1::GetBundleRequest req;
