@@ -908,7 +908,11 @@ int RunInit(Context& ctx) {
       "\n"
       "# The version table, exactly Alembic's (version_table, version_table_schema).\n"
       "# version_table = \"alembic_version\"\n"
-      "# version_table_schema = \"public\"\n";
+      "# version_table_schema = \"public\"\n"
+      "\n"
+      "# The declared schema (a .sql file or a directory of them) that\n"
+      "# `fleetctl revision --autogenerate` compares the heads with.\n"
+      "# schema = \"schema/\"\n";
   std::string toml_path = migrations::JoinPath(dir, kConfigFile);
   if (absl::Status s = ctx.fs.WriteNewFile(toml_path, kToml); !s.ok()) return Fail(ctx, s);
   ctx.out << "  Creating directory " << versions << " ...  done\n"
