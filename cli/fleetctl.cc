@@ -943,6 +943,15 @@ void AddActions(CLI::App& c, Options& o,
   }
 }
 
+// Where --autogenerate builds and what it compares with (revision, check).
+void AddAutogenerateSources(CLI::App& c, Options& o) {
+  c.add_option("--dev-url", o.dev_url,
+               "An empty scratch database for --autogenerate (default: $FLEET_DEV_URL)");
+  c.add_option("--declared", o.declared,
+               "The declared schema: a .sql file or a directory (default: schema = in "
+               "fleet.toml)");
+}
+
 // ---- the command table: names, help, options, handlers ----
 
 struct Command {
@@ -980,11 +989,7 @@ const std::vector<Command>& Commands() {
          c.add_flag("--concurrent-indexes", o.concurrent_indexes,
                     "With --autogenerate: new indexes on existing tables go into a second, "
                     "transactional: false revision as CREATE INDEX CONCURRENTLY");
-         c.add_option("--dev-url", o.dev_url,
-                      "An empty scratch database for --autogenerate (default: $FLEET_DEV_URL)");
-         c.add_option("--declared", o.declared,
-                      "The declared schema: a .sql file or a directory (default: schema = in "
-                      "fleet.toml)");
+         AddAutogenerateSources(c, o);
        },
        RunRevision},
       {"merge", "Write a revision that merges REV... (or 'heads') into one head.",
@@ -1131,11 +1136,7 @@ const std::vector<Command>& Commands() {
          c.add_flag("--autogenerate", o.autogenerate,
                     "Compare the declared schema with the heads' (no --dsn; needs --dev-url) "
                     "instead of a database with the heads");
-         c.add_option("--dev-url", o.dev_url,
-                      "An empty scratch database for --autogenerate (default: $FLEET_DEV_URL)");
-         c.add_option("--declared", o.declared,
-                      "The declared schema: a .sql file or a directory (default: schema = in "
-                      "fleet.toml)");
+         AddAutogenerateSources(c, o);
        },
        RunCheck},
       {"validate",
