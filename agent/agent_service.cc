@@ -379,6 +379,14 @@ grpc::Status AgentServiceImpl::DiffTenant(grpc::ServerContext* ctx,
   fleet::v1::Bundle none;
   auto bundle = ResolveBundle(none, req->bundle_digest(), true);
   if (!bundle.ok()) return proto::ToGrpc(bundle.status());
+  // Building the expected schema runs every upgrade script: it shares the
+  // migrations' bound, so a fleet-wide --schema-drift cannot swamp a host.
+  migrations_.acquire();
+  struct Release {
+    std::counting_semaphore<256>& s;
+    ~Release() { s.release(); }
+  } release{migrations_};
+  if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
   auto diff = migrations::DiffDatabaseAgainstRevisions(*(*bundle)->graph, (*t)->dsn, (*t)->schema,
                                                        (*t)->version_table, req->against());
   if (!diff.ok()) {

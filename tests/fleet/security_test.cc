@@ -3,6 +3,8 @@
 // controller's API, and certificates rotated with SIGHUP.
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
+
+#include <filesystem>
 #include <sqlite3.h>
 
 #include "fleet/v1/agent.grpc.pb.h"
@@ -339,6 +341,38 @@ TEST_F(SecurityTest, SighupRotatesCertificatesForNewConnections) {
   EXPECT_TRUE(WaitFor([&] { return agent.Err().find("kept the old certificates") != std::string::npos; }));
   EXPECT_EQ(ServedCertificate(agent_port, false), new_agent);
   EXPECT_THAT(agent.Err(), ::testing::Not(HasSubstr("not a key")));
+}
+
+TEST_F(SecurityTest, SighupRotatesTheCertificateTheControllerShowsAgents) {
+  int agent_port = 0;
+  auto agent = StartTlsAgent({{"acme", DsnFor(NewDatabase())}}, &agent_port);
+  // The controller's client certificate for agents, in files of its own.
+  std::filesystem::copy_file(certs_ + "/controller.crt", dir_.path() + "/client.crt");
+  std::filesystem::copy_file(certs_ + "/controller.key", dir_.path() + "/client.key");
+  auto controller = StartSecureController(
+      absl::StrCat("[[tokens]]\nname = \"ci\"\nrole = \"operator\"\nsha256 = \"",
+                   migrations::Sha256Hex("operator-token-1"), "\"\n"),
+      {"--agent-tls-cert", dir_.path() + "/client.crt", "--agent-tls-key",
+       dir_.path() + "/client.key", "--agent-tls-ca", certs_ + "/ca.crt"});
+  std::vector<std::string> op{"--token-file", TokenFile("op", "operator-token-1")};
+  ASSERT_EQ(As(op, {"agents", "add", absl::StrCat("127.0.0.1:", agent_port)}).code, 0);
+
+  // Rotate to a certificate the agent does not serve (it names "operator"):
+  // once told, the controller's new connections present it and are refused.
+  std::filesystem::copy_file(certs_ + "/operator.crt", dir_.path() + "/client.crt",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(certs_ + "/operator.key", dir_.path() + "/client.key",
+                             std::filesystem::copy_options::overwrite_existing);
+  // Not yet: until SIGHUP the controller keeps the certificate it loaded.
+  (void)As(op, {"status", "--refresh"});
+  EXPECT_THAT(As(op, {"agents", "list", "-o", "json"}).out,
+              ::testing::Not(HasSubstr("the client certificate names operator")));
+  controller->Signal(SIGHUP);
+  std::string agents;
+  EXPECT_TRUE(WaitFor([&] {
+    agents = As(op, {"agents", "list", "-o", "json"}).out;
+    return agents.find("the client certificate names operator") != std::string::npos;
+  })) << agents << controller->Err();
 }
 
 TEST_F(SecurityTest, NoPasswordKeyOrTokenReachesAnyOutput) {
