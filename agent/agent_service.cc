@@ -1,6 +1,8 @@
 #include "agent/agent_service.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -300,9 +302,30 @@ grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
     ev.set_error(e.error);
     writer->Write(ev);
   };
+  // A caller that goes away (its deadline passed, the controller died) gets
+  // its migration cancelled: the running revision rolls back rather than
+  // finishing behind the caller's back.
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::thread watcher([&] {
+    std::unique_lock<std::mutex> lock(done_mu);
+    while (!done_cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; })) {
+      if (ctx->IsCancelled()) {
+        m.Cancel();
+        return;
+      }
+    }
+  });
   auto result = req->direction() == fleet::v1::MigrateRequest::UPGRADE
                     ? m.Upgrade(req->target(), observer)
                     : m.Downgrade(req->target(), observer);
+  {
+    std::lock_guard<std::mutex> lock(done_mu);
+    done = true;
+  }
+  done_cv.notify_one();
+  watcher.join();
   if (!result.ok()) return proto::ToGrpc(result.status());
   fleet::v1::MigrateEvent last;
   last.set_kind(result->steps == 0 ? fleet::v1::MigrateEvent::NOTHING_TO_DO

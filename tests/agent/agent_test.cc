@@ -2,6 +2,8 @@
 // server and real databases.
 #include <grpcpp/grpcpp.h>
 
+#include <fstream>
+
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
 #include "gmock/gmock.h"
@@ -193,6 +195,58 @@ TEST_F(AgentServiceTest, MigrateStreamsEveryStepAndRepeatsSafely) {
   ASSERT_TRUE(stub->Stamp(Ctx().get(), stamp, &stamped).ok());
   EXPECT_THAT(stamped.heads(), ElementsAre("4d5e6f708192"));
   server->Shutdown();
+}
+
+}  // namespace
+}  // namespace fleet::agent
+
+namespace fleet::agent {
+namespace {
+
+TEST_F(AgentServiceTest, ACallerThatGoesAwayCancelsItsMigration) {
+  TempDir cache, versions;
+  std::ofstream(versions.path() + "/a1.sql")
+      << fleet::testing::ScriptText("a1", "", "CREATE TABLE first (id int);", "DROP TABLE first;");
+  std::ofstream(versions.path() + "/b2.sql")
+      << fleet::testing::ScriptText("b2", "a1", "CREATE TABLE second (id int);\nSELECT pg_sleep(60);",
+                                    "DROP TABLE second;");
+  auto files = migrations::ReadBundleFiles(migrations::DefaultFileSystem(), versions.path());
+  ASSERT_TRUE(files.ok()) << files.status();
+  fleet::v1::Bundle bundle = proto::BundleToProto(migrations::BundleDigest(*files), *files);
+  AgentConfig config;
+  config.versions_cache = cache.path();
+  config.tenants.push_back({"acme", Dsn(), "dsn", "", "alembic_version", {}});
+  AgentServiceImpl service(config, migrations::DefaultFileSystem());
+  grpc::ServerBuilder b;
+  int port = 0;
+  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  b.RegisterService(&service);
+  auto server = b.BuildAndStart();
+  auto stub = fleet::v1::AgentService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+
+  fleet::v1::MigrateRequest req;
+  req.set_tenant_id("acme");
+  req.set_target("heads");
+  req.set_direction(fleet::v1::MigrateRequest::UPGRADE);
+  *req.mutable_bundle() = bundle;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1500));
+  auto reader = stub->Migrate(&ctx, req);
+  fleet::v1::MigrateEvent ev;
+  while (reader->Read(&ev)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The sleeping revision is cancelled on the server and rolled back; the
+  // first one stays applied.
+  EXPECT_TRUE(fleet::testing::WaitFor([&] {
+    return Query(Dsn(), "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
+                        "AND pid <> pg_backend_pid()")[0][0] == "0";
+  }, std::chrono::seconds(10)));
+  EXPECT_TRUE(fleet::testing::WaitFor([&] {
+    return Query(Dsn(), "SELECT string_agg(version_num, ',') FROM alembic_version")[0][0] == "a1";
+  }, std::chrono::seconds(10)));
+  EXPECT_EQ(Query(Dsn(), "SELECT to_regclass('second') IS NULL")[0][0], "t");
 }
 
 }  // namespace
