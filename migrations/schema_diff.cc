@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -117,10 +118,39 @@ class Differ {
     return !to_.tables.count(table) && (o_.allow_drop || o_.downgrade);
   }
 
+  // Tables with a column whose type changes: PostgreSQL refuses that while
+  // a view uses the table, so such views are dropped and created again.
+  std::set<std::string> TablesChangingTypes() const {
+    std::set<std::string> out;
+    for (const auto& [name, before] : from_.tables) {
+      auto it = to_.tables.find(name);
+      if (it == to_.tables.end()) continue;
+      for (const auto& c : before.columns) {
+        const CatalogColumn* now = FindColumn(it->second, c.name);
+        if (now != nullptr && now->type != c.type) out.insert(before.q);
+      }
+    }
+    return out;
+  }
+
+  // pg_get_viewdef qualifies every column with its table: "tickets.id".
+  static bool UsesTable(const std::string& definition, const std::set<std::string>& tables) {
+    for (const auto& t : tables) {
+      for (size_t at = definition.find(t + "."); at != std::string::npos;
+           at = definition.find(t + ".", at + 1)) {
+        char before = at == 0 ? ' ' : definition[at - 1];
+        if (!(absl::ascii_isalnum(static_cast<unsigned char>(before)) || before == '_')) return true;
+      }
+    }
+    return false;
+  }
+
   void Views() {
+    const std::set<std::string> retyped = TablesChangingTypes();
     auto changed = [&](const CatalogView& v) {
       auto it = to_.views.find(v.name);
-      return it == to_.views.end() || it->second.definition != v.definition;
+      return it == to_.views.end() || it->second.definition != v.definition ||
+             UsesTable(v.definition, retyped);
     };
     // Drop newest first: a view may use an older one.
     auto drops = ByOid<CatalogView>(from_.views, changed);
@@ -130,7 +160,7 @@ class Differ {
     }
     for (const CatalogView* v : ByOid<CatalogView>(to_.views, [&](const CatalogView& v) {
            auto it = from_.views.find(v.name);
-           return it == from_.views.end() || it->second.definition != v.definition;
+           return it == from_.views.end() || changed(it->second);
          })) {
       std::string def = v->definition;
       while (!def.empty() && (def.back() == ';' || def.back() == '\n' || def.back() == ' ')) {
@@ -459,7 +489,9 @@ class Differ {
     for (const auto& [name, v] : to_.views) {
       auto it = from_.views.find(name);
       // A recreated view lost its comment with the DROP.
-      bool recreated = it != from_.views.end() && it->second.definition != v.definition;
+      bool recreated = it != from_.views.end() &&
+                       (it->second.definition != v.definition ||
+                        UsesTable(it->second.definition, TablesChangingTypes()));
       comment("view " + name, "VIEW " + v.q,
               it == from_.views.end() || recreated ? "" : it->second.comment_literal,
               v.comment_literal);

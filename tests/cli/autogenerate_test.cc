@@ -274,6 +274,18 @@ TEST_F(AutogenerateTest, TypeChangesAndNewNotNullsCarryWarnings) {
   ApplyAndRoundTrip();
 }
 
+TEST_F(AutogenerateTest, ViewsOverARetypedColumnAreRecreated) {
+  Start("CREATE TABLE t (c int, d text);\nCREATE VIEW v AS SELECT c FROM t;\n"
+        "COMMENT ON VIEW v IS 'kept';\nCREATE VIEW other AS SELECT 1 AS one;\n");
+  Declare("CREATE TABLE t (c bigint, d text);\nCREATE VIEW v AS SELECT c FROM t;\n"
+          "COMMENT ON VIEW v IS 'kept';\nCREATE VIEW other AS SELECT 1 AS one;\n");
+  auto gen = Generate();
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  EXPECT_THAT(gen.out, HasSubstr("Detected recreate view v"));
+  EXPECT_THAT(gen.out, Not(HasSubstr("view other")));
+  ApplyAndRoundTrip();
+}
+
 TEST_F(AutogenerateTest, ConcurrentIndexesGoIntoTheirOwnNonTransactionalRevision) {
   Start("CREATE TABLE t (a int, b int);\n");
   Declare("CREATE TABLE t (a int, b int);\nCREATE INDEX t_a_idx ON t (a);\n"
