@@ -82,6 +82,12 @@ absl::StatusOr<const TenantConfig*> AgentServiceImpl::FindTenant(const std::stri
   return it->second;
 }
 
+absl::StatusOr<const TenantConfig*> AgentServiceImpl::PeerTenant(const grpc::ServerContext* ctx,
+                                                                 const std::string& id) const {
+  RETURN_IF_ERROR(CheckPeer(ctx));
+  return FindTenant(id);
+}
+
 absl::StatusOr<std::shared_ptr<const AgentServiceImpl::LoadedBundle>>
 AgentServiceImpl::StoreBundle(std::string digest, std::vector<migrations::BundleFile> files) {
   if (!IsDigest(digest)) {
@@ -192,8 +198,7 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
                                            const fleet::v1::ListTenantsRequest* req,
                                            fleet::v1::ListTenantsResponse* resp) {
   if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
-  fleet::v1::Bundle none;
-  auto bundle = ResolveBundle(none, req->bundle_digest(), false);
+  auto bundle = ResolveBundle(req->bundle_digest(), false);
   // An unknown bundle only means no drift check.
   const migrations::RevisionGraph& graph =
       bundle.ok() && *bundle ? *(*bundle)->graph : *empty_graph_;
@@ -242,11 +247,9 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
 grpc::Status AgentServiceImpl::GetTenant(grpc::ServerContext* ctx,
                                          const fleet::v1::GetTenantRequest* req,
                                          fleet::v1::TenantState* resp) {
-  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
-  auto t = FindTenant(req->tenant_id());
+  auto t = PeerTenant(ctx, req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
-  fleet::v1::Bundle none;
-  auto bundle = ResolveBundle(none, req->bundle_digest(), false);
+  auto bundle = ResolveBundle(req->bundle_digest(), false);
   if (!bundle.ok() && absl::IsInvalidArgument(bundle.status())) {
     return proto::ToGrpc(bundle.status());
   }
@@ -268,8 +271,7 @@ grpc::Status AgentServiceImpl::PutBundle(grpc::ServerContext* ctx,
 grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
                                        const fleet::v1::MigrateRequest* req,
                                        grpc::ServerWriter<fleet::v1::MigrateEvent>* writer) {
-  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
-  auto t = FindTenant(req->tenant_id());
+  auto t = PeerTenant(ctx, req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
   for (absl::Status s : {CheckText("target", req->target(), kMaxTargetLength, true),
                          CheckText("actor", req->actor(), kMaxActorLength, false),
@@ -282,11 +284,7 @@ grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
   }
   auto bundle = ResolveBundle(req->bundle(), req->bundle_digest(), true);
   if (!bundle.ok()) return proto::ToGrpc(bundle.status());
-  migrations_.acquire();
-  struct Release {
-    std::counting_semaphore<256>& s;
-    ~Release() { s.release(); }
-  } release{migrations_};
+  Slot slot(migrations_);
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
   migrations::Migrator m(*(*bundle)->graph, OptionsFor(**t, req->actor(), req->rollout_id()));
   auto observer = [&](const migrations::StepEvent& e) {
@@ -337,8 +335,7 @@ grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
 
 grpc::Status AgentServiceImpl::Stamp(grpc::ServerContext* ctx, const fleet::v1::StampRequest* req,
                                      fleet::v1::StampResponse* resp) {
-  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
-  auto t = FindTenant(req->tenant_id());
+  auto t = PeerTenant(ctx, req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
   if (req->revisions_size() == 0 || static_cast<size_t>(req->revisions_size()) > kMaxRevisions) {
     return proto::ToGrpc(absl::InvalidArgumentError(
@@ -362,11 +359,9 @@ grpc::Status AgentServiceImpl::Stamp(grpc::ServerContext* ctx, const fleet::v1::
 
 grpc::Status AgentServiceImpl::Verify(grpc::ServerContext* ctx, const fleet::v1::VerifyRequest* req,
                                       fleet::v1::VerifyResponse* resp) {
-  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
-  auto t = FindTenant(req->tenant_id());
+  auto t = PeerTenant(ctx, req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
-  fleet::v1::Bundle none;
-  auto bundle = ResolveBundle(none, req->bundle_digest(), true);
+  auto bundle = ResolveBundle(req->bundle_digest(), true);
   if (!bundle.ok()) return proto::ToGrpc(bundle.status());
   *resp->mutable_tenant() = Inspect(**t, *(*bundle)->graph);
   bool known = true;
@@ -393,25 +388,20 @@ grpc::Status AgentServiceImpl::Verify(grpc::ServerContext* ctx, const fleet::v1:
 grpc::Status AgentServiceImpl::DiffTenant(grpc::ServerContext* ctx,
                                           const fleet::v1::DiffTenantRequest* req,
                                           fleet::v1::DiffTenantResponse* resp) {
-  if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
-  auto t = FindTenant(req->tenant_id());
+  auto t = PeerTenant(ctx, req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
-  if (absl::Status s = CheckText("against", req->against(), 256, false); !s.ok()) {
+  if (absl::Status s = CheckText("against", req->against(), kMaxTargetLength, false); !s.ok()) {
     return proto::ToGrpc(s);
   }
-  fleet::v1::Bundle none;
-  auto bundle = ResolveBundle(none, req->bundle_digest(), true);
+  auto bundle = ResolveBundle(req->bundle_digest(), true);
   if (!bundle.ok()) return proto::ToGrpc(bundle.status());
   // Building the expected schema runs every upgrade script: it shares the
   // migrations' bound, so a fleet-wide --schema-drift cannot swamp a host.
-  migrations_.acquire();
-  struct Release {
-    std::counting_semaphore<256>& s;
-    ~Release() { s.release(); }
-  } release{migrations_};
+  Slot slot(migrations_);
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
   auto diff = migrations::DiffDatabaseAgainstRevisions(*(*bundle)->graph, (*t)->dsn, (*t)->schema,
-                                                       (*t)->version_table, req->against());
+                                                       (*t)->version_table, req->against(),
+                                                       (*bundle)->digest, &expected_);
   if (!diff.ok()) {
     return proto::ToGrpc(absl::Status(
         diff.status().code(),

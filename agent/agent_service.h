@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "agent/agent_config.h"
 #include "fleet/v1/agent.grpc.pb.h"
+#include "migrations/autogenerate.h"
 #include "migrations/bundle.h"
 #include "migrations/file_system.h"
 #include "migrations/migrator.h"
@@ -54,9 +55,28 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
   absl::StatusOr<const TenantConfig*> FindTenant(const std::string& id) const;
   // With TLS: OK only for a client whose certificate names an allowed client.
   absl::Status CheckPeer(const grpc::ServerContext* ctx) const;
+  // Both, as every call about one tenant starts.
+  absl::StatusOr<const TenantConfig*> PeerTenant(const grpc::ServerContext* ctx,
+                                                 const std::string& id) const;
+  // One of max_concurrent_migrations slots, held until the guard goes.
+  class Slot {
+   public:
+    explicit Slot(std::counting_semaphore<256>& s) : s_(s) { s_.acquire(); }
+    ~Slot() { s_.release(); }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+
+   private:
+    std::counting_semaphore<256>& s_;
+  };
   // The bundle a request names: stored first when the scripts came with it.
   absl::StatusOr<std::shared_ptr<const LoadedBundle>> ResolveBundle(
       const fleet::v1::Bundle& bundle, const std::string& digest, bool required);
+  // The same for a request that can only name a cached bundle.
+  absl::StatusOr<std::shared_ptr<const LoadedBundle>> ResolveBundle(const std::string& digest,
+                                                                    bool required) {
+    return ResolveBundle(fleet::v1::Bundle(), digest, required);
+  }
   absl::StatusOr<std::shared_ptr<const LoadedBundle>> StoreBundle(
       std::string digest, std::vector<migrations::BundleFile> files);
   absl::StatusOr<std::shared_ptr<const LoadedBundle>> CachedBundle(const std::string& digest);
@@ -71,6 +91,7 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
   std::map<std::string, const TenantConfig*> by_id_;
   std::unique_ptr<const migrations::RevisionGraph> empty_graph_;
   std::counting_semaphore<256> migrations_;
+  migrations::ExpectedSchemaCache expected_;  // DiffTenant's builds, shared by tenants
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const LoadedBundle>> bundles_;  // GUARDED_BY(mu_)
 };

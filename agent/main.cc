@@ -7,10 +7,6 @@
 #include <iostream>
 #include <optional>
 
-#include <httplib.h>
-
-#include <thread>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -19,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
+#include "proto/serving.h"
 #include "proto/transport.h"
 
 int main(int argc, char** argv) {
@@ -62,12 +59,7 @@ int main(int argc, char** argv) {
   std::string address = config->listen;
   size_t tenants = config->tenants.size();
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = fleet::proto::BlockSignals({SIGINT, SIGTERM, SIGHUP});
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
   std::shared_ptr<fleet::proto::ReloadableServerCredentials> tls;
@@ -104,26 +96,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   // /healthz answers when the gRPC server is up; it shows nothing else.
-  httplib::Server web;
-  std::thread web_thread;
+  fleet::proto::HttpEndpoint web;
   if (!http.empty()) {
-    web.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
+    web.server().Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
       res.set_content(absl::StrCat("ok: serving ", tenants, " tenants\n"), "text/plain");
     });
-    size_t colon = http.rfind(':');
-    int want = colon == std::string::npos ? -1 : std::atoi(http.c_str() + colon + 1);
-    std::string host = colon == std::string::npos ? http : http.substr(0, colon);
-    int bound = want == 0 ? web.bind_to_any_port(host) : (web.bind_to_port(host, want) ? want : -1);
-    if (want < 0 || bound <= 0) {
-      std::cerr << "fleet-agent: cannot serve HTTP on " << http << "\n";
+    if (auto bound = web.Start(http); !bound.ok()) {
+      std::cerr << "fleet-agent: " << bound.status().message() << "\n";
       return 1;
     }
-    web_thread = std::thread([&] { web.listen_after_bind(); });
   }
-  if (!port_file.empty()) {
-    std::ofstream(port_file + ".tmp") << port << "\n";
-    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
-  }
+  if (!port_file.empty()) fleet::proto::WritePortFile(port_file, absl::StrCat(port, "\n"));
   std::cerr << "fleet-agent: serving " << tenants << " tenants on port " << port << std::endl;
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
@@ -137,9 +120,5 @@ int main(int argc, char** argv) {
   }
   std::cerr << "fleet-agent: shutting down" << std::endl;
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  if (web_thread.joinable()) {
-    web.stop();
-    web_thread.join();
-  }
   return 0;
 }

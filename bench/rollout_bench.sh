@@ -17,39 +17,23 @@ admin="$("$root/deploy/local/postgres.sh" start "$work/pg")"
 for i in $(seq 1 "$n"); do echo "CREATE DATABASE r_$i; CREATE DATABASE p_$i;"; done \
   | psql -q -X "$admin" >/dev/null
 
-start_controller() {  # start_controller NAME -> sets port
-  "$build/controller/fleet-controller" --insecure --db "$work/$1.sqlite" --listen 127.0.0.1:0 --http "" \
-    --poll-interval 24h --port-file "$work/$1.port" 2>"$work/$1.log" &
-  pids+=($!)
-  wait_file "$work/$1.port"
-  read -r port _ <"$work/$1.port"
-}
-
 # 1. A rollout over N databases behind 4 agents, parallel 8.
 for a in 0 1 2 3; do
   {
     echo "listen = \"127.0.0.1:0\""
-    echo "versions_cache = \"$work/cache$a\""
+    echo "versions_cache = \"$work/a$a.cache\""
     echo "max_concurrent_migrations = 8"
     for i in $(seq 1 "$n"); do
       if (( i % 4 == a )); then
         echo "[[tenants]]"; echo "id = \"r$i\""; echo "dsn_env = \"R_$i\""
       fi
     done
-  } >"$work/agent$a.toml"
+  } >"$work/a$a.toml"
 done
 for i in $(seq 1 "$n"); do export "R_$i=$admin dbname=r_$i"; done
-for a in 0 1 2 3; do
-  "$build/agent/fleet-agent" --insecure --config "$work/agent$a.toml" --port-file "$work/a$a.port" \
-    2>"$work/a$a.log" &
-  pids+=($!)
-done
+for a in 0 1 2 3; do start_agent "a$a"; done
 start_controller c1
-for a in 0 1 2 3; do
-  wait_file "$work/a$a.port"
-  "$fleetctl" agents add "127.0.0.1:$(cat "$work/a$a.port")" --insecure --controller "127.0.0.1:$port" >/dev/null
-done
-"$fleetctl" bundle push "$versions" --insecure --controller "127.0.0.1:$port" >/dev/null
+enrol_and_push a0 a1 a2 a3
 t0=$(now_ms)
 "$fleetctl" rollout start --parallel 8 --canary 1 --waves 100% --watch \
   --insecure --controller "127.0.0.1:$port" >/dev/null
@@ -64,33 +48,10 @@ awk -v n="$n" -v f=$((t1 - t0)) -v p=$((t2 - t1)) 'BEGIN {
 # 2. 1,000 tenants already at the target.
 psql -q -X "$admin" -c "CREATE DATABASE at_head" >/dev/null
 export AT_HEAD="$admin dbname=at_head"
-psql -q -X "$AT_HEAD" >/dev/null <<SQL
-DO \$\$ BEGIN
-  FOR i IN 0..999 LOOP
-    EXECUTE format('CREATE SCHEMA t%s', i);
-    EXECUTE format('CREATE TABLE t%s.alembic_version (version_num varchar(32) PRIMARY KEY)', i);
-    EXECUTE format('INSERT INTO t%s.alembic_version VALUES (%L)', i, '9c0d1e2f3041');
-  END LOOP;
-END \$\$;
-SQL
-for a in $(seq 0 9); do
-  {
-    echo "listen = \"127.0.0.1:0\""
-    echo "versions_cache = \"$work/hcache$a\""
-    for i in $(seq $((a * 100)) $((a * 100 + 99))); do
-      echo "[[tenants]]"; echo "id = \"h$i\""; echo "dsn_env = \"AT_HEAD\""; echo "schema = \"t$i\""
-    done
-  } >"$work/hagent$a.toml"
-  "$build/agent/fleet-agent" --insecure --config "$work/hagent$a.toml" --port-file "$work/h$a.port" \
-    2>"$work/h$a.log" &
-  pids+=($!)
-done
+schema_tenants "$AT_HEAD" 1000 9c0d1e2f3041
+for a in $(seq 0 9); do schema_agent "h$a" AT_HEAD h $((a * 100)) $((a * 100 + 99)); done
 start_controller c2
-for a in $(seq 0 9); do
-  wait_file "$work/h$a.port"
-  "$fleetctl" agents add "127.0.0.1:$(cat "$work/h$a.port")" --insecure --controller "127.0.0.1:$port" >/dev/null
-done
-"$fleetctl" bundle push "$versions" --insecure --controller "127.0.0.1:$port" >/dev/null
+enrol_and_push $(printf 'h%s ' $(seq 0 9))
 t0=$(now_ms)
 "$fleetctl" rollout start --watch --insecure --controller "127.0.0.1:$port" >/dev/null
 t1=$(now_ms)

@@ -24,13 +24,10 @@ time_runs() {  # time_runs N CMD...: prints the median of N runs in ms
 }
 
 # 1. From the inventory.
-"$build/bench/inventory_fill" "$work/inv.sqlite" "$n_inventory" "$versions"
-"$build/controller/fleet-controller" --insecure --db "$work/inv.sqlite" --listen 127.0.0.1:0 --http "" \
-  --poll-interval 24h --agent-timeout 200ms --port-file "$work/c1.port" 2>"$work/c1.log" &
-pids+=($!)
-c1=$!
-wait_file "$work/c1.port"
-read -r port1 _ <"$work/c1.port"
+"$build/bench/inventory_fill" "$work/c1.sqlite" "$n_inventory" "$versions"
+start_controller c1 --agent-timeout 200ms
+port1=$port
+c1=$controller_pid
 "$fleetctl" status --insecure --controller "127.0.0.1:$port1" >/dev/null || true  # warm the graph cache
 ms=$(time_runs 9 "$fleetctl" status -o json --insecure --controller "127.0.0.1:$port1")
 ms_table=$(time_runs 9 "$fleetctl" status --insecure --controller "127.0.0.1:$port1")
@@ -41,44 +38,14 @@ echo "status over $n_inventory tenants from the inventory: median ${ms} ms (-o j
 admin="$("$root/deploy/local/postgres.sh" start "$work/pg")"
 psql -q -X "$admin" -c "CREATE DATABASE bench" >/dev/null
 export BENCH_DSN="$admin dbname=bench"
-psql -q -X "$BENCH_DSN" >/dev/null <<SQL
-DO \$\$
-DECLARE revs text[] := ARRAY['9c0d1e2f3041', '4d5e6f708192', '6f708192a3b4'];
-BEGIN
-  FOR i IN 0..$((n_refresh - 1)) LOOP
-    EXECUTE format('CREATE SCHEMA t%s', i);
-    EXECUTE format('CREATE TABLE t%s.alembic_version (version_num varchar(32) PRIMARY KEY)', i);
-    EXECUTE format('INSERT INTO t%s.alembic_version VALUES (%L)', i, revs[1 + i % 3]);
-  END LOOP;
-END
-\$\$;
-SQL
+schema_tenants "$BENCH_DSN" "$n_refresh" 9c0d1e2f3041 4d5e6f708192 6f708192a3b4
 agents=10
 per=$(( n_refresh / agents ))
 for a in $(seq 0 $((agents - 1))); do
-  {
-    echo "listen = \"127.0.0.1:0\""
-    echo "versions_cache = \"$work/cache$a\""
-    for i in $(seq $((a * per)) $(((a + 1) * per - 1))); do
-      echo "[[tenants]]"
-      echo "id = \"t$i\""
-      echo "dsn_env = \"BENCH_DSN\""
-      echo "schema = \"t$i\""
-    done
-  } >"$work/agent$a.toml"
-  "$build/agent/fleet-agent" --insecure --config "$work/agent$a.toml" --port-file "$work/a$a.port" \
-    2>"$work/a$a.log" &
-  pids+=($!)
+  schema_agent "a$a" BENCH_DSN t $((a * per)) $(((a + 1) * per - 1))
 done
-"$build/controller/fleet-controller" --insecure --db "$work/live.sqlite" --listen 127.0.0.1:0 --http "" \
-  --poll-interval 24h --port-file "$work/c2.port" 2>"$work/c2.log" &
-pids+=($!)
-wait_file "$work/c2.port"
-read -r port2 _ <"$work/c2.port"
-for a in $(seq 0 $((agents - 1))); do
-  wait_file "$work/a$a.port"
-  "$fleetctl" agents add "127.0.0.1:$(cat "$work/a$a.port")" --insecure --controller "127.0.0.1:$port2" >/dev/null
-done
-"$fleetctl" bundle push "$versions" --insecure --controller "127.0.0.1:$port2" >/dev/null
+start_controller c2
+port2=$port
+enrol_and_push $(printf 'a%s ' $(seq 0 $((agents - 1))))
 ms_refresh=$(time_runs 5 "$fleetctl" status --refresh --insecure --controller "127.0.0.1:$port2")
 echo "status --refresh over $n_refresh tenants behind $agents agents: median ${ms_refresh} ms"

@@ -8,14 +8,12 @@
 
 #include "cli/fleetctl.h"
 #include "cli/interrupt.h"
+#include "proto/serving.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a dropped server connection must not kill us
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every thread
+  // Blocked here, inherited by every thread: only the waiter below sees them.
+  sigset_t signals = fleet::proto::BlockSignals({SIGINT, SIGTERM});
   fleet::cli::Interrupt interrupt;
   std::thread([&signals, &interrupt] {
     for (;;) {

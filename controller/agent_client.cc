@@ -63,52 +63,55 @@ absl::Status FromAgent(const std::string& address, const grpc::Status& s) {
                       absl::StrCat("agent ", address, ": ", s.error_message()));
 }
 
+using Stub = fleet::v1::AgentService::Stub;
+
+// One unary call to `stub` under `deadline`; errors name the agent.
+template <typename Request, typename Response>
+absl::StatusOr<Response> Unary(Stub& stub, const std::string& address, absl::Duration deadline,
+                               grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                            Response*),
+                               const Request& req) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  Response resp;
+  grpc::Status s = (stub.*method)(&ctx, req, &resp);
+  if (!s.ok()) return FromAgent(address, s);
+  return resp;
+}
+
 }  // namespace
 
 absl::StatusOr<TenantRecord> GrpcAgentClient::GetTenant(const std::string& address,
                                                         const std::string& tenant_id,
                                                         const std::string& bundle_digest) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
   fleet::v1::GetTenantRequest req;
   req.set_tenant_id(tenant_id);
   req.set_bundle_digest(bundle_digest);
-  fleet::v1::TenantState resp;
   ASSIGN_OR_RETURN(auto stub, StubFor(address));
-  grpc::Status s = stub->GetTenant(&ctx, req, &resp);
-  if (!s.ok()) return FromAgent(address, s);
+  ASSIGN_OR_RETURN(auto resp, Unary(*stub, address, deadline_, &Stub::GetTenant, req));
   return FromProto(address, resp);
 }
 
 absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Verify(
     const std::string& address, const std::string& tenant_id, const std::string& bundle_digest) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
   fleet::v1::VerifyRequest req;
   req.set_tenant_id(tenant_id);
   req.set_bundle_digest(bundle_digest);
-  fleet::v1::VerifyResponse resp;
   ASSIGN_OR_RETURN(auto stub, StubFor(address));
-  grpc::Status s = stub->Verify(&ctx, req, &resp);
-  if (!s.ok()) return FromAgent(address, s);
+  ASSIGN_OR_RETURN(auto resp, Unary(*stub, address, deadline_, &Stub::Verify, req));
   return std::vector<std::string>(resp.failures().begin(), resp.failures().end());
 }
 
 absl::StatusOr<fleet::v1::DiffTenantResponse> GrpcAgentClient::DiffTenant(
     const std::string& address, const std::string& tenant_id, const std::string& bundle_digest,
     const std::string& against) {
-  grpc::ClientContext ctx;
-  // Building the expected schema runs every upgrade script: more than a read.
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + std::max(deadline_, absl::Seconds(60))));
   fleet::v1::DiffTenantRequest req;
   req.set_tenant_id(tenant_id);
   req.set_bundle_digest(bundle_digest);
   req.set_against(against);
-  fleet::v1::DiffTenantResponse resp;
   ASSIGN_OR_RETURN(auto stub, StubFor(address));
-  grpc::Status s = stub->DiffTenant(&ctx, req, &resp);
-  if (!s.ok()) return FromAgent(address, s);
-  return resp;
+  // Building the expected schema runs every upgrade script: more than a read.
+  return Unary(*stub, address, std::max(deadline_, absl::Seconds(60)), &Stub::DiffTenant, req);
 }
 
 absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Migrate(const std::string& address,
@@ -127,13 +130,11 @@ absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Migrate(const std::str
   auto reader = stub->Migrate(&ctx, req);
   fleet::v1::MigrateEvent ev;
   std::vector<std::string> heads;
-  std::string last_error;
   while (reader->Read(&ev)) {
     if (ev.kind() == fleet::v1::MigrateEvent::DONE ||
         ev.kind() == fleet::v1::MigrateEvent::NOTHING_TO_DO) {
       heads.assign(ev.heads().begin(), ev.heads().end());
     }
-    if (ev.kind() == fleet::v1::MigrateEvent::FAILED) last_error = ev.error();
   }
   grpc::Status s = reader->Finish();
   if (!s.ok()) return FromAgent(address, s);
@@ -142,29 +143,20 @@ absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Migrate(const std::str
 
 absl::StatusOr<std::vector<TenantRecord>> GrpcAgentClient::ListTenants(
     const std::string& address, const std::string& bundle_digest) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
   fleet::v1::ListTenantsRequest req;
   req.set_bundle_digest(bundle_digest);
-  fleet::v1::ListTenantsResponse resp;
   ASSIGN_OR_RETURN(auto stub, StubFor(address));
-  grpc::Status s = stub->ListTenants(&ctx, req, &resp);
-  if (!s.ok()) return FromAgent(address, s);
+  ASSIGN_OR_RETURN(auto resp, Unary(*stub, address, deadline_, &Stub::ListTenants, req));
   std::vector<TenantRecord> out;
   for (const auto& t : resp.tenants()) out.push_back(FromProto(address, t));
   return out;
 }
 
 absl::Status GrpcAgentClient::PutBundle(const std::string& address, const BundleRecord& bundle) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
   fleet::v1::PutBundleRequest req;
   *req.mutable_bundle() = proto::BundleToProto(bundle.digest, bundle.files);
-  fleet::v1::PutBundleResponse resp;
   ASSIGN_OR_RETURN(auto stub, StubFor(address));
-  grpc::Status s = stub->PutBundle(&ctx, req, &resp);
-  if (!s.ok()) return FromAgent(address, s);
-  return absl::OkStatus();
+  return Unary(*stub, address, deadline_, &Stub::PutBundle, req).status();
 }
 
 }  // namespace fleet::controller

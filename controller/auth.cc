@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "migrations/script.h"
+#include "migrations/status_macros.h"
 #include "proto/transport.h"
 #include "toml++/toml.h"
 
@@ -32,6 +33,36 @@ absl::Status CheckName(const std::string& where, const std::string& name) {
     if (c < 0x20 || c == 0x7f) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": name holds a control character"));
     }
+  }
+  return absl::OkStatus();
+}
+
+// Each table of the array `array` ([[tokens]], [[certificates]]): a name,
+// unique within the array, and a role; `each` takes the rest. Errors say
+// "<path>: <singular> '<name>': ...".
+template <typename Each>
+absl::Status ForEachEntry(const toml::table& doc, const std::string& path, const char* array,
+                          const char* singular, Each&& each) {
+  if (!doc[array]) return absl::OkStatus();
+  const toml::array* entries = doc[array].as_array();
+  if (entries == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", array, " must be [[", array, "]] tables"));
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < entries->size(); ++i) {
+    std::string where = absl::StrCat(path, ": ", array, "[", i, "]");
+    const toml::table* t = (*entries)[i].as_table();
+    if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat(where, ": not a table"));
+    std::string name = (*t)["name"].value_or(std::string());
+    RETURN_IF_ERROR(CheckName(where, name));
+    where = absl::StrCat(path, ": ", singular, " '", name, "'");
+    auto role = ParseRole(where, (*t)["role"]);
+    if (!role.ok()) return role.status();
+    if (!names.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": named twice"));
+    }
+    RETURN_IF_ERROR(each(where, *t, std::move(name), *role));
   }
   return absl::OkStatus();
 }
@@ -65,60 +96,30 @@ absl::StatusOr<AuthConfig> ParseAuthConfig(const std::string& path, const std::s
     }
   }
   AuthConfig c;
-  std::set<std::string> names;
-  if (const toml::array* tokens = doc["tokens"].as_array()) {
-    for (size_t i = 0; i < tokens->size(); ++i) {
-      std::string where = absl::StrCat(path, ": tokens[", i, "]");
-      const toml::table* t = (*tokens)[i].as_table();
-      if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat(where, ": not a table"));
-      AuthConfig::Token token;
-      token.name = (*t)["name"].value_or(std::string());
-      if (absl::Status s = CheckName(where, token.name); !s.ok()) return s;
-      where = absl::StrCat(path, ": token '", token.name, "'");
-      if ((*t)["token"]) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ": holds the token itself; give its hash instead: sha256 = \"<printf %s "
-                   "\\\"$TOKEN\\\" | sha256sum>\""));
-      }
-      auto role = ParseRole(where, (*t)["role"]);
-      if (!role.ok()) return role.status();
-      token.role = *role;
-      token.sha256 = absl::AsciiStrToLower((*t)["sha256"].value_or(std::string()));
-      bool hex = token.sha256.size() == 64;
-      for (char ch : token.sha256) hex = hex && absl::ascii_isxdigit(static_cast<unsigned char>(ch));
-      if (!hex) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": sha256 must be 64 hex digits (printf %s \"$TOKEN\" | sha256sum)"));
-      }
-      if (!names.insert("token " + token.name).second) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": named twice"));
-      }
-      c.tokens.push_back(std::move(token));
-    }
-  } else if (doc["tokens"]) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": tokens must be [[tokens]] tables"));
-  }
-  if (const toml::array* certs = doc["certificates"].as_array()) {
-    for (size_t i = 0; i < certs->size(); ++i) {
-      std::string where = absl::StrCat(path, ": certificates[", i, "]");
-      const toml::table* t = (*certs)[i].as_table();
-      if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat(where, ": not a table"));
-      AuthConfig::Certificate cert;
-      cert.name = (*t)["name"].value_or(std::string());
-      if (absl::Status s = CheckName(where, cert.name); !s.ok()) return s;
-      where = absl::StrCat(path, ": certificate '", cert.name, "'");
-      auto role = ParseRole(where, (*t)["role"]);
-      if (!role.ok()) return role.status();
-      cert.role = *role;
-      if (!names.insert("cert " + cert.name).second) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": named twice"));
-      }
-      c.certificates.push_back(std::move(cert));
-    }
-  } else if (doc["certificates"]) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": certificates must be [[certificates]] tables"));
-  }
+  RETURN_IF_ERROR(ForEachEntry(
+      doc, path, "tokens", "token",
+      [&](const std::string& where, const toml::table& t, std::string name, Role role) {
+        if (t["token"]) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              where, ": holds the token itself; give its hash instead: sha256 = \"<printf %s "
+                     "\\\"$TOKEN\\\" | sha256sum>\""));
+        }
+        std::string sha256 = absl::AsciiStrToLower(t["sha256"].value_or(std::string()));
+        bool hex = sha256.size() == 64;
+        for (char ch : sha256) hex = hex && absl::ascii_isxdigit(static_cast<unsigned char>(ch));
+        if (!hex) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              where, ": sha256 must be 64 hex digits (printf %s \"$TOKEN\" | sha256sum)"));
+        }
+        c.tokens.push_back({std::move(name), role, std::move(sha256)});
+        return absl::OkStatus();
+      }));
+  RETURN_IF_ERROR(ForEachEntry(
+      doc, path, "certificates", "certificate",
+      [&](const std::string&, const toml::table&, std::string name, Role role) {
+        c.certificates.push_back({std::move(name), role});
+        return absl::OkStatus();
+      }));
   if (c.tokens.empty() && c.certificates.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": names nobody: add [[tokens]] or [[certificates]]"));
@@ -127,14 +128,15 @@ absl::StatusOr<AuthConfig> ParseAuthConfig(const std::string& path, const std::s
 }
 
 void Authorizer::Reload(AuthConfig config) {
+  auto fresh = std::make_shared<const AuthConfig>(std::move(config));
   std::lock_guard<std::mutex> lock(mu_);
-  config_ = std::move(config);
+  config_ = std::move(fresh);
 }
 
 absl::StatusOr<std::string> Authorizer::Authorize(const grpc::ServerContext& ctx, Role needed,
                                                   absl::string_view what) const {
   std::string claimed = Claimed(ctx);
-  std::optional<AuthConfig> config;
+  std::shared_ptr<const AuthConfig> config;
   {
     std::lock_guard<std::mutex> lock(mu_);
     config = config_;

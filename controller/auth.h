@@ -22,6 +22,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -60,7 +61,8 @@ class Authorizer {
   // No config: nobody is checked (the controller runs --insecure on
   // loopback without --auth); the actor is what the caller claims (maybe
   // nothing: an empty string).
-  explicit Authorizer(std::optional<AuthConfig> config) : config_(std::move(config)) {}
+  explicit Authorizer(std::optional<AuthConfig> config)
+      : config_(config ? std::make_shared<const AuthConfig>(*std::move(config)) : nullptr) {}
 
   void Reload(AuthConfig config);
 
@@ -72,7 +74,8 @@ class Authorizer {
 
  private:
   mutable std::mutex mu_;
-  std::optional<AuthConfig> config_;  // GUARDED_BY(mu_)
+  // Swapped whole by Reload; a call works on the one it started with.
+  std::shared_ptr<const AuthConfig> config_;  // GUARDED_BY(mu_); null: no checks
 };
 
 }  // namespace fleet::controller

@@ -71,6 +71,11 @@ std::string Actor(const std::string& authorized, const std::string& claimed) {
 
 }  // namespace
 
+grpc::Status ControllerServiceImpl::AllowViewer(const grpc::ServerContext& ctx) const {
+  auto who = auth_.Authorize(ctx, Role::kViewer, "reading");
+  return who.ok() ? grpc::Status::OK : ToGrpc(who.status());
+}
+
 grpc::Status ControllerServiceImpl::AddAgent(grpc::ServerContext* ctx,
                                              const fleet::v1::AddAgentRequest* req,
                                              fleet::v1::AddAgentResponse* resp) {
@@ -100,7 +105,7 @@ grpc::Status ControllerServiceImpl::AddAgent(grpc::ServerContext* ctx,
 grpc::Status ControllerServiceImpl::ListAgents(grpc::ServerContext* ctx,
                                                const fleet::v1::ListAgentsRequest*,
                                                fleet::v1::ListAgentsResponse* resp) {
-  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   auto agents = inventory_.ListAgents();
   if (!agents.ok()) return ToGrpc(agents.status());
   auto tenants = inventory_.ListTenants();
@@ -130,7 +135,7 @@ grpc::Status ControllerServiceImpl::RemoveAgent(grpc::ServerContext* ctx,
 grpc::Status ControllerServiceImpl::ListTenants(grpc::ServerContext* ctx,
                                                 const fleet::v1::ListFleetTenantsRequest* req,
                                                 fleet::v1::ListFleetTenantsResponse* resp) {
-  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   if (absl::Status s = CheckSelector(req->selector()); !s.ok()) return ToGrpc(s);
   auto tenants = inventory_.ListTenants();
   if (!tenants.ok()) return ToGrpc(tenants.status());
@@ -187,7 +192,7 @@ grpc::Status ControllerServiceImpl::RemoveTenant(grpc::ServerContext* ctx,
 grpc::Status ControllerServiceImpl::TenantHistory(grpc::ServerContext* ctx,
                                                   const fleet::v1::TenantHistoryRequest* req,
                                                   fleet::v1::TenantHistoryResponse* resp) {
-  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   if (absl::Status s = proto::ValidateTenantId(req->tenant_id()); !s.ok()) return ToGrpc(s);
   auto entries = inventory_.TenantAudit(req->tenant_id());
   if (!entries.ok()) return ToGrpc(entries.status());
@@ -235,7 +240,7 @@ grpc::Status ControllerServiceImpl::PushBundle(grpc::ServerContext* ctx,
 grpc::Status ControllerServiceImpl::ListBundles(grpc::ServerContext* ctx,
                                                 const fleet::v1::ListBundlesRequest*,
                                                 fleet::v1::ListBundlesResponse* resp) {
-  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   auto bundles = inventory_.ListBundles();
   if (!bundles.ok()) return ToGrpc(bundles.status());
   for (const auto& b : *bundles) ToProto(b, resp->add_bundles());
@@ -245,7 +250,7 @@ grpc::Status ControllerServiceImpl::ListBundles(grpc::ServerContext* ctx,
 grpc::Status ControllerServiceImpl::GetBundle(grpc::ServerContext* ctx,
                                               const fleet::v1::GetBundleRequest* req,
                                               fleet::v1::GetBundleResponse* resp) {
-  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   const std::string& d = req->digest();
   if (d.size() < 8 || d.size() > 64 ||
       !std::all_of(d.begin(), d.end(), [](char c) { return absl::ascii_isxdigit(c); })) {
@@ -261,7 +266,7 @@ grpc::Status ControllerServiceImpl::GetBundle(grpc::ServerContext* ctx,
 grpc::Status ControllerServiceImpl::Status(grpc::ServerContext* ctx,
                                            const fleet::v1::StatusRequest* req,
                                            fleet::v1::StatusResponse* resp) {
-  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   if (absl::Status s = CheckSelector(req->selector()); !s.ok()) return ToGrpc(s);
   if (req->refresh()) poller_.PollAll();
   std::map<std::string, std::string> labels(req->selector().match_labels().begin(),
@@ -320,7 +325,7 @@ absl::StatusOr<fleet::v1::DiffTenantResponse> ControllerServiceImpl::DiffWithBun
 grpc::Status ControllerServiceImpl::TenantDiff(grpc::ServerContext* ctx,
                                                const fleet::v1::TenantDiffRequest* req,
                                                fleet::v1::TenantDiffResponse* resp) {
-  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   if (absl::Status s = proto::ValidateTenantId(req->tenant_id()); !s.ok()) return ToGrpc(s);
   if (req->against().size() > 256) {
     return ToGrpc(absl::InvalidArgumentError("against is longer than 256 bytes"));
@@ -444,7 +449,7 @@ absl::StatusOr<fleet::v1::Rollout> ControllerServiceImpl::Load(const std::string
 grpc::Status ControllerServiceImpl::PlanRollout(grpc::ServerContext* ctx,
                                                 const fleet::v1::RolloutSpec* req,
                                                 fleet::v1::RolloutPlan* resp) {
-  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   auto p = Plan(*req);
   if (!p.ok()) return ToGrpc(p.status());
   resp->set_bundle_digest(p->bundle.digest);
@@ -505,7 +510,7 @@ grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext* ctx,
 grpc::Status ControllerServiceImpl::GetRollout(grpc::ServerContext* ctx,
                                                const fleet::v1::GetRolloutRequest* req,
                                                fleet::v1::Rollout* resp) {
-  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   if (!ValidRolloutId(req->id())) {
     return ToGrpc(absl::InvalidArgumentError("a rollout id is letters, digits and '-'"));
   }
@@ -518,7 +523,7 @@ grpc::Status ControllerServiceImpl::GetRollout(grpc::ServerContext* ctx,
 grpc::Status ControllerServiceImpl::ListRollouts(grpc::ServerContext* ctx,
                                                  const fleet::v1::ListRolloutsRequest*,
                                                  fleet::v1::ListRolloutsResponse* resp) {
-  if (auto who = auth_.Authorize(*ctx, Role::kViewer, "reading"); !who.ok()) return ToGrpc(who.status());
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   auto rollouts = inventory_.ListRollouts();
   if (!rollouts.ok()) return ToGrpc(rollouts.status());
   for (const auto& r : *rollouts) RolloutToProto(r, resp->add_rollouts());
@@ -565,9 +570,7 @@ grpc::Status ControllerServiceImpl::RolloutAction(grpc::ServerContext* ctx,
                     "abort a running one first)");
     }
     // Tenants still in flight finish first, then their state is known.
-    absl::Time until = absl::Now() + absl::Seconds(60);
-    while (runner_.IsDriving(r->id) && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
-    if (runner_.IsDriving(r->id)) {
+    if (!runner_.WaitUntilIdle(r->id, absl::Seconds(60))) {
       return ToGrpc(absl::UnavailableError("tenants are still in flight; try again shortly"));
     }
     auto members = inventory_.ListRolloutTenants(r->id);

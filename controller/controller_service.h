@@ -71,6 +71,8 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
   RolloutRunner& runner_;
   const Authorizer& auth_;
 
+  // OK when the caller may read (any authenticated role).
+  grpc::Status AllowViewer(const grpc::ServerContext& ctx) const;
   // DiffTenant, sending the agent the bundle first when it lacks it.
   absl::StatusOr<fleet::v1::DiffTenantResponse> DiffWithBundle(const std::string& agent,
                                                                const std::string& tenant_id,

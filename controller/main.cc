@@ -10,7 +10,6 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <httplib.h>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
@@ -24,6 +23,7 @@
 #include "controller/poller.h"
 #include "controller/rollout_runner.h"
 #include "migrations/file_system.h"
+#include "proto/serving.h"
 #include "proto/transport.h"
 
 int main(int argc, char** argv) {
@@ -141,12 +141,7 @@ int main(int argc, char** argv) {
     agent_client = std::make_unique<fleet::controller::GrpcAgentClient>(timeout);
   }
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = fleet::proto::BlockSignals({SIGINT, SIGTERM, SIGHUP});
 
   auto inventory = fleet::controller::OpenSqliteInventory(db);
   if (!inventory.ok()) {
@@ -175,16 +170,15 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  httplib::Server web;
+  fleet::proto::HttpEndpoint web;
   int http_port = 0;
-  std::thread web_thread;
   if (!http.empty()) {
-    web.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
+    web.server().Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
       bool ok = (*inventory)->ListAgents().ok();
       res.status = ok ? 200 : 503;
       res.set_content(ok ? "ok\n" : "inventory unreadable\n", "text/plain");
     });
-    web.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    web.server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
       auto view = fleet::controller::ComputeFleetView(**inventory, graphs, {}, {});
       auto agent_list = (*inventory)->ListAgents();
       auto bundles = (*inventory)->ListBundles();
@@ -195,21 +189,17 @@ int main(int argc, char** argv) {
       res.set_content(metrics.Render(*view, *agent_list, bundles->size()),
                       "text/plain; version=0.0.4");
     });
-    size_t colon = http.rfind(':');
-    std::string host = http.substr(0, colon);
-    int want = std::stoi(http.substr(colon + 1));
-    http_port = want == 0 ? web.bind_to_any_port(host) : (web.bind_to_port(host, want) ? want : -1);
-    if (http_port <= 0) {
-      std::cerr << "fleet-controller: cannot listen on " << http << "\n";
+    auto bound = web.Start(http);
+    if (!bound.ok()) {
+      std::cerr << "fleet-controller: " << bound.status().message() << "\n";
       return 1;
     }
-    web_thread = std::thread([&] { web.listen_after_bind(); });
+    http_port = *bound;
   }
   poller.Start();
   runner.ResumeAll();  // rollouts a killed controller left running go on
   if (!port_file.empty()) {
-    std::ofstream(port_file + ".tmp") << port << " " << http_port << "\n";
-    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+    fleet::proto::WritePortFile(port_file, absl::StrCat(port, " ", http_port, "\n"));
   }
   std::cerr << "fleet-controller: gRPC on port " << port << (api_tls ? " (TLS" : " (plaintext")
             << (auth_path.empty() ? ", no caller checks)" : ", callers checked)") << ", HTTP on port "
@@ -242,9 +232,5 @@ int main(int argc, char** argv) {
   poller.Stop();
   runner.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  if (web_thread.joinable()) {
-    web.stop();
-    web_thread.join();
-  }
   return 0;
 }

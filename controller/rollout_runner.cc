@@ -33,20 +33,22 @@ RolloutRunner::RolloutRunner(Inventory& inventory, AgentClient& agents, BundleGr
 RolloutRunner::~RolloutRunner() { Stop(); }
 
 void RolloutRunner::Stop() {
-  stopping_ = true;
   std::map<std::string, std::thread> drivers;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
     drivers.swap(drivers_);
   }
+  changed_.notify_all();
   for (auto& [id, t] : drivers) {
     if (t.joinable()) t.join();
   }
 }
 
-bool RolloutRunner::IsDriving(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return running_.count(id) > 0;
+bool RolloutRunner::WaitUntilIdle(const std::string& id, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return changed_.wait_for(lock, absl::ToChronoSeconds(timeout),
+                           [&] { return running_.count(id) == 0; });
 }
 
 void RolloutRunner::ResumeAll() {
@@ -65,18 +67,17 @@ void RolloutRunner::Drive(const std::string& id) {
   running_.insert(id);
   drivers_[id] = std::thread([this, id] {
     Run(id);
-    std::lock_guard<std::mutex> l(mu_);
-    running_.erase(id);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      running_.erase(id);
+    }
+    changed_.notify_all();
   });
 }
 
 bool RolloutRunner::Sleep(absl::Duration d) {
-  absl::Time until = absl::Now() + d;
-  while (absl::Now() < until) {
-    if (stopping_) return false;
-    absl::SleepFor(std::min(absl::Milliseconds(50), until - absl::Now()));
-  }
-  return !stopping_;
+  std::unique_lock<std::mutex> lock(mu_);
+  return !changed_.wait_for(lock, absl::ToChronoNanoseconds(d), [&] { return stopping_.load(); });
 }
 
 bool RolloutRunner::StillRunning(const std::string& id, const std::string& state) {

@@ -14,6 +14,7 @@
 #define FLEET_CONTROLLER_ROLLOUT_RUNNER_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -46,8 +47,9 @@ class RolloutRunner {
   void Drive(const std::string& id);
   // Stops every driver (in-flight tenants finish first).
   void Stop();
-  // Whether rollout `id` has a live driver (tenants may be in flight).
-  bool IsDriving(const std::string& id);
+  // Waits up to `timeout` for rollout `id` to have no live driver (its
+  // in-flight tenants finished); true when it has none.
+  bool WaitUntilIdle(const std::string& id, absl::Duration timeout);
 
  private:
   enum class WaveResult { kDone, kFailed, kInterrupted };
@@ -69,6 +71,7 @@ class RolloutRunner {
   std::mutex mu_;
   std::map<std::string, std::thread> drivers_;  // GUARDED_BY(mu_)
   std::set<std::string> running_;               // GUARDED_BY(mu_): ids with a live driver
+  std::condition_variable changed_;  // a driver ended, or the runner is stopping
   std::atomic<bool> stopping_{false};
 };
 

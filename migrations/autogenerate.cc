@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <pqxx/pqxx>
-#include <functional>
 #include <random>
+#include <mutex>
+#include <optional>
 #include <regex>
 
 #include "absl/strings/match.h"
@@ -37,6 +38,13 @@ std::vector<std::string> Occupants(pqxx::transaction_base& tx) {
     found.push_back(row[0].as<std::string>());
   }
   return found;
+}
+
+// libpq's message without its trailing newline.
+std::string PgMessage(const pqxx::sql_error& e) {
+  std::string message = e.what();
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  return message;
 }
 
 std::string RandomSuffix() {
@@ -110,23 +118,23 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
   } catch (const std::exception& e) {
     return scrub(absl::StrCat("preparing the dev database ", RedactDsn(dev_dsn)), e);
   }
-  // Whatever happens next, both schemas go.
-  auto drop = [&] {
-    try {
-      pqxx::connection c(dev_dsn);
-      pqxx::work tx(c);
-      for (const auto& s : {heads_schema, declared_schema}) {
-        tx.exec(absl::StrCat("DROP SCHEMA IF EXISTS ", tx.quote_name(s), " CASCADE"));
+  // Whatever happens next, both schemas go (an error here leaves them for
+  // the next run, which drops them).
+  struct DropOnExit {
+    const std::string& dsn;
+    std::vector<std::string> schemas;
+    ~DropOnExit() {
+      try {
+        pqxx::connection c(dsn);
+        pqxx::work tx(c);
+        for (const auto& s : schemas) {
+          tx.exec(absl::StrCat("DROP SCHEMA IF EXISTS ", tx.quote_name(s), " CASCADE"));
+        }
+        tx.commit();
+      } catch (const std::exception&) {
       }
-      tx.commit();
-    } catch (const std::exception&) {
-      // The next run drops them.
     }
-  };
-  struct Cleanup {
-    std::function<void()> f;
-    ~Cleanup() { f(); }
-  } cleanup{drop};
+  } drop_on_exit{dev_dsn, {heads_schema, declared_schema}};
 
   MigratorOptions options;
   options.dsn = dev_dsn;
@@ -152,9 +160,7 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
         try {
           tx.exec(s.sql);
         } catch (const pqxx::sql_error& e) {
-          std::string message = e.what();
-          while (!message.empty() && message.back() == '\n') message.pop_back();
-          return absl::InvalidArgumentError(absl::StrCat(f.path, ":", s.line, ": ", message));
+          return absl::InvalidArgumentError(absl::StrCat(f.path, ":", s.line, ": ", PgMessage(e)));
         }
       }
     }
@@ -176,11 +182,64 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
   return pair;
 }
 
-absl::StatusOr<RevisionSchemaDiff> DiffDatabaseAgainstRevisions(const RevisionGraph& graph,
-                                                                const std::string& dsn,
-                                                                const std::string& schema,
-                                                                const std::string& version_table,
-                                                                const std::string& against) {
+std::optional<SchemaCatalog> ExpectedSchemaCache::Find(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = catalogs_.find(key);
+  if (it == catalogs_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ExpectedSchemaCache::Put(const std::string& key, SchemaCatalog catalog) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (catalogs_.size() >= kMaxEntries) catalogs_.erase(catalogs_.begin());
+  catalogs_[key] = std::move(catalog);
+}
+
+namespace {
+
+// The upgrade scripts from base to `targets`, one target at a time (a
+// tenant may sit on several heads), and the heads they end at.
+absl::StatusOr<std::pair<std::vector<const Script*>, std::vector<std::string>>> ScriptsFromBase(
+    const RevisionGraph& graph, const std::vector<std::string>& targets) {
+  std::vector<std::string> current;
+  std::vector<const Script*> scripts;
+  for (const std::string& t : targets) {
+    ASSIGN_OR_RETURN(Plan plan, graph.PlanUpgrade(current, t));
+    for (const Step& step : plan.steps) scripts.push_back(step.script);
+    if (!plan.steps.empty()) current = plan.end_heads;
+  }
+  return std::make_pair(std::move(scripts), std::move(current));
+}
+
+// Runs `scripts` in a new scratch schema of `tx` (the only one on its
+// search_path) and reads it back.
+absl::StatusOr<SchemaCatalog> BuildExpected(pqxx::work& tx, const std::vector<const Script*>& scripts,
+                                            const std::string& dsn) {
+  const std::string scratch = absl::StrCat(kPrefix, RandomSuffix(), "_expected");
+  tx.exec(absl::StrCat("CREATE SCHEMA ", tx.quote_name(scratch)));
+  tx.exec(absl::StrCat("SET LOCAL search_path TO ", tx.quote_name(scratch)));
+  static const std::regex concurrently("\\bCONCURRENTLY\\b", std::regex::icase);
+  for (const Script* script : scripts) {
+    for (const SqlStatement& s : SplitSqlStatements(script->upgrade.sql, script->upgrade.line)) {
+      std::string sql = script->transactional ? s.sql : std::regex_replace(s.sql, concurrently, "");
+      try {
+        tx.exec(sql);
+      } catch (const pqxx::sql_error& e) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "cannot build the schema revision ", script->revision, " expects (", script->path, ":",
+            s.line, "): ", ScrubSecrets(PgMessage(e), dsn)));
+      }
+    }
+  }
+  return ReadSchemaCatalogIn(tx, scratch, {});
+}
+
+}  // namespace
+
+absl::StatusOr<RevisionSchemaDiff> DiffDatabaseAgainstRevisions(
+    const RevisionGraph& graph, const std::string& dsn, const std::string& schema,
+    const std::string& version_table, const std::string& against,
+    const std::string& bundle_digest, ExpectedSchemaCache* cache) {
   RevisionSchemaDiff out;
   try {
     pqxx::connection conn(dsn);
@@ -197,41 +256,22 @@ absl::StatusOr<RevisionSchemaDiff> DiffDatabaseAgainstRevisions(const RevisionGr
         heads.push_back(row[0].as<std::string>());
       }
     }
-    // Base to the target, one head at a time (a tenant may sit on several).
-    std::vector<std::string> targets = heads;
-    if (!against.empty()) targets = {against};
-    std::vector<std::string> current;
-    std::vector<const Script*> scripts;
-    for (const std::string& t : targets) {
-      ASSIGN_OR_RETURN(Plan plan, graph.PlanUpgrade(current, t));
-      for (const Step& step : plan.steps) scripts.push_back(step.script);
-      current = plan.steps.empty() ? current : plan.end_heads;
+    ASSIGN_OR_RETURN(auto plan, ScriptsFromBase(graph, against.empty() ? heads
+                                                                       : std::vector{against}));
+    out.compared_heads = plan.second;
+    // Tenants on the same revisions of the same bundle expect the same schema.
+    const std::string key = absl::StrCat(bundle_digest, ":", absl::StrJoin(plan.second, ","));
+    std::optional<SchemaCatalog> expected;
+    if (cache != nullptr && !bundle_digest.empty()) expected = cache->Find(key);
+    if (!expected) {
+      ASSIGN_OR_RETURN(expected, BuildExpected(tx, plan.first, dsn));
+      if (cache != nullptr && !bundle_digest.empty()) cache->Put(key, *expected);
     }
-    out.compared_heads = current;
-    const std::string scratch = absl::StrCat(kPrefix, RandomSuffix(), "_expected");
-    tx.exec(absl::StrCat("CREATE SCHEMA ", tx.quote_name(scratch)));
-    tx.exec(absl::StrCat("SET LOCAL search_path TO ", tx.quote_name(scratch)));
-    static const std::regex concurrently("\\bCONCURRENTLY\\b", std::regex::icase);
-    for (const Script* script : scripts) {
-      for (const SqlStatement& s : SplitSqlStatements(script->upgrade.sql, script->upgrade.line)) {
-        std::string sql = script->transactional ? s.sql : std::regex_replace(s.sql, concurrently, "");
-        try {
-          tx.exec(sql);
-        } catch (const pqxx::sql_error& e) {
-          std::string message = e.what();
-          while (!message.empty() && message.back() == '\n') message.pop_back();
-          return absl::FailedPreconditionError(absl::StrCat(
-              "cannot build the schema revision ", script->revision, " expects (", script->path,
-              ":", s.line, "): ", ScrubSecrets(message, dsn)));
-        }
-      }
-    }
-    ASSIGN_OR_RETURN(SchemaCatalog expected, ReadSchemaCatalogIn(tx, scratch, {}));
     ASSIGN_OR_RETURN(SchemaCatalog actual,
                      ReadSchemaCatalogIn(tx, real, {version_table, "fleet_migration_log"}));
     DiffOptions o;
     o.allow_drop = true;
-    out.diff = DiffSchemaCatalogs(expected, actual, o);
+    out.diff = DiffSchemaCatalogs(*expected, actual, o);
     tx.abort();  // nothing of this stays
   } catch (const std::exception& e) {
     return absl::UnavailableError(

@@ -9,6 +9,9 @@
 #ifndef FLEET_MIGRATIONS_AUTOGENERATE_H_
 #define FLEET_MIGRATIONS_AUTOGENERATE_H_
 
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +49,20 @@ struct RevisionSchemaDiff {
   SchemaDiff diff;  // from the expected schema to the real one: what someone changed by hand
 };
 
+// The expected schemas DiffDatabaseAgainstRevisions built, by bundle digest
+// and heads: the tenants of one agent that sit on the same revisions share
+// one build. Thread-safe; holds the most recent few.
+class ExpectedSchemaCache {
+ public:
+  std::optional<SchemaCatalog> Find(const std::string& key) const;
+  void Put(const std::string& key, SchemaCatalog catalog);
+
+ private:
+  static constexpr size_t kMaxEntries = 64;
+  mutable std::mutex mu_;
+  std::map<std::string, SchemaCatalog> catalogs_;  // GUARDED_BY(mu_)
+};
+
 // Connects to `dsn` and, inside one transaction that is always rolled back
 // (nothing it builds survives, whatever happens), runs `graph`'s upgrade
 // scripts from base to `against` (empty: the heads the version table
@@ -53,10 +70,13 @@ struct RevisionSchemaDiff {
 // empty: the connection's current schema) and compares them. Scripts run
 // with only the scratch schema on search_path (they cannot touch real
 // tables), under a 2 s lock_timeout; CONCURRENTLY is dropped from the
-// non-transactional ones. Errors are scrubbed of the DSN's password.
+// non-transactional ones. With `cache` (and the graph's `bundle_digest`), an
+// expected schema built before for the same heads is reused. Errors are
+// scrubbed of the DSN's password.
 [[nodiscard]] absl::StatusOr<RevisionSchemaDiff> DiffDatabaseAgainstRevisions(
     const RevisionGraph& graph, const std::string& dsn, const std::string& schema,
-    const std::string& version_table, const std::string& against);
+    const std::string& version_table, const std::string& against,
+    const std::string& bundle_digest = "", ExpectedSchemaCache* cache = nullptr);
 
 }  // namespace fleet::migrations
 

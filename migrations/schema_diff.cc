@@ -79,7 +79,7 @@ std::string CommentValue(const std::string& literal) { return literal.empty() ? 
 class Differ {
  public:
   Differ(const SchemaCatalog& from, const SchemaCatalog& to, const DiffOptions& o)
-      : from_(from), to_(to), o_(o) {}
+      : from_(from), to_(to), o_(o), retyped_(TablesChangingTypes()) {}
 
   SchemaDiff Run() {
     Views();
@@ -145,13 +145,15 @@ class Differ {
     return false;
   }
 
+  // A view to drop and create again: gone, redefined, or over a retyped column.
+  bool ViewChanges(const CatalogView& v) const {
+    auto it = to_.views.find(v.name);
+    return it == to_.views.end() || it->second.definition != v.definition ||
+           UsesTable(v.definition, retyped_);
+  }
+
   void Views() {
-    const std::set<std::string> retyped = TablesChangingTypes();
-    auto changed = [&](const CatalogView& v) {
-      auto it = to_.views.find(v.name);
-      return it == to_.views.end() || it->second.definition != v.definition ||
-             UsesTable(v.definition, retyped);
-    };
+    auto changed = [&](const CatalogView& v) { return ViewChanges(v); };
     // Drop newest first: a view may use an older one.
     auto drops = ByOid<CatalogView>(from_.views, changed);
     std::reverse(drops.begin(), drops.end());
@@ -489,9 +491,7 @@ class Differ {
     for (const auto& [name, v] : to_.views) {
       auto it = from_.views.find(name);
       // A recreated view lost its comment with the DROP.
-      bool recreated = it != from_.views.end() &&
-                       (it->second.definition != v.definition ||
-                        UsesTable(it->second.definition, TablesChangingTypes()));
+      bool recreated = it != from_.views.end() && ViewChanges(it->second);
       comment("view " + name, "VIEW " + v.q,
               it == from_.views.end() || recreated ? "" : it->second.comment_literal,
               v.comment_literal);
@@ -518,6 +518,7 @@ class Differ {
   const SchemaCatalog& from_;
   const SchemaCatalog& to_;
   const DiffOptions& o_;
+  const std::set<std::string> retyped_;  // quoted names of tables with a column changing type
   std::vector<SchemaChange> phases_[kPhases];
   std::vector<std::string> renames_;
   std::vector<std::string> refusals_;

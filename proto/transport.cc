@@ -60,16 +60,11 @@ Bio MemoryBio(const std::string& pem) {
   return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
-// The first certificate of `pem`, or null; `count` gets how many parse.
-Cert FirstCertificate(const std::string& pem, int* count) {
+// The first certificate of `pem`, or null.
+Cert FirstCertificate(const std::string& pem) {
   Bio bio = MemoryBio(pem);
-  Cert first;
-  *count = 0;
-  while (Cert c{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
-    if (!first) first = std::move(c);
-    ++*count;
-  }
-  ERR_clear_error();  // the read that ends the loop leaves "no start line"
+  Cert first(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();  // a failed read leaves "no start line" queued
   return first;
 }
 
@@ -108,12 +103,13 @@ absl::Status CheckPlaintext(absl::string_view program, absl::string_view address
 
 absl::StatusOr<TlsMaterial> ReadTlsFiles(const TlsFiles& files) {
   TlsMaterial m;
-  int count = 0;
+  Cert leaf;  // the chain's first certificate, which the key must match
   if (!files.cert.empty()) {
     auto cert = ReadFile(files.cert, "certificate");
     if (!cert.ok()) return cert.status();
     m.cert = *std::move(cert);
-    if (!FirstCertificate(m.cert, &count)) {
+    leaf = FirstCertificate(m.cert);
+    if (!leaf) {
       return absl::InvalidArgumentError(
           absl::StrCat("certificate ", files.cert, " holds no PEM certificate"));
     }
@@ -130,9 +126,8 @@ absl::StatusOr<TlsMaterial> ReadTlsFiles(const TlsFiles& files) {
       return absl::InvalidArgumentError(absl::StrCat(
           "private key ", files.key, " holds no unencrypted PEM private key"));
     }
-    if (!m.cert.empty()) {
-      Cert first = FirstCertificate(m.cert, &count);
-      if (X509_check_private_key(first.get(), pkey.get()) != 1) {
+    if (leaf) {
+      if (X509_check_private_key(leaf.get(), pkey.get()) != 1) {
         ERR_clear_error();
         return absl::InvalidArgumentError(absl::StrCat("private key ", files.key,
                                                        " does not belong to certificate ",
@@ -144,7 +139,7 @@ absl::StatusOr<TlsMaterial> ReadTlsFiles(const TlsFiles& files) {
     auto ca = ReadFile(files.ca, "CA bundle");
     if (!ca.ok()) return ca.status();
     m.ca = *std::move(ca);
-    if (!FirstCertificate(m.ca, &count)) {
+    if (!FirstCertificate(m.ca)) {
       return absl::InvalidArgumentError(
           absl::StrCat("CA bundle ", files.ca, " holds no PEM certificate"));
     }

@@ -97,6 +97,21 @@ TEST(AgentConfigTest, RefusesLiteralPasswordsAndBadTenants) {
 
 class AgentServiceTest : public fleet::testing::PostgresTest {
  protected:
+  // Serves `config` on a loopback port; returns a stub for it.
+  std::unique_ptr<fleet::v1::AgentService::Stub> Serve(const AgentConfig& config) {
+    service_ = std::make_unique<AgentServiceImpl>(config, migrations::DefaultFileSystem());
+    grpc::ServerBuilder b;
+    int port = 0;
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(service_.get());
+    server_ = b.BuildAndStart();
+    return fleet::v1::AgentService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+
+  std::unique_ptr<AgentServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+
   fleet::v1::Bundle Example() {
     auto files = migrations::ReadBundleFiles(
         migrations::DefaultFileSystem(),
@@ -121,14 +136,7 @@ TEST_F(AgentServiceTest, MigrateStreamsEveryStepAndRepeatsSafely) {
   config.tenants.push_back({"one", Dsn(), "dsn", "t_one", "alembic_version", {}});
   config.tenants.push_back({"two", Dsn(), "dsn", "t_two", "alembic_version", {}});
   config.tenants.push_back({"gone", Dsn() + " port=1", "dsn", "", "alembic_version", {}});
-  AgentServiceImpl service(config, migrations::DefaultFileSystem());
-  grpc::ServerBuilder b;
-  int port = 0;
-  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  b.RegisterService(&service);
-  auto server = b.BuildAndStart();
-  auto stub = fleet::v1::AgentService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto stub = Serve(config);
 
   fleet::v1::Bundle bundle = Example();
   auto migrate = [&](const std::string& tenant, bool with_scripts) {
@@ -194,7 +202,7 @@ TEST_F(AgentServiceTest, MigrateStreamsEveryStepAndRepeatsSafely) {
   fleet::v1::StampResponse stamped;
   ASSERT_TRUE(stub->Stamp(Ctx().get(), stamp, &stamped).ok());
   EXPECT_THAT(stamped.heads(), ElementsAre("4d5e6f708192"));
-  server->Shutdown();
+  server_->Shutdown();
 }
 
 }  // namespace
@@ -216,14 +224,7 @@ TEST_F(AgentServiceTest, ACallerThatGoesAwayCancelsItsMigration) {
   AgentConfig config;
   config.versions_cache = cache.path();
   config.tenants.push_back({"acme", Dsn(), "dsn", "", "alembic_version", {}});
-  AgentServiceImpl service(config, migrations::DefaultFileSystem());
-  grpc::ServerBuilder b;
-  int port = 0;
-  b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  b.RegisterService(&service);
-  auto server = b.BuildAndStart();
-  auto stub = fleet::v1::AgentService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto stub = Serve(config);
 
   fleet::v1::MigrateRequest req;
   req.set_tenant_id("acme");

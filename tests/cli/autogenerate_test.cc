@@ -18,17 +18,12 @@
 namespace fleet::cli {
 namespace {
 
+using ::fleet::testing::ReadWhole;
+
 using ::fleet::testing::Result;
 using ::fleet::testing::RunCli;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class AutogenerateTest : public fleet::testing::PostgresTest {
  protected:

@@ -18,21 +18,17 @@
 #include "controller/auth.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace fleet {
 namespace {
+
+using ::fleet::testing::ReadWhole;
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
 const std::string kK8s = FLEET_SOURCE_DIR "/deploy/k8s";
-
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 struct Manifest {
   std::string file;

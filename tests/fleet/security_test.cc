@@ -45,10 +45,7 @@ TEST(TransportTest, LoopbackAddresses) {
 TEST(TransportTest, TlsFilesAreCheckedAndNamed) {
   testing::TempDir dir;
   std::string certs = dir.path() + "/certs";
-  ASSERT_EQ(std::system(("bash '" FLEET_SOURCE_DIR "/deploy/certs/dev-ca.sh' '" + certs +
-                         "' agent-0 >/dev/null")
-                            .c_str()),
-            0);
+  ASSERT_TRUE(fleet::testing::MakeDevCertificates(certs));
   auto ok = proto::ReadTlsFiles({certs + "/agent-0.crt", certs + "/agent-0.key", certs + "/ca.crt"});
   EXPECT_TRUE(ok.ok()) << ok.status();
   auto mismatched = proto::ReadTlsFiles({certs + "/agent-0.crt", certs + "/operator.key", ""});
@@ -70,12 +67,7 @@ class SecurityTest : public fleet::testing::FleetHarness {
   }
 
   // (Re-)issues every leaf certificate under one CA.
-  void Issue() {
-    ASSERT_EQ(std::system(("bash '" FLEET_SOURCE_DIR "/deploy/certs/dev-ca.sh' '" + certs_ +
-                           "' agent-0 >/dev/null")
-                              .c_str()),
-              0);
-  }
+  void Issue() { ASSERT_TRUE(fleet::testing::MakeDevCertificates(certs_)); }
 
   std::string TokenFile(const std::string& name, const std::string& token) {
     std::string path = dir_.path() + "/" + name + ".token";

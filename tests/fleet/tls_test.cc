@@ -19,9 +19,7 @@ class TlsTest : public fleet::testing::FleetHarness {
  protected:
   std::string MakeCa(const std::string& name) {
     std::string dir = dir_.path() + "/" + name;
-    std::string cmd = std::string("bash '") + FLEET_SOURCE_DIR + "/deploy/certs/dev-ca.sh' '" + dir +
-                      "' agent-0 > /dev/null";
-    EXPECT_EQ(std::system(cmd.c_str()), 0);
+    EXPECT_TRUE(fleet::testing::MakeDevCertificates(dir));
     return dir;
   }
 

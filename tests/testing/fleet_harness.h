@@ -21,11 +21,13 @@
 
 namespace fleet::testing {
 
-inline std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+// Development certificates (deploy/certs/dev-ca.sh) in `dir`: a CA (kept
+// when `dir` has one, so running it again re-issues the leaves), controller,
+// operator and `agent` certificates. True when the script succeeded.
+inline bool MakeDevCertificates(const std::string& dir, const std::string& agent = "agent-0") {
+  std::string cmd = std::string("bash '") + FLEET_SOURCE_DIR + "/deploy/certs/dev-ca.sh' '" + dir +
+                    "' " + agent + " >/dev/null";
+  return std::system(cmd.c_str()) == 0;
 }
 
 class FleetHarness : public PostgresTest {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -39,6 +40,14 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The whole content of `path` ("" when it cannot be read).
+inline std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 // A script file's text.
 inline std::string ScriptText(const std::string& rev, const std::string& down,

@@ -1,0 +1,46 @@
+#include "proto/serving.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace fleet::proto {
+
+sigset_t BlockSignals(std::initializer_list<int> signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : signals) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+HttpEndpoint::~HttpEndpoint() {
+  if (thread_.joinable()) {
+    server_.stop();
+    thread_.join();
+  }
+}
+
+absl::StatusOr<int> HttpEndpoint::Start(const std::string& address) {
+  size_t colon = address.rfind(':');
+  int want = -1;
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &want) ||
+      want < 0 || want > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("HTTP address '", address, "' is not host:port"));
+  }
+  std::string host = address.substr(0, colon);
+  int port = want == 0 ? server_.bind_to_any_port(host) : (server_.bind_to_port(host, want) ? want : -1);
+  if (port <= 0) return absl::UnavailableError(absl::StrCat("cannot serve HTTP on ", address));
+  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  return port;
+}
+
+void WritePortFile(const std::string& path, const std::string& contents) {
+  std::ofstream(path + ".tmp") << contents;
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+}  // namespace fleet::proto
