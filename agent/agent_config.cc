@@ -1,7 +1,9 @@
 #include "agent/agent_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -13,16 +15,22 @@
 namespace fleet::agent {
 namespace {
 
+// A duration: seconds as a number, or text such as "2s" or "500ms". Finite,
+// not negative, at most a day: nan, inf and -1 are refused.
 absl::StatusOr<absl::Duration> Duration(const std::string& where, toml::node_view<toml::node> v,
                                         absl::Duration fallback) {
   if (!v) return fallback;
-  if (auto n = v.value<double>()) return absl::Seconds(*n);
-  if (auto s = v.value<std::string>()) {
-    absl::Duration d;
-    if (absl::ParseDuration(*s, &d) && d >= absl::ZeroDuration()) return d;
+  absl::Duration d;
+  bool parsed = false;
+  if (auto n = v.value<double>()) {
+    parsed = std::isfinite(*n) && *n >= 0 && *n <= 86400;
+    if (parsed) d = absl::Seconds(*n);
+  } else if (auto s = v.value<std::string>()) {
+    parsed = absl::ParseDuration(*s, &d) && d >= absl::ZeroDuration() && d <= absl::Hours(24);
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat(where, ": expected a duration such as \"2s\" or \"500ms\""));
+  if (parsed) return d;
+  return absl::InvalidArgumentError(absl::StrCat(
+      where, ": expected a duration from 0 to 24h such as \"2s\" or \"500ms\""));
 }
 
 // A misspelt key must not be silently ignored (a typo in lock_timeout would
@@ -74,19 +82,20 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
   c.lock_wait = *lw;
   c.lock_timeout = *lt;
   c.statement_timeout = *st;
-  if (auto v = doc["retries"].value<int64_t>()) c.retries = static_cast<int>(*v);
-  if (auto v = doc["max_concurrent_migrations"].value<int64_t>()) {
-    if (*v < 1 || *v > 256) {
+  // Whole numbers in a range; anything else (1.5, "4", nan) is named.
+  for (auto [key, out, low, high] : {std::tuple{"retries", &c.retries, 0, 100},
+                                     std::tuple{"max_concurrent_migrations",
+                                                &c.max_concurrent_migrations, 1, 256},
+                                     std::tuple{"max_concurrent_reads", &c.max_concurrent_reads,
+                                                1, 256}}) {
+    auto node = doc[key];
+    if (!node) continue;
+    const toml::value<int64_t>* v = node.as_integer();
+    if (v == nullptr || v->get() < low || v->get() > high) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": max_concurrent_migrations must be 1..256"));
+          absl::StrCat(path, ": ", key, " must be a whole number from ", low, " to ", high));
     }
-    c.max_concurrent_migrations = static_cast<int>(*v);
-  }
-  if (auto v = doc["max_concurrent_reads"].value<int64_t>()) {
-    if (*v < 1 || *v > 256) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": max_concurrent_reads must be 1..256"));
-    }
-    c.max_concurrent_reads = static_cast<int>(*v);
+    *out = static_cast<int>(v->get());
   }
   if (const toml::table* tls = doc["tls"].as_table()) {
     if (absl::Status s = KnownKeys(path + ": [tls]", *tls, {"cert", "key", "ca", "allowed_clients"});

@@ -3,12 +3,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "absl/strings/ascii.h"
 #include <grpc/grpc_security_constants.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "migrations/autogenerate.h"
 #include "migrations/dsn.h"
@@ -17,6 +19,7 @@
 #include "proto/convert.h"
 #include "proto/transport.h"
 #include "proto/validate.h"
+#include "proto/log.h"
 
 namespace fleet::agent {
 namespace {
@@ -48,11 +51,25 @@ absl::Status CheckText(absl::string_view field, const std::string& value, size_t
   return absl::OkStatus();
 }
 
+std::string NewInstanceId() {
+  std::random_device rd;
+  return absl::StrFormat("%08x%08x", rd(), rd());
+}
+
+// The answer to a call whose bundle could not be had: a missing one carries
+// the trailing metadata that tells the controller to send it.
+grpc::Status BundleError(grpc::ServerContext* ctx, const absl::Status& s,
+                         const std::string& digest) {
+  if (absl::IsNotFound(s)) ctx->AddTrailingMetadata("fleet-bundle-missing", digest);
+  return proto::ToGrpc(s);
+}
+
 }  // namespace
 
 AgentServiceImpl::AgentServiceImpl(AgentConfig config, migrations::FileSystem& fs)
     : config_(std::move(config)),
       fs_(fs),
+      instance_id_(NewInstanceId()),
       empty_graph_(*migrations::RevisionGraph::Build({})),
       migrations_(config_.max_concurrent_migrations) {
   for (const TenantConfig& t : config_.tenants) by_id_[t.id] = &t;
@@ -98,11 +115,25 @@ AgentServiceImpl::StoreBundle(std::string digest, std::vector<migrations::Bundle
   if (!graph.ok()) return absl::InvalidArgumentError(graph.status().message());
   std::string dir = migrations::JoinPath(config_.versions_cache, digest);
   if (!fs_.IsDirectory(dir)) {
-    // Write into a private directory, then publish it whole.
-    RETURN_IF_ERROR(fs_.CreateDirectories(dir));
+    // Written into a private directory, then renamed into place whole: a
+    // crash leaves a stray temporary directory, never a half-written entry.
+    RETURN_IF_ERROR(fs_.CreateDirectories(config_.versions_cache));
+    ASSIGN_OR_RETURN(std::string tmp, fs_.MakeTempDirectory(config_.versions_cache, ".incoming-"));
+    absl::Status written = absl::OkStatus();
     for (const auto& f : files) {
-      absl::Status s = fs_.WriteNewFile(migrations::JoinPath(dir, f.filename), f.content);
-      if (!s.ok() && !absl::IsAlreadyExists(s)) return s;
+      written = fs_.WriteNewFile(migrations::JoinPath(tmp, f.filename), f.content);
+      if (!written.ok()) break;
+    }
+    if (written.ok()) written = fs_.RenameDirectory(tmp, dir);
+    if (!written.ok()) {
+      if (absl::Status removed = fs_.RemoveAll(tmp); !removed.ok()) {
+        spdlog::warn("bundle={} event=cache-temp-left path={} error=\"{}\"", digest.substr(0, 12),
+                     tmp, removed.message());
+      }
+      // Another call published the same bundle first: theirs is as good.
+      if (!absl::IsAlreadyExists(written)) return written;
+    } else {
+      spdlog::info("bundle={} event=bundle-cached files={}", digest.substr(0, 12), files.size());
     }
   }
   auto loaded = std::make_shared<LoadedBundle>();
@@ -128,10 +159,25 @@ AgentServiceImpl::CachedBundle(const std::string& digest) {
     return absl::NotFoundError(absl::StrCat("bundle ", digest.substr(0, 12),
                                             " is not cached on this agent; send its scripts"));
   }
+  // The cache is re-checked: a tampered or damaged file must not run. A
+  // damaged entry is removed and reported missing, so that the controller
+  // sends the bundle again: never an error that sticks.
   auto files = migrations::ReadBundleFiles(fs_, dir);
-  if (!files.ok()) return files.status();
-  // The cache is re-checked: a tampered file must not run.
-  return StoreBundle(digest, *std::move(files));
+  absl::StatusOr<std::shared_ptr<const LoadedBundle>> loaded =
+      files.ok() ? StoreBundle(digest, *std::move(files)) : files.status();
+  if (loaded.ok()) return loaded;
+  spdlog::warn("bundle={} event=cache-entry-damaged error=\"{}\"", digest.substr(0, 12),
+               loaded.status().message());
+  if (absl::Status removed = fs_.RemoveAll(dir); !removed.ok()) {
+    spdlog::error("bundle={} event=cache-entry-not-removed error=\"{}\"", digest.substr(0, 12),
+                  removed.message());
+    return absl::InternalError(absl::StrCat("bundle ", digest.substr(0, 12),
+                                            ": its cache entry is damaged and cannot be removed: ",
+                                            removed.message()));
+  }
+  return absl::NotFoundError(absl::StrCat("bundle ", digest.substr(0, 12),
+                                          " was damaged in this agent's cache and was removed; "
+                                          "send its scripts"));
 }
 
 absl::StatusOr<std::shared_ptr<const AgentServiceImpl::LoadedBundle>>
@@ -199,12 +245,14 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
                                            fleet::v1::ListTenantsResponse* resp) {
   if (absl::Status p = CheckPeer(ctx); !p.ok()) return proto::ToGrpc(p);
   auto bundle = ResolveBundle(req->bundle_digest(), false);
-  // An unknown bundle only means no drift check.
+  // An unknown bundle only means no drift check, and a request to send it.
   const migrations::RevisionGraph& graph =
       bundle.ok() && *bundle ? *(*bundle)->graph : *empty_graph_;
   if (!bundle.ok() && absl::IsInvalidArgument(bundle.status())) {
     return proto::ToGrpc(bundle.status());
   }
+  resp->set_instance_id(instance_id_);
+  resp->set_bundle_missing(absl::IsNotFound(bundle.status()));
   // Read tenants in parallel so a slow database does not hold up the rest,
   // with a bounded number of connections (an agent may serve hundreds), and
   // tenants that share a database (schema-per-tenant) share a connection.
@@ -250,9 +298,7 @@ grpc::Status AgentServiceImpl::GetTenant(grpc::ServerContext* ctx,
   auto t = PeerTenant(ctx, req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
   auto bundle = ResolveBundle(req->bundle_digest(), false);
-  if (!bundle.ok() && absl::IsInvalidArgument(bundle.status())) {
-    return proto::ToGrpc(bundle.status());
-  }
+  if (!bundle.ok()) return BundleError(ctx, bundle.status(), req->bundle_digest());
   *resp = Inspect(**t, bundle.ok() && *bundle ? *(*bundle)->graph : *empty_graph_);
   return grpc::Status::OK;
 }
@@ -283,7 +329,7 @@ grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
     return proto::ToGrpc(absl::InvalidArgumentError("direction must be UPGRADE or DOWNGRADE"));
   }
   auto bundle = ResolveBundle(req->bundle(), req->bundle_digest(), true);
-  if (!bundle.ok()) return proto::ToGrpc(bundle.status());
+  if (!bundle.ok()) return BundleError(ctx, bundle.status(), req->bundle_digest());
   Slot slot(migrations_);
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
   migrations::Migrator m(*(*bundle)->graph, OptionsFor(**t, req->actor(), req->rollout_id()));
@@ -315,16 +361,23 @@ grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
       }
     }
   });
-  auto result = req->direction() == fleet::v1::MigrateRequest::UPGRADE
-                    ? m.Upgrade(req->target(), observer)
-                    : m.Downgrade(req->target(), observer);
+  const bool upgrade = req->direction() == fleet::v1::MigrateRequest::UPGRADE;
+  spdlog::info("tenant={} rollout={} event=migrate-started direction={} target={}", (*t)->id,
+               req->rollout_id(), upgrade ? "upgrade" : "downgrade", req->target());
+  auto result = upgrade ? m.Upgrade(req->target(), observer) : m.Downgrade(req->target(), observer);
   {
     std::lock_guard<std::mutex> lock(done_mu);
     done = true;
   }
   done_cv.notify_one();
   watcher.join();
-  if (!result.ok()) return proto::ToGrpc(result.status());
+  if (!result.ok()) {
+    spdlog::warn("tenant={} rollout={} event=migrate-failed error=\"{}\"", (*t)->id,
+                 req->rollout_id(), migrations::ScrubSecrets(result.status().message(), (*t)->dsn));
+    return proto::ToGrpc(result.status());
+  }
+  spdlog::info("tenant={} rollout={} event=migrate-done steps={} heads={}", (*t)->id,
+               req->rollout_id(), result->steps, absl::StrJoin(result->end_heads, ","));
   fleet::v1::MigrateEvent last;
   last.set_kind(result->steps == 0 ? fleet::v1::MigrateEvent::NOTHING_TO_DO
                                    : fleet::v1::MigrateEvent::DONE);
@@ -349,7 +402,7 @@ grpc::Status AgentServiceImpl::Stamp(grpc::ServerContext* ctx, const fleet::v1::
     revisions.push_back(r);
   }
   auto bundle = ResolveBundle(req->bundle(), req->bundle_digest(), true);
-  if (!bundle.ok()) return proto::ToGrpc(bundle.status());
+  if (!bundle.ok()) return BundleError(ctx, bundle.status(), req->bundle_digest());
   migrations::Migrator m(*(*bundle)->graph, OptionsFor(**t, req->actor(), ""));
   auto result = m.Stamp(revisions, req->purge());
   if (!result.ok()) return proto::ToGrpc(result.status());
@@ -362,7 +415,7 @@ grpc::Status AgentServiceImpl::Verify(grpc::ServerContext* ctx, const fleet::v1:
   auto t = PeerTenant(ctx, req->tenant_id());
   if (!t.ok()) return proto::ToGrpc(t.status());
   auto bundle = ResolveBundle(req->bundle_digest(), true);
-  if (!bundle.ok()) return proto::ToGrpc(bundle.status());
+  if (!bundle.ok()) return BundleError(ctx, bundle.status(), req->bundle_digest());
   *resp->mutable_tenant() = Inspect(**t, *(*bundle)->graph);
   bool known = true;
   for (const auto& h : resp->tenant().heads()) known = known && (*bundle)->graph->FindExact(h);
@@ -394,7 +447,7 @@ grpc::Status AgentServiceImpl::DiffTenant(grpc::ServerContext* ctx,
     return proto::ToGrpc(s);
   }
   auto bundle = ResolveBundle(req->bundle_digest(), true);
-  if (!bundle.ok()) return proto::ToGrpc(bundle.status());
+  if (!bundle.ok()) return BundleError(ctx, bundle.status(), req->bundle_digest());
   // Building the expected schema runs every upgrade script: it shares the
   // migrations' bound, so a fleet-wide --schema-drift cannot swamp a host.
   Slot slot(migrations_);

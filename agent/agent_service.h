@@ -88,6 +88,7 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
 
   const AgentConfig config_;
   migrations::FileSystem& fs_;
+  const std::string instance_id_;  // random, per process: tells the controller of a restart
   std::map<std::string, const TenantConfig*> by_id_;
   std::unique_ptr<const migrations::RevisionGraph> empty_graph_;
   std::counting_semaphore<256> migrations_;

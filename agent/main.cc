@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
       "certificate signed by the fleet CA that names one of tls.allowed_clients.\n"
       "SIGHUP re-reads the [tls] certificate, key and CA: connections made afterwards use them.");
   CLI11_PARSE(app, argc, argv);
+  fleet::proto::InitLogging("fleet-agent");
 
   auto text = fleet::migrations::DefaultFileSystem().ReadFile(config_path);
   if (!text.ok()) {

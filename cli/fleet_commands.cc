@@ -20,6 +20,7 @@
 #include "migrations/bundle.h"
 #include "nlohmann/json.hpp"
 #include "proto/convert.h"
+#include "proto/states.h"
 #include "proto/transport.h"
 #include "proto/validate.h"
 #include "toml++/toml.h"
@@ -634,11 +635,14 @@ bool BuildSpec(FleetContext& ctx, fleet::v1::RolloutSpec* spec, int* code) {
   return true;
 }
 
+// Whether watching can stop: nothing more happens without a person.
 bool Terminal(const fleet::v1::Rollout& r) {
-  const std::string& s = r.state();
-  return s == "succeeded" || s == "rolled_back" || s == "rollback_failed" || s == "aborted" ||
-         (s == "halted" && r.spec().on_failure() == "halt");
+  return proto::IsTerminal(r.state()) || r.state() == fleet::v1::ROLLOUT_ROLLBACK_FAILED ||
+         r.state() == fleet::v1::ROLLOUT_HALTED;
 }
+
+std::string Name(fleet::v1::RolloutState s) { return std::string(proto::StateName(s)); }
+std::string Name(fleet::v1::RolloutTenantState s) { return std::string(proto::StateName(s)); }
 
 std::string Counts(const fleet::v1::Rollout& r) {
   std::map<std::string, int> c(r.counts().begin(), r.counts().end());
@@ -651,15 +655,17 @@ std::string Counts(const fleet::v1::Rollout& r) {
 }
 
 void PrintRollout(FleetContext& ctx, const fleet::v1::Rollout& r) {
-  ctx.out << "Rollout " << r.id() << ": " << r.state() << "\n"
+  ctx.out << "Rollout " << r.id() << ": " << Name(r.state()) << "\n"
           << "  target " << r.spec().target() << " (bundle " << r.spec().bundle_digest().substr(0, 12)
           << "), wave " << std::min(r.wave(), r.waves()) << " of " << r.waves() << ", "
           << Counts(r) << "\n";
   if (!r.reason().empty()) ctx.out << "  " << r.reason() << "\n";
+  if (!r.stalled().empty()) ctx.out << "  STALLED: " << r.stalled() << "\n";
   std::vector<std::vector<std::string>> rows{{"TENANT", "WAVE", "STATE", "FROM", "NOW", "ERROR"}};
   for (const auto& t : r.tenants()) {
-    rows.push_back({t.id(), std::to_string(t.wave()), t.state(), Heads(t.start_heads()),
-                    t.heads().empty() && t.state() == "pending" ? "-" : Heads(t.heads()),
+    rows.push_back({t.id(), std::to_string(t.wave()), Name(t.state()), Heads(t.start_heads()),
+                    t.heads().empty() && t.state() == fleet::v1::TENANT_PENDING ? "-"
+                                                                                : Heads(t.heads()),
                     t.error().empty() ? "-" : t.error()});
   }
   ctx.out << "\n";
@@ -670,17 +676,17 @@ nlohmann::json RolloutJson(const fleet::v1::Rollout& r) {
   nlohmann::json tenants = nlohmann::json::array();
   for (const auto& t : r.tenants()) {
     tenants.push_back({{"id", t.id()}, {"agent", t.agent()}, {"wave", t.wave()},
-                       {"state", t.state()},
+                       {"state", Name(t.state())},
                        {"start_heads", std::vector<std::string>(t.start_heads().begin(), t.start_heads().end())},
                        {"heads", std::vector<std::string>(t.heads().begin(), t.heads().end())},
                        {"error", t.error()}, {"started_at", t.started_at()},
                        {"finished_at", t.finished_at()}});
   }
-  return {{"id", r.id()}, {"state", r.state()}, {"target", r.spec().target()},
+  return {{"id", r.id()}, {"state", Name(r.state())}, {"target", r.spec().target()},
           {"bundle", r.spec().bundle_digest()}, {"wave", r.wave()}, {"waves", r.waves()},
           {"reason", r.reason()}, {"created_at", r.created_at()}, {"updated_at", r.updated_at()},
           {"counts", std::map<std::string, int>(r.counts().begin(), r.counts().end())},
-          {"tenants", tenants}};
+          {"stalled", r.stalled()}, {"tenants", tenants}};
 }
 
 // The live view: one block redrawn in place on a terminal.
@@ -688,8 +694,8 @@ std::string LiveView(const fleet::v1::Rollout& r, absl::Duration elapsed) {
   std::map<int, std::map<std::string, int>> waves;
   int done = 0, total = r.tenants_size();
   for (const auto& t : r.tenants()) {
-    ++waves[t.wave()][t.state()];
-    done += t.state() != "pending" && t.state() != "running";
+    ++waves[t.wave()][Name(t.state())];
+    done += t.state() != fleet::v1::TENANT_PENDING && t.state() != fleet::v1::TENANT_RUNNING;
   }
   auto clock = [](absl::Duration d) {
     int64_t s = absl::ToInt64Seconds(d);
@@ -698,7 +704,7 @@ std::string LiveView(const fleet::v1::Rollout& r, absl::Duration elapsed) {
   std::string eta = done > 0 && done < total
                         ? clock(elapsed * (total - done) / done)
                         : std::string("-");
-  std::string out = absl::StrCat("Rollout ", r.id(), "  ", r.state(), "  elapsed ",
+  std::string out = absl::StrCat("Rollout ", r.id(), "  ", Name(r.state()), "  elapsed ",
                                  clock(elapsed), "  ETA ", eta, "\n");
   for (const auto& [w, counts] : waves) {
     int n = 0, finished = 0;
@@ -725,6 +731,7 @@ std::string LiveView(const fleet::v1::Rollout& r, absl::Duration elapsed) {
     }
   }
   if (!r.reason().empty()) absl::StrAppend(&out, "  ", r.reason(), "\n");
+  if (!r.stalled().empty()) absl::StrAppend(&out, "  STALLED: ", r.stalled(), "\n");
   return out;
 }
 
@@ -746,7 +753,7 @@ int Watch(FleetContext& ctx, Stub& stub, const std::string& id) {
       ctx.out << view << std::flush;
       drawn_lines = static_cast<int>(std::count(view.begin(), view.end(), '\n'));
     } else {
-      std::string line = absl::StrCat(r.state(), " wave ", std::min(r.wave(), r.waves()), "/",
+      std::string line = absl::StrCat(Name(r.state()), " wave ", std::min(r.wave(), r.waves()), "/",
                                       r.waves(), ": ", Counts(r));
       if (line != last) {
         ctx.out << absl::FormatTime("%H:%M:%S ", absl::Now(), absl::LocalTimeZone()) << line
@@ -761,7 +768,7 @@ int Watch(FleetContext& ctx, Stub& stub, const std::string& id) {
           if (!t.error().empty()) ctx.out << "  " << t.id() << ": " << t.error() << "\n";
         }
       }
-      return r.state() == "succeeded" ? kExitOk : kExitCheckFailed;
+      return r.state() == fleet::v1::ROLLOUT_SUCCEEDED ? kExitOk : kExitCheckFailed;
     }
     absl::SleepFor(absl::Milliseconds(300));
   }
@@ -826,7 +833,7 @@ int RunRolloutCommand(FleetContext& ctx) {
       return kExitOk;
     }
     ctx.out << "Started rollout " << r.id() << ": " << r.tenants_size() << " tenants in "
-            << r.waves() << " waves (" << r.state() << ")\n";
+            << r.waves() << " waves (" << Name(r.state()) << ")\n";
     if (!r.reason().empty()) ctx.out << r.reason() << "\n";
     if (ctx.options.watch) return Watch(ctx, *stub, r.id());
     return kExitOk;
@@ -843,7 +850,7 @@ int RunRolloutCommand(FleetContext& ctx) {
     }
     std::vector<std::vector<std::string>> rows{{"ROLLOUT", "STATE", "TARGET", "WAVE", "CREATED", "ACTOR"}};
     for (const auto& r : resp.rollouts()) {
-      rows.push_back({r.id(), r.state(), r.spec().target(),
+      rows.push_back({r.id(), Name(r.state()), r.spec().target(),
                       absl::StrCat(std::min(r.wave(), r.waves()), "/", r.waves()), r.created_at(),
                       r.spec().actor()});
     }
@@ -873,7 +880,7 @@ int RunRolloutCommand(FleetContext& ctx) {
     PrintRollout(ctx, r);
   }
   if (action == "status") {
-    return r.state() == "succeeded" || !Terminal(r) ? kExitOk : kExitCheckFailed;
+    return r.state() == fleet::v1::ROLLOUT_SUCCEEDED || !Terminal(r) ? kExitOk : kExitCheckFailed;
   }
   return kExitOk;
 }

@@ -2,12 +2,31 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "migrations/status_macros.h"
 #include "proto/convert.h"
 #include "proto/transport.h"
 
 namespace fleet::controller {
+namespace {
+
+constexpr char kBundleMissingPayload[] = "type.fleet.dev/fleet.v1.BundleMissing";
+// The trailing metadata an agent sets on a call naming a bundle it lacks.
+constexpr char kBundleMissingTrailer[] = "fleet-bundle-missing";
+
+}  // namespace
+
+absl::Status BundleMissingError(const std::string& address, const std::string& digest) {
+  absl::Status s = absl::NotFoundError(absl::StrCat(
+      "agent ", address, ": bundle ", digest.substr(0, 12), " is not cached there"));
+  s.SetPayload(kBundleMissingPayload, absl::Cord(digest));
+  return s;
+}
+
+bool IsBundleMissing(const absl::Status& status) {
+  return status.GetPayload(kBundleMissingPayload).has_value();
+}
 
 absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> GrpcAgentClient::StubFor(
     const std::string& address) {
@@ -58,7 +77,15 @@ TenantRecord FromProto(const std::string& address, const fleet::v1::TenantState&
   return r;
 }
 
-absl::Status FromAgent(const std::string& address, const grpc::Status& s) {
+// A failed call's status, naming the agent; marked IsBundleMissing when the
+// agent said so in its trailing metadata.
+absl::Status FromAgent(const std::string& address, const grpc::ClientContext& ctx,
+                       const grpc::Status& s) {
+  const auto& trailers = ctx.GetServerTrailingMetadata();
+  if (auto it = trailers.find(kBundleMissingTrailer);
+      it != trailers.end() && s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return BundleMissingError(address, std::string(it->second.data(), it->second.size()));
+  }
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                       absl::StrCat("agent ", address, ": ", s.error_message()));
 }
@@ -75,7 +102,7 @@ absl::StatusOr<Response> Unary(Stub& stub, const std::string& address, absl::Dur
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   Response resp;
   grpc::Status s = (stub.*method)(&ctx, req, &resp);
-  if (!s.ok()) return FromAgent(address, s);
+  if (!s.ok()) return FromAgent(address, ctx, s);
   return resp;
 }
 
@@ -137,18 +164,20 @@ absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Migrate(const std::str
     }
   }
   grpc::Status s = reader->Finish();
-  if (!s.ok()) return FromAgent(address, s);
+  if (!s.ok()) return FromAgent(address, ctx, s);
   return heads;
 }
 
-absl::StatusOr<std::vector<TenantRecord>> GrpcAgentClient::ListTenants(
-    const std::string& address, const std::string& bundle_digest) {
+absl::StatusOr<AgentListing> GrpcAgentClient::ListTenants(const std::string& address,
+                                                          const std::string& bundle_digest) {
   fleet::v1::ListTenantsRequest req;
   req.set_bundle_digest(bundle_digest);
   ASSIGN_OR_RETURN(auto stub, StubFor(address));
   ASSIGN_OR_RETURN(auto resp, Unary(*stub, address, deadline_, &Stub::ListTenants, req));
-  std::vector<TenantRecord> out;
-  for (const auto& t : resp.tenants()) out.push_back(FromProto(address, t));
+  AgentListing out;
+  out.instance_id = resp.instance_id();
+  out.bundle_missing = resp.bundle_missing();
+  for (const auto& t : resp.tenants()) out.tenants.push_back(FromProto(address, t));
   return out;
 }
 
@@ -157,6 +186,56 @@ absl::Status GrpcAgentClient::PutBundle(const std::string& address, const Bundle
   *req.mutable_bundle() = proto::BundleToProto(bundle.digest, bundle.files);
   ASSIGN_OR_RETURN(auto stub, StubFor(address));
   return Unary(*stub, address, deadline_, &Stub::PutBundle, req).status();
+}
+
+}  // namespace fleet::controller
+
+namespace fleet::controller {
+
+absl::Status BundleFollowingClient::Resend(const std::string& address, const std::string& digest) {
+  ASSIGN_OR_RETURN(BundleRecord bundle, inventory_.GetBundle(digest));
+  return inner_.PutBundle(address, bundle);
+}
+
+template <typename T, typename F>
+T BundleFollowingClient::WithBundle(const std::string& address, const std::string& digest,
+                                    F call) {
+  T result = call();
+  if (digest.empty() || !IsBundleMissing(result.status())) return result;
+  // The agent restarted with an empty cache, or dropped a damaged entry.
+  if (absl::Status s = Resend(address, digest); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("agent ", address, " lacks bundle ",
+                                               digest.substr(0, 12),
+                                               " and it could not be sent again: ", s.message()));
+  }
+  return call();
+}
+
+absl::StatusOr<TenantRecord> BundleFollowingClient::GetTenant(const std::string& address,
+                                                              const std::string& tenant_id,
+                                                              const std::string& bundle_digest) {
+  return WithBundle<absl::StatusOr<TenantRecord>>(
+      address, bundle_digest, [&] { return inner_.GetTenant(address, tenant_id, bundle_digest); });
+}
+
+absl::StatusOr<std::vector<std::string>> BundleFollowingClient::Migrate(const std::string& address,
+                                                                        const MigrateCall& call) {
+  return WithBundle<absl::StatusOr<std::vector<std::string>>>(
+      address, call.bundle_digest, [&] { return inner_.Migrate(address, call); });
+}
+
+absl::StatusOr<fleet::v1::DiffTenantResponse> BundleFollowingClient::DiffTenant(
+    const std::string& address, const std::string& tenant_id, const std::string& bundle_digest,
+    const std::string& against) {
+  return WithBundle<absl::StatusOr<fleet::v1::DiffTenantResponse>>(
+      address, bundle_digest,
+      [&] { return inner_.DiffTenant(address, tenant_id, bundle_digest, against); });
+}
+
+absl::StatusOr<std::vector<std::string>> BundleFollowingClient::Verify(
+    const std::string& address, const std::string& tenant_id, const std::string& bundle_digest) {
+  return WithBundle<absl::StatusOr<std::vector<std::string>>>(
+      address, bundle_digest, [&] { return inner_.Verify(address, tenant_id, bundle_digest); });
 }
 
 }  // namespace fleet::controller

@@ -1,32 +1,50 @@
 // AgentClient: how the controller talks to agents. An interface so tests
-// can stand in a dead or slow agent; the gRPC implementation sets a deadline
-// on every call and reuses one channel per address.
+// can stand in a dead, slow or forgetful agent (tests/testing/
+// fake_agent_client.h); the gRPC implementation sets a deadline on every
+// call and reuses one channel per address. BundleFollowingClient wraps any
+// of them so that an agent that lost its bundle cache is sent the bundle
+// again instead of failing the call.
+//
+// Threads: every implementation is safe to call from any thread.
 #ifndef FLEET_CONTROLLER_AGENT_CLIENT_H_
 #define FLEET_CONTROLLER_AGENT_CLIENT_H_
+
+#include <grpcpp/security/credentials.h>
 
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controller/inventory.h"
-#include <grpcpp/security/credentials.h>
-
-#include <optional>
-
 #include "fleet/v1/agent.grpc.pb.h"
 #include "proto/transport.h"
 
 namespace fleet::controller {
 
+// An agent's answer to "which tenants do you serve".
+struct AgentListing {
+  std::string instance_id;     // changes when the agent restarts
+  bool bundle_missing = false;  // the bundle asked about is not cached there
+  std::vector<TenantRecord> tenants;
+};
+
+// The error of a call that named a bundle its agent has not cached:
+// NOT_FOUND, marked so that IsBundleMissing() tells it from an unknown
+// tenant. The gRPC client makes it from the agent's trailing metadata.
+absl::Status BundleMissingError(const std::string& address, const std::string& digest);
+bool IsBundleMissing(const absl::Status& status);
+
 class AgentClient {
  public:
   virtual ~AgentClient() = default;
-  // The agent's tenants; drift computed against `bundle_digest` when set.
-  [[nodiscard]] virtual absl::StatusOr<std::vector<TenantRecord>> ListTenants(
+  // The agent's tenants; drift computed against `bundle_digest` when set
+  // (and cached there: see AgentListing::bundle_missing).
+  [[nodiscard]] virtual absl::StatusOr<AgentListing> ListTenants(
       const std::string& address, const std::string& bundle_digest) = 0;
   [[nodiscard]] virtual absl::Status PutBundle(const std::string& address,
                                                const BundleRecord& bundle) = 0;
@@ -58,7 +76,6 @@ class AgentClient {
       const std::string& against) = 0;
 };
 
-// Thread-safe.
 class GrpcAgentClient final : public AgentClient {
  public:
   // Plaintext: only agents on loopback addresses are called (development).
@@ -72,8 +89,8 @@ class GrpcAgentClient final : public AgentClient {
   // New certificates (SIGHUP): calls that start afterwards connect with them.
   void SetTls(proto::TlsMaterial tls);
 
-  absl::StatusOr<std::vector<TenantRecord>> ListTenants(const std::string& address,
-                                                        const std::string& bundle_digest) override;
+  absl::StatusOr<AgentListing> ListTenants(const std::string& address,
+                                           const std::string& bundle_digest) override;
   absl::Status PutBundle(const std::string& address, const BundleRecord& bundle) override;
   absl::StatusOr<TenantRecord> GetTenant(const std::string& address, const std::string& tenant_id,
                                          const std::string& bundle_digest) override;
@@ -95,6 +112,46 @@ class GrpcAgentClient final : public AgentClient {
   std::mutex mu_;
   std::optional<proto::TlsMaterial> tls_;  // GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<fleet::v1::AgentService::Stub>> stubs_;  // GUARDED_BY(mu_)
+};
+
+// Wraps `inner`: a call that fails because its agent has not cached the
+// bundle it names (IsBundleMissing) is answered by sending that bundle,
+// read from `inventory`, and calling once more. Migrate, Verify, DiffTenant
+// and GetTenant alike; ListTenants reports bundle_missing instead.
+class BundleFollowingClient final : public AgentClient {
+ public:
+  // Both borrowed; they must outlive this.
+  BundleFollowingClient(AgentClient& inner, Inventory& inventory)
+      : inner_(inner), inventory_(inventory) {}
+
+  absl::StatusOr<AgentListing> ListTenants(const std::string& address,
+                                           const std::string& bundle_digest) override {
+    return inner_.ListTenants(address, bundle_digest);
+  }
+  absl::Status PutBundle(const std::string& address, const BundleRecord& bundle) override {
+    return inner_.PutBundle(address, bundle);
+  }
+  absl::StatusOr<TenantRecord> GetTenant(const std::string& address, const std::string& tenant_id,
+                                         const std::string& bundle_digest) override;
+  absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
+                                                   const MigrateCall& call) override;
+  absl::StatusOr<fleet::v1::DiffTenantResponse> DiffTenant(const std::string& address,
+                                                          const std::string& tenant_id,
+                                                          const std::string& bundle_digest,
+                                                          const std::string& against) override;
+  absl::StatusOr<std::vector<std::string>> Verify(const std::string& address,
+                                                  const std::string& tenant_id,
+                                                  const std::string& bundle_digest) override;
+
+ private:
+  // Sends bundle `digest` to `address` (the answer to IsBundleMissing).
+  absl::Status Resend(const std::string& address, const std::string& digest);
+  // `call()`, and once more after Resend when it failed for want of the bundle.
+  template <typename T, typename F>
+  T WithBundle(const std::string& address, const std::string& digest, F call);
+
+  AgentClient& inner_;
+  Inventory& inventory_;
 };
 
 }  // namespace fleet::controller

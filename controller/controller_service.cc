@@ -13,7 +13,9 @@
 #include "migrations/status_macros.h"
 #include "migrations/bundle.h"
 #include "proto/convert.h"
+#include "proto/states.h"
 #include "proto/validate.h"
+#include "proto/log.h"
 
 namespace fleet::controller {
 namespace {
@@ -62,6 +64,15 @@ absl::Status CheckSelector(const fleet::v1::Selector& s) {
   return absl::OkStatus();
 }
 
+// The reply to a change that was made but whose audit entry could not be
+// written: the change stands, and the caller hears of the lost entry.
+grpc::Status AuditFailed(const absl::Status& s, absl::string_view what) {
+  spdlog::error("event=audit-not-written action=\"{}\" error=\"{}\"", what, s.message());
+  return ToGrpc(absl::Status(
+      s.code(), absl::StrCat(what, " done, but its audit entry could not be written: ",
+                             s.message())));
+}
+
 // The actor to record: the authenticated identity, or (on an insecure
 // loopback controller without --auth) what the request claims.
 std::string Actor(const std::string& authorized, const std::string& claimed) {
@@ -90,15 +101,32 @@ grpc::Status ControllerServiceImpl::AddAgent(grpc::ServerContext* ctx,
   }
   AgentRecord agent{req->address(), "up", "", 0, ""};
   if (absl::Status s = inventory_.AddAgent(agent); !s.ok()) return ToGrpc(s);
-  if (absl::Status s = inventory_.ReplaceAgentTenants(req->address(), *tenants); !s.ok()) {
-    (void)inventory_.RemoveAgent(req->address());  // nothing half-enrolled
+  if (absl::Status s = inventory_.ReplaceAgentTenants(req->address(), tenants->tenants); !s.ok()) {
+    // Nothing half-enrolled.
+    if (auto removed = inventory_.RemoveAgent(req->address()); !removed.ok()) {
+      spdlog::error("agent={} event=half-enrolled error=\"{}\"", req->address(),
+                    removed.status().message());
+      return ToGrpc(absl::Status(
+          s.code(), absl::StrCat(s.message(), "; and removing the half-enrolled agent failed: ",
+                                 removed.status().message())));
+    }
     return ToGrpc(s);
   }
-  (void)inventory_.Audit(Actor(*actor, ""), "agent enrolled", "", "",
-                         absl::StrCat(req->address(), " with ", tenants->size(), " tenants"));
-  (void)poller_.PollAgent(req->address());  // sends the newest bundle, records last_seen
-  ToProto(agent, static_cast<int>(tenants->size()), resp->mutable_agent());
-  for (const auto& t : *tenants) resp->add_tenant_ids(t.id);
+  spdlog::info("agent={} event=agent-enrolled tenants={}", req->address(),
+               tenants->tenants.size());
+  // Sends the newest bundle and records last_seen; an agent that fails this
+  // is enrolled all the same (it answered above) and shows its error.
+  if (absl::Status s = poller_.PollAgent(req->address()); !s.ok()) {
+    spdlog::warn("agent={} event=first-poll-failed error=\"{}\"", req->address(), s.message());
+  }
+  ToProto(agent, static_cast<int>(tenants->tenants.size()), resp->mutable_agent());
+  for (const auto& t : tenants->tenants) resp->add_tenant_ids(t.id);
+  if (absl::Status s = inventory_.Audit({"", Actor(*actor, ""), "agent enrolled", "", "",
+                                         absl::StrCat(req->address(), " with ",
+                                                      tenants->tenants.size(), " tenants")});
+      !s.ok()) {
+    return AuditFailed(s, "enrolment");
+  }
   return grpc::Status::OK;
 }
 
@@ -126,9 +154,14 @@ grpc::Status ControllerServiceImpl::RemoveAgent(grpc::ServerContext* ctx,
   if (absl::Status s = proto::ValidateAddress(req->address()); !s.ok()) return ToGrpc(s);
   auto removed = inventory_.RemoveAgent(req->address());
   if (!removed.ok()) return ToGrpc(removed.status());
-  (void)inventory_.Audit(Actor(*actor, ""), "agent removed", "", "",
-                         absl::StrCat(req->address(), " with ", *removed, " tenants"));
+  spdlog::info("agent={} event=agent-removed tenants={}", req->address(), *removed);
   resp->set_tenants_removed(*removed);
+  if (absl::Status s = inventory_.Audit({"", Actor(*actor, ""), "agent removed", "", "",
+                                         absl::StrCat(req->address(), " with ", *removed,
+                                                      " tenants")});
+      !s.ok()) {
+    return AuditFailed(s, "removal");
+  }
   return grpc::Status::OK;
 }
 
@@ -171,7 +204,11 @@ grpc::Status ControllerServiceImpl::LabelTenant(grpc::ServerContext* ctx,
   if (absl::Status s = inventory_.SetTenantLabels(req->tenant_id(), labels); !s.ok()) {
     return ToGrpc(s);
   }
-  (void)inventory_.Audit(Actor(*actor, ""), "tenant labelled", "", req->tenant_id(), "");
+  if (absl::Status s =
+          inventory_.Audit({"", Actor(*actor, ""), "tenant labelled", "", req->tenant_id(), ""});
+      !s.ok()) {
+    return AuditFailed(s, "labelling");
+  }
   auto updated = inventory_.GetTenant(req->tenant_id());
   if (!updated.ok()) return ToGrpc(updated.status());
   ToProto(*updated, resp->mutable_tenant());
@@ -185,7 +222,11 @@ grpc::Status ControllerServiceImpl::RemoveTenant(grpc::ServerContext* ctx,
   if (!actor.ok()) return ToGrpc(actor.status());
   if (absl::Status s = proto::ValidateTenantId(req->tenant_id()); !s.ok()) return ToGrpc(s);
   if (absl::Status s = inventory_.RemoveTenant(req->tenant_id()); !s.ok()) return ToGrpc(s);
-  (void)inventory_.Audit(Actor(*actor, ""), "tenant removed", "", req->tenant_id(), "");
+  if (absl::Status s =
+          inventory_.Audit({"", Actor(*actor, ""), "tenant removed", "", req->tenant_id(), ""});
+      !s.ok()) {
+    return AuditFailed(s, "removal");
+  }
   return grpc::Status::OK;
 }
 
@@ -229,11 +270,17 @@ grpc::Status ControllerServiceImpl::PushBundle(grpc::ServerContext* ctx,
   record.revisions = (*graph)->size();
   record.files = std::move(files);
   if (absl::Status s = inventory_.PutBundle(record); !s.ok()) return ToGrpc(s);
-  (void)inventory_.Audit(Actor(*actor, ""), "bundle pushed", "", "",
-                         absl::StrCat(digest, " (", record.revisions, " revisions)"));
+  spdlog::info("bundle={} event=bundle-pushed revisions={}", digest.substr(0, 12),
+               record.revisions);
   auto stored = inventory_.GetBundle(digest);
   if (!stored.ok()) return ToGrpc(stored.status());
   ToProto(*stored, resp->mutable_bundle());
+  if (absl::Status s = inventory_.Audit({"", Actor(*actor, ""), "bundle pushed", "", "",
+                                         absl::StrCat(digest, " (", record.revisions,
+                                                      " revisions)")});
+      !s.ok()) {
+    return AuditFailed(s, "the push");
+  }
   return grpc::Status::OK;
 }
 
@@ -268,7 +315,9 @@ grpc::Status ControllerServiceImpl::Status(grpc::ServerContext* ctx,
                                            fleet::v1::StatusResponse* resp) {
   if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   if (absl::Status s = CheckSelector(req->selector()); !s.ok()) return ToGrpc(s);
-  if (req->refresh()) poller_.PollAll();
+  if (req->refresh()) {
+    if (absl::Status s = poller_.PollAll(); !s.ok()) return ToGrpc(s);
+  }
   std::map<std::string, std::string> labels(req->selector().match_labels().begin(),
                                             req->selector().match_labels().end());
   std::vector<std::string> ids(req->selector().ids().begin(), req->selector().ids().end());
@@ -292,7 +341,7 @@ grpc::Status ControllerServiceImpl::Status(grpc::ServerContext* ctx,
       for (int i = next++; i < resp->tenants_size(); i = next++) {
         auto* t = resp->mutable_tenants(i);
         if (!t->tenant().reachable()) continue;
-        auto d = DiffWithBundle(t->tenant().agent(), t->tenant().id(), view->head_digest, "");
+        auto d = agents_.DiffTenant(t->tenant().agent(), t->tenant().id(), view->head_digest, "");
         if (!d.ok()) {
           t->set_schema_error(std::string(d.status().message()));
           continue;
@@ -308,18 +357,6 @@ grpc::Status ControllerServiceImpl::Status(grpc::ServerContext* ctx,
     (*resp->mutable_counts())["schema-drift"] = drifted.load();
   }
   return grpc::Status::OK;
-}
-
-absl::StatusOr<fleet::v1::DiffTenantResponse> ControllerServiceImpl::DiffWithBundle(
-    const std::string& agent, const std::string& tenant_id, const std::string& digest,
-    const std::string& against) {
-  auto d = agents_.DiffTenant(agent, tenant_id, digest, against);
-  if (!absl::IsNotFound(d.status())) return d;
-  // The agent has not been sent the bundle yet (the poller sends it next).
-  auto bundle = inventory_.GetBundle(digest);
-  if (!bundle.ok()) return bundle.status();
-  if (absl::Status s = agents_.PutBundle(agent, *bundle); !s.ok()) return s;
-  return agents_.DiffTenant(agent, tenant_id, digest, against);
 }
 
 grpc::Status ControllerServiceImpl::TenantDiff(grpc::ServerContext* ctx,
@@ -338,7 +375,7 @@ grpc::Status ControllerServiceImpl::TenantDiff(grpc::ServerContext* ctx,
     return ToGrpc(absl::FailedPreconditionError("no bundle pushed yet: fleetctl bundle push DIR"));
   }
   const std::string& digest = bundles->front().digest;
-  auto d = DiffWithBundle(tenant->agent, tenant->id, digest, req->against());
+  auto d = agents_.DiffTenant(tenant->agent, tenant->id, digest, req->against());
   if (!d.ok()) return ToGrpc(d.status());
   resp->set_tenant_id(tenant->id);
   resp->set_agent(tenant->agent);
@@ -362,15 +399,20 @@ void PlannedToProto(const PlannedTenantInfo& p, fleet::v1::PlannedTenant* out) {
 }
 
 // The rollout itself, without its tenants.
-void RolloutToProto(const RolloutRecord& r, fleet::v1::Rollout* out) {
+absl::Status RolloutToProto(const RolloutRecord& r, fleet::v1::Rollout* out) {
   out->set_id(r.id);
   out->set_state(r.state);
-  (void)google::protobuf::util::JsonStringToMessage(r.spec_json, out->mutable_spec());
+  auto parsed = google::protobuf::util::JsonStringToMessage(r.spec_json, out->mutable_spec());
+  if (!parsed.ok()) {
+    return absl::DataLossError(absl::StrCat("rollout ", r.id, ": its spec does not parse: ",
+                                            parsed.ToString()));
+  }
   out->set_wave(r.wave);
   out->set_waves(r.waves);
   out->set_reason(r.reason);
   out->set_created_at(r.created_at);
   out->set_updated_at(r.updated_at);
+  return absl::OkStatus();
 }
 
 bool ValidRolloutId(const std::string& id) {
@@ -379,10 +421,12 @@ bool ValidRolloutId(const std::string& id) {
   });
 }
 
+// "r-20261202-180616-" and 64 random bits: ids nobody can guess or collide.
 std::string NewRolloutId() {
   std::random_device rd;
+  uint64_t bits = (uint64_t{rd()} << 32) ^ rd();
   return absl::StrCat("r-", absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()),
-                      "-", absl::StrFormat("%04x", rd() & 0xffff));
+                      "-", absl::StrFormat("%016x", bits));
 }
 
 }  // namespace
@@ -392,7 +436,7 @@ absl::StatusOr<ControllerServiceImpl::Planned> ControllerServiceImpl::Plan(
   Planned p;
   ASSIGN_OR_RETURN(p.spec, NormalizeSpec(request));
   // Plan from what the agents say now, not from the last poll.
-  poller_.PollAll();
+  RETURN_IF_ERROR(poller_.PollAll());
   RETURN_IF_ERROR(
       [&]() -> absl::Status {
         for (const auto& [k, v] : p.spec.selector().match_labels()) {
@@ -415,9 +459,8 @@ absl::StatusOr<ControllerServiceImpl::Planned> ControllerServiceImpl::Plan(
   ASSIGN_OR_RETURN(auto graph, graphs_.Get(p.bundle));
   ASSIGN_OR_RETURN(std::vector<TenantRecord> tenants, inventory_.ListTenants());
   std::set<std::string> busy;
-  ASSIGN_OR_RETURN(std::vector<RolloutRecord> rollouts, inventory_.ListRollouts());
+  ASSIGN_OR_RETURN(std::vector<RolloutRecord> rollouts, inventory_.ListActiveRollouts());
   for (const auto& r : rollouts) {
-    if (!IsActiveRolloutState(r.state)) continue;
     ASSIGN_OR_RETURN(auto members, inventory_.ListRolloutTenants(r.id));
     for (const auto& m : members) busy.insert(m.tenant_id);
   }
@@ -429,7 +472,8 @@ absl::StatusOr<fleet::v1::Rollout> ControllerServiceImpl::Load(const std::string
   ASSIGN_OR_RETURN(RolloutRecord r, inventory_.GetRollout(id));
   ASSIGN_OR_RETURN(auto tenants, inventory_.ListRolloutTenants(id));
   fleet::v1::Rollout out;
-  RolloutToProto(r, &out);
+  RETURN_IF_ERROR(RolloutToProto(r, &out));
+  out.set_stalled(runner_.Stalled(id));
   for (const auto& t : tenants) {
     auto* o = out.add_tenants();
     o->set_id(t.tenant_id);
@@ -441,7 +485,7 @@ absl::StatusOr<fleet::v1::Rollout> ControllerServiceImpl::Load(const std::string
     o->set_error(t.error);
     o->set_started_at(t.started_at);
     o->set_finished_at(t.finished_at);
-    (*out.mutable_counts())[t.state] += 1;
+    (*out.mutable_counts())[std::string(proto::StateName(t.state))] += 1;
   }
   return out;
 }
@@ -477,7 +521,9 @@ grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext* ctx,
   r.actor = Actor(*actor, p->spec.actor());
   r.waves = static_cast<int>(p->plan.waves.size());
   std::string json;
-  (void)google::protobuf::util::MessageToJsonString(p->spec, &json);
+  if (auto s = google::protobuf::util::MessageToJsonString(p->spec, &json); !s.ok()) {
+    return ToGrpc(absl::InternalError(absl::StrCat("the rollout spec: ", s.ToString())));
+  }
   r.spec_json = json;
   std::vector<RolloutTenantRecord> members;
   for (size_t w = 0; w < p->plan.waves.size(); ++w) {
@@ -492,14 +538,19 @@ grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext* ctx,
     }
   }
   if (members.empty()) {
-    r.state = "succeeded";
+    r.state = fleet::v1::ROLLOUT_SUCCEEDED;
     r.reason = absl::StrCat("all ", p->plan.skipped.size(),
                             " selected tenants are already at the target");
   } else {
-    r.state = "pending";
+    r.state = fleet::v1::ROLLOUT_PENDING;
   }
-  if (absl::Status s = inventory_.CreateRollout(r, members); !s.ok()) return ToGrpc(s);
-  (void)inventory_.Audit(r.actor, "rollout started", r.id, "", json);
+  if (absl::Status s =
+          inventory_.CreateRollout(r, members, AuditEntry{"", r.actor, "rollout started", r.id, "", json});
+      !s.ok()) {
+    return ToGrpc(s);
+  }
+  spdlog::info("rollout={} event=rollout-created actor=\"{}\" tenants={} waves={} target={}", r.id,
+               r.actor, members.size(), r.waves, r.target);
   if (!members.empty()) runner_.Drive(r.id);
   auto loaded = Load(r.id);
   if (!loaded.ok()) return ToGrpc(loaded.status());
@@ -526,7 +577,11 @@ grpc::Status ControllerServiceImpl::ListRollouts(grpc::ServerContext* ctx,
   if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
   auto rollouts = inventory_.ListRollouts();
   if (!rollouts.ok()) return ToGrpc(rollouts.status());
-  for (const auto& r : *rollouts) RolloutToProto(r, resp->add_rollouts());
+  for (const auto& r : *rollouts) {
+    auto* out = resp->add_rollouts();
+    if (absl::Status s = RolloutToProto(r, out); !s.ok()) return ToGrpc(s);
+    out->set_stalled(runner_.Stalled(r.id));
+  }
   return grpc::Status::OK;
 }
 
@@ -539,56 +594,90 @@ grpc::Status ControllerServiceImpl::RolloutAction(grpc::ServerContext* ctx,
     return ToGrpc(absl::InvalidArgumentError("a rollout id is letters, digits and '-'"));
   }
   const std::string& action = req->action();
-  if (action != "pause" && action != "resume" && action != "abort" && action != "rollback") {
+  RolloutEvent event;
+  if (action == "pause") {
+    event = RolloutEvent::kPause;
+  } else if (action == "resume") {
+    event = RolloutEvent::kResume;
+  } else if (action == "abort") {
+    event = RolloutEvent::kAbort;
+  } else if (action == "rollback") {
+    event = RolloutEvent::kRollback;
+  } else {
     return ToGrpc(absl::InvalidArgumentError("action is pause, resume, abort or rollback"));
   }
-  auto r = inventory_.GetRollout(req->id());
-  if (!r.ok()) return ToGrpc(r.status());
-  std::string who = Actor(*actor, req->actor());
-  auto refuse = [&](absl::string_view allowed) {
-    return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
-        "rollout ", r->id, " is ", r->state, "; ", action, " applies to ", allowed)));
-  };
-  if (action == "pause") {
-    if (r->state != "running" && r->state != "pending") return refuse("a running rollout");
-    r->state = "paused";
-    r->reason = absl::StrCat("paused by ", who);
-  } else if (action == "resume") {
-    if (r->state != "paused") return refuse("a paused rollout");
-    r->state = "running";
-    r->reason = absl::StrCat("resumed by ", who);
-  } else if (action == "abort") {
-    if (!IsActiveRolloutState(r->state) || r->state == "rolling_back") {
-      return refuse("a pending, running, paused or halted rollout");
+  const std::string who = Actor(*actor, req->actor());
+  absl::Status moved;
+  // Compare-and-set against the state read; when the runner moved it in
+  // between, read again and decide again (a handful of tries: each move of
+  // the runner is a step forward, never a loop).
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    auto r = inventory_.GetRollout(req->id());
+    if (!r.ok()) return ToGrpc(r.status());
+    if (event == RolloutEvent::kResume && proto::IsDriven(r->state) &&
+        !runner_.Stalled(r->id).empty()) {
+      // A rollout whose driver stopped on an inventory error: drive it again.
+      runner_.Drive(r->id);
+      moved = inventory_.Audit({"", who, "rollout resume (driven again)", r->id, "", ""});
+      break;
     }
-    r->state = "aborted";
-    r->reason = absl::StrCat("aborted by ", who, " (nothing rolled back)");
-  } else {  // rollback
-    if (r->state == "running" || r->state == "pending" || r->state == "rolling_back" ||
-        r->state == "rolled_back") {
-      return refuse("a halted, paused, aborted, finished or rollback_failed rollout (pause or "
-                    "abort a running one first)");
+    auto to = NextState(r->state, event);
+    if (!to.ok()) {
+      std::string hint;
+      if (event == RolloutEvent::kRollback &&
+          (r->state == fleet::v1::ROLLOUT_RUNNING || r->state == fleet::v1::ROLLOUT_PENDING)) {
+        hint = " (pause or abort a running one first)";
+      }
+      return ToGrpc(absl::FailedPreconditionError(
+          absl::StrCat("rollout ", r->id, " ", to.status().message(), hint)));
     }
-    // Tenants still in flight finish first, then their state is known.
-    if (!runner_.WaitUntilIdle(r->id, absl::Seconds(60))) {
-      return ToGrpc(absl::UnavailableError("tenants are still in flight; try again shortly"));
-    }
-    auto members = inventory_.ListRolloutTenants(r->id);
-    if (!members.ok()) return ToGrpc(members.status());
-    for (auto t : *members) {
-      if (t.state == "succeeded" || t.state == "failed" || t.state == "running" ||
-          t.state == "rollback_failed") {
-        t.state = "rolling_back";
-        if (absl::Status s = inventory_.UpdateRolloutTenant(t); !s.ok()) return ToGrpc(s);
+    RolloutTransition t;
+    t.id = r->id;
+    t.from = r->state;
+    t.to = *to;
+    t.audit = AuditEntry{"", who, absl::StrCat("rollout ", action), r->id, "", ""};
+    switch (event) {
+      case RolloutEvent::kPause:
+        t.reason = absl::StrCat("paused by ", who);
+        break;
+      case RolloutEvent::kResume:
+        t.reason = absl::StrCat("resumed by ", who);
+        break;
+      case RolloutEvent::kAbort:
+        t.reason = absl::StrCat("aborted by ", who, " (nothing rolled back)");
+        t.bake_until = "";
+        break;
+      default: {  // rollback
+        // Tenants still in flight finish first, then their state is known.
+        if (!runner_.WaitUntilIdle(r->id, absl::Seconds(60))) {
+          return ToGrpc(absl::UnavailableError("tenants are still in flight; try again shortly"));
+        }
+        t.reason = absl::StrCat("rollback asked by ", who);
+        t.bake_until = "";
+        t.tenants.push_back({StatesAccepting(TenantEvent::kMarkRollback), std::nullopt,
+                             fleet::v1::TENANT_ROLLING_BACK});
+        t.refuse_busy_tenants = true;
+        break;
       }
     }
-    r->state = "rolling_back";
-    r->reason = absl::StrCat("rollback asked by ", who);
+    moved = inventory_.TransitionRollout(t);
+    if (absl::IsAborted(moved)) continue;  // the runner moved it: read again
+    if (!moved.ok()) break;
+    spdlog::info("rollout={} event=\"{}\" actor=\"{}\" from={} to={}", r->id, action, who,
+                 proto::StateName(t.from), proto::StateName(t.to));
+    if (proto::IsDriven(t.to)) {
+      runner_.Drive(r->id);
+    } else {
+      runner_.Wake();  // a bake or a backoff in progress reads the new state now
+    }
+    break;
   }
-  if (absl::Status s = inventory_.UpdateRollout(*r); !s.ok()) return ToGrpc(s);
-  (void)inventory_.Audit(who, absl::StrCat("rollout ", action), r->id, "", "");
-  if (r->state == "running" || r->state == "rolling_back") runner_.Drive(r->id);
-  auto loaded = Load(r->id);
+  if (absl::IsAborted(moved)) {
+    return ToGrpc(absl::AbortedError(absl::StrCat("rollout ", req->id(), " kept moving while ",
+                                                  action, " was tried; try again")));
+  }
+  if (!moved.ok()) return ToGrpc(moved);
+  auto loaded = Load(req->id());
   if (!loaded.ok()) return ToGrpc(loaded.status());
   *resp = *std::move(loaded);
   return grpc::Status::OK;

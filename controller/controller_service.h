@@ -17,8 +17,9 @@ namespace fleet::controller {
 
 class ControllerServiceImpl final : public fleet::v1::ControllerService::Service {
  public:
-  // Everything is borrowed and must outlive the service.
-  // `auth` decides who may call what (see auth.h).
+  // Everything is borrowed and must outlive the service. `agents` should
+  // follow bundles (BundleFollowingClient). `auth` decides who may call what
+  // (see auth.h).
   ControllerServiceImpl(Inventory& inventory, AgentClient& agents, Poller& poller,
                         BundleGraphs& graphs, RolloutRunner& runner, const Authorizer& auth)
       : inventory_(inventory),
@@ -73,11 +74,6 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
 
   // OK when the caller may read (any authenticated role).
   grpc::Status AllowViewer(const grpc::ServerContext& ctx) const;
-  // DiffTenant, sending the agent the bundle first when it lacks it.
-  absl::StatusOr<fleet::v1::DiffTenantResponse> DiffWithBundle(const std::string& agent,
-                                                               const std::string& tenant_id,
-                                                               const std::string& digest,
-                                                               const std::string& against);
 
   struct Planned {
     fleet::v1::RolloutSpec spec;

@@ -34,12 +34,15 @@ absl::StatusOr<FleetView> ComputeFleetView(Inventory& inventory, BundleGraphs& g
   ASSIGN_OR_RETURN(std::vector<TenantRecord> tenants, inventory.ListTenants());
   // Tenants a rollout is migrating right now show as "migrating".
   std::set<std::string> migrating;
-  ASSIGN_OR_RETURN(std::vector<RolloutRecord> rollouts, inventory.ListRollouts());
+  ASSIGN_OR_RETURN(std::vector<RolloutRecord> rollouts, inventory.ListActiveRollouts());
   for (const RolloutRecord& r : rollouts) {
-    if (r.state != "running" && r.state != "rolling_back") continue;
+    if (r.state != fleet::v1::ROLLOUT_RUNNING && r.state != fleet::v1::ROLLOUT_ROLLING_BACK) {
+      continue;
+    }
     ASSIGN_OR_RETURN(auto members, inventory.ListRolloutTenants(r.id));
     for (const auto& m : members) {
-      if (m.state == "running" || (r.state == "rolling_back" && m.state == "rolling_back")) {
+      if (m.state == fleet::v1::TENANT_RUNNING ||
+          (r.state == fleet::v1::ROLLOUT_ROLLING_BACK && m.state == fleet::v1::TENANT_ROLLING_BACK)) {
         migrating.insert(m.tenant_id);
       }
     }

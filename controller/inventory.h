@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "fleet/v1/controller.pb.h"
 #include "migrations/bundle.h"
 
 namespace fleet::controller {
@@ -48,7 +49,7 @@ struct BundleRecord {
 
 struct RolloutRecord {
   std::string id;
-  std::string state;      // see fleet.v1.Rollout
+  fleet::v1::RolloutState state = fleet::v1::ROLLOUT_PENDING;
   std::string spec_json;  // the RolloutSpec, as JSON
   std::string bundle_digest;
   std::string target;
@@ -66,7 +67,7 @@ struct RolloutTenantRecord {
   std::string tenant_id;
   std::string agent;
   int wave = 0;
-  std::string state = "pending";
+  fleet::v1::RolloutTenantState state = fleet::v1::TENANT_PENDING;
   std::vector<std::string> start_heads;
   std::vector<std::string> heads;
   std::string error;
@@ -74,8 +75,50 @@ struct RolloutTenantRecord {
   std::string finished_at;
 };
 
-// Rollout states that hold their tenants: a second rollout may not take them.
-bool IsActiveRolloutState(const std::string& state);
+// Who did what, kept for good. `at` is filled in when it is written.
+struct AuditEntry {
+  std::string at, actor, action, rollout_id, tenant_id, detail;
+};
+
+// A compare-and-set move of one rollout, with the moves of its tenants and
+// the audit entry that go with it: all of it is written in one transaction,
+// or none of it.
+struct RolloutTransition {
+  std::string id;
+  // Refused unless the rollout is still in `from` (and, when set, still at
+  // `from_wave`): what the writer read.
+  fleet::v1::RolloutState from = fleet::v1::ROLLOUT_STATE_UNSPECIFIED;
+  std::optional<int> from_wave;
+  fleet::v1::RolloutState to = fleet::v1::ROLLOUT_STATE_UNSPECIFIED;
+  std::optional<std::string> reason;      // unchanged when absent
+  std::optional<int> wave;                // unchanged when absent
+  std::optional<std::string> bake_until;  // unchanged when absent
+  // Every tenant of the rollout whose state is one of `from` (and whose wave
+  // is `wave`, when set) moves to `to`.
+  struct TenantMove {
+    std::vector<fleet::v1::RolloutTenantState> from;
+    std::optional<int> wave;
+    fleet::v1::RolloutTenantState to = fleet::v1::ROLLOUT_TENANT_STATE_UNSPECIFIED;
+  };
+  std::vector<TenantMove> tenants;
+  // Refuse the whole transition, naming them, when a tenant that moves is
+  // also in another active rollout (a rollback must not fight a rollout).
+  bool refuse_busy_tenants = false;
+  std::optional<AuditEntry> audit;
+};
+
+// A compare-and-set write of one tenant's step in a rollout.
+struct TenantStepWrite {
+  RolloutTenantRecord step;  // the new values: state, heads, error, times
+  // Refused unless the step is still in `from`...
+  fleet::v1::RolloutTenantState from = fleet::v1::ROLLOUT_TENANT_STATE_UNSPECIFIED;
+  // ...and, when set, its rollout is still in this state (a tenant starts
+  // only while its rollout runs: once a pause is written, none does).
+  std::optional<fleet::v1::RolloutState> while_rollout;
+  // Also record step.heads as the tenant's heads (read from its agent).
+  bool record_heads = false;
+  std::optional<AuditEntry> audit;
+};
 
 class Inventory {
  public:
@@ -97,9 +140,6 @@ class Inventory {
   [[nodiscard]] virtual absl::Status SetAgentTenantsReachable(const std::string& address,
                                                               bool reachable) = 0;
   [[nodiscard]] virtual absl::StatusOr<std::vector<TenantRecord>> ListTenants() = 0;
-  // Records heads just read from a tenant's agent (a rollout step).
-  [[nodiscard]] virtual absl::Status SetTenantHeads(const std::string& id,
-                                                    const std::vector<std::string>& heads) = 0;
   [[nodiscard]] virtual absl::StatusOr<TenantRecord> GetTenant(const std::string& id) = 0;
   [[nodiscard]] virtual absl::Status SetTenantLabels(
       const std::string& id, const std::map<std::string, std::string>& labels) = 0;
@@ -116,24 +156,26 @@ class Inventory {
   // Records a rollout and its tenants in one transaction. ALREADY_EXISTS
   // naming the tenant and the rollout when a tenant is in an active one.
   [[nodiscard]] virtual absl::Status CreateRollout(
-      const RolloutRecord& rollout, const std::vector<RolloutTenantRecord>& tenants) = 0;
+      const RolloutRecord& rollout, const std::vector<RolloutTenantRecord>& tenants,
+      const std::optional<AuditEntry>& audit) = 0;
   [[nodiscard]] virtual absl::StatusOr<RolloutRecord> GetRollout(const std::string& id) = 0;
   [[nodiscard]] virtual absl::StatusOr<std::vector<RolloutRecord>> ListRollouts() = 0;
-  [[nodiscard]] virtual absl::Status UpdateRollout(const RolloutRecord& rollout) = 0;
+  // Rollouts in an active state (see proto::IsActive).
+  [[nodiscard]] virtual absl::StatusOr<std::vector<RolloutRecord>> ListActiveRollouts() = 0;
+  // Applies `t` whole, or nothing: ABORTED when the rollout is no longer in
+  // t.from (or at t.from_wave) — the caller re-reads and obeys what it
+  // finds; FAILED_PRECONDITION when t.refuse_busy_tenants finds tenants held
+  // by another active rollout (the message names them).
+  [[nodiscard]] virtual absl::Status TransitionRollout(const RolloutTransition& t) = 0;
   [[nodiscard]] virtual absl::StatusOr<std::vector<RolloutTenantRecord>> ListRolloutTenants(
       const std::string& rollout_id) = 0;
-  [[nodiscard]] virtual absl::Status UpdateRolloutTenant(const RolloutTenantRecord& tenant) = 0;
-  struct AuditEntry {
-    std::string at, actor, action, rollout_id, tenant_id, detail;
-  };
+  // Applies `w` whole, or nothing: ABORTED when the step is no longer in
+  // w.from, or its rollout no longer in w.while_rollout.
+  [[nodiscard]] virtual absl::Status WriteTenantStep(const TenantStepWrite& w) = 0;
   // A tenant's audit entries, oldest first.
   [[nodiscard]] virtual absl::StatusOr<std::vector<AuditEntry>> TenantAudit(
       const std::string& tenant_id) = 0;
-  // Who did what: kept for good.
-  [[nodiscard]] virtual absl::Status Audit(const std::string& actor, const std::string& action,
-                                           const std::string& rollout_id,
-                                           const std::string& tenant_id,
-                                           const std::string& detail) = 0;
+  [[nodiscard]] virtual absl::Status Audit(const AuditEntry& entry) = 0;
 };
 
 // The SQLite inventory at `path` (created, or upgraded to the current

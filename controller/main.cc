@@ -2,7 +2,12 @@
 // the HTTP endpoints. Only flag parsing and wiring here.
 #include <signal.h>
 
+#include <atomic>
 #include <csignal>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <tuple>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -14,17 +19,45 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "absl/strings/numbers.h"
 #include "controller/agent_client.h"
+#include "controller/clock.h"
 #include "controller/auth.h"
 #include "controller/controller_service.h"
 #include "controller/fleet_view.h"
 #include "controller/inventory.h"
+#include "controller/inventory_lock.h"
 #include "controller/metrics.h"
 #include "controller/poller.h"
 #include "controller/rollout_runner.h"
 #include "migrations/file_system.h"
 #include "proto/serving.h"
 #include "proto/transport.h"
+#include "proto/log.h"
+
+namespace {
+
+// FLEET_CRASH_AT=POINT[:N] (tests only): the process exits at once, with
+// code 86, the N-th time (default the first) a rollout reaches POINT, one
+// of fleet::controller::kRolloutPoints. Unset: nothing happens.
+std::function<void(std::string_view, const std::string&)> CrashPointFromEnvironment() {
+  const char* spec = std::getenv("FLEET_CRASH_AT");
+  if (spec == nullptr || *spec == '\0') return nullptr;
+  std::string point = spec;
+  int n = 1;
+  if (size_t colon = point.find(':'); colon != std::string::npos) {
+    if (!absl::SimpleAtoi(point.substr(colon + 1), &n) || n < 1) n = 1;
+    point.resize(colon);
+  }
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  return [point, n, seen](std::string_view at, const std::string& rollout) {
+    if (at != point || ++*seen != n) return;
+    spdlog::critical("rollout={} event=crash-point point={} (FLEET_CRASH_AT)", rollout, at);
+    std::_Exit(86);
+  };
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -71,10 +104,17 @@ int main(int argc, char** argv) {
       "connections made afterwards use them, and a file that does not check out keeps the old one.");
   CLI11_PARSE(app, argc, argv);
   absl::Duration poll_interval, timeout;
-  if (!absl::ParseDuration(poll, &poll_interval) || !absl::ParseDuration(agent_timeout, &timeout)) {
-    std::cerr << "fleet-controller: durations look like 15s, 500ms or 2m\n";
-    return 2;
+  for (auto [flag, text, out] : {std::tuple{"--poll-interval", &poll, &poll_interval},
+                                 std::tuple{"--agent-timeout", &agent_timeout, &timeout}}) {
+    // Finite, positive, and at most a day: "inf", "-5s" and "0s" are refused.
+    if (!absl::ParseDuration(*text, out) || *out <= absl::ZeroDuration() ||
+        *out > absl::Hours(24)) {
+      std::cerr << "fleet-controller: " << flag << " takes a duration from 1ms to 24h such as "
+                << "15s, 500ms or 2m, not '" << *text << "'\n";
+      return 2;
+    }
   }
+  fleet::proto::InitLogging("fleet-controller");
 
   // Security settings are checked before anything is opened.
   std::shared_ptr<fleet::proto::ReloadableServerCredentials> api_tls;
@@ -143,16 +183,27 @@ int main(int argc, char** argv) {
 
   sigset_t signals = fleet::proto::BlockSignals({SIGINT, SIGTERM, SIGHUP});
 
+  // One controller per inventory, for as long as this process lives.
+  auto lock = fleet::controller::InventoryLock::Acquire(db, "fleet-controller");
+  if (!lock.ok()) {
+    std::cerr << "fleet-controller: " << lock.status().message() << "\n";
+    return 1;
+  }
   auto inventory = fleet::controller::OpenSqliteInventory(db);
   if (!inventory.ok()) {
     std::cerr << "fleet-controller: " << inventory.status().message() << "\n";
     return 1;
   }
-  fleet::controller::GrpcAgentClient& agents = *agent_client;
+  fleet::controller::GrpcAgentClient& grpc_agents = *agent_client;
+  // Agents that lost their bundle cache are sent the bundle again.
+  fleet::controller::BundleFollowingClient agents(grpc_agents, **inventory);
+  fleet::controller::RealClock clock;
   fleet::controller::Metrics metrics;
   fleet::controller::BundleGraphs graphs;
-  fleet::controller::Poller poller(**inventory, agents, metrics, {poll_interval, 3});
-  fleet::controller::RolloutRunner runner(**inventory, agents, graphs, {});
+  fleet::controller::Poller poller(**inventory, agents, metrics, clock, {poll_interval, 3});
+  fleet::controller::RolloutRunner::Options runner_options;
+  runner_options.at_point = CrashPointFromEnvironment();
+  fleet::controller::RolloutRunner runner(**inventory, agents, graphs, clock, runner_options);
   fleet::controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner,
                                                    authorizer);
 
@@ -197,7 +248,11 @@ int main(int argc, char** argv) {
     http_port = *bound;
   }
   poller.Start();
-  runner.ResumeAll();  // rollouts a killed controller left running go on
+  // Rollouts a killed controller left running go on.
+  if (absl::Status s = runner.ResumeAll(); !s.ok()) {
+    std::cerr << "fleet-controller: cannot resume rollouts: " << s.message() << "\n";
+    return 1;
+  }
   if (!port_file.empty()) {
     fleet::proto::WritePortFile(port_file, absl::StrCat(port, " ", http_port, "\n"));
   }
@@ -215,7 +270,7 @@ int main(int argc, char** argv) {
     }
     if (!tls_cert.empty()) {
       auto material = fleet::proto::ReadTlsFiles(agent_files);
-      if (material.ok()) agents.SetTls(*std::move(material));
+      if (material.ok()) grpc_agents.SetTls(*std::move(material));
       std::cerr << "fleet-controller: SIGHUP: agent TLS certificate "
                 << (material.ok() ? "reloaded" : absl::StrCat("kept: ", material.status().message()))
                 << std::endl;

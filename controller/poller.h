@@ -3,12 +3,17 @@
 // the inventory. An agent that misses `missed_before_down` polls in a row is
 // marked down and its tenants unreachable; its next answer brings them back.
 //
+// The newest bundle follows the agents: each is sent it once, and again
+// when it says it lacks it or answers with a new instance id (it restarted,
+// perhaps with an empty cache).
+//
 // Threads: Start() runs a background thread; PollAll() may also be called
 // from any thread (status --refresh); polls of one agent are serialized.
 #ifndef FLEET_CONTROLLER_POLLER_H_
 #define FLEET_CONTROLLER_POLLER_H_
 
-#include <condition_variable>
+#include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -17,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "controller/agent_client.h"
+#include "controller/clock.h"
 #include "controller/inventory.h"
 #include "controller/metrics.h"
 
@@ -28,15 +34,18 @@ class Poller {
     absl::Duration interval = absl::Seconds(15);
     int missed_before_down = 3;
   };
-  Poller(Inventory& inventory, AgentClient& client, Metrics& metrics, Options options);
+  // Everything borrowed must outlive the poller.
+  Poller(Inventory& inventory, AgentClient& client, Metrics& metrics, Clock& clock,
+         Options options);
   ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
 
   void Start();
   void Stop();
-  // Polls every agent now and waits for all of them.
-  void PollAll();
+  // Polls every agent now and waits for all of them. The error: the
+  // inventory could not be read (an agent that fails is recorded as such).
+  absl::Status PollAll();
   // Polls one agent; the status says why it could not be reached.
   absl::Status PollAgent(const std::string& address);
 
@@ -44,11 +53,12 @@ class Poller {
   Inventory& inventory_;
   AgentClient& client_;
   Metrics& metrics_;
+  Clock& clock_;
   const Options options_;
   std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;                                         // GUARDED_BY(mu_)
+  std::atomic<bool> stop_{false};
   std::set<std::pair<std::string, std::string>> has_bundle_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::string> instance_of_;            // GUARDED_BY(mu_): address -> id
   std::mutex poll_mu_;  // serializes polls so two never race on one agent's rows
   std::thread thread_;
 };

@@ -7,13 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/rollout_plan.h"
+#include "proto/states.h"
+#include "proto/log.h"
 
 namespace fleet::controller {
 namespace {
 
-std::string Now() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
-}
+namespace v1 = fleet::v1;
+using proto::StateName;
 
 std::vector<std::string> Sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
@@ -24,11 +25,30 @@ std::string Heads(const std::vector<std::string>& heads) {
   return heads.empty() ? "base" : absl::StrJoin(heads, ",");
 }
 
+// A transition that writes `audit` with it.
+RolloutTransition Audited(AuditEntry audit) {
+  RolloutTransition t;
+  t.audit = std::move(audit);
+  return t;
+}
+
 }  // namespace
 
+struct RolloutRunner::Driven {
+  std::string id;
+  std::string bundle_digest;
+  std::string actor;
+  fleet::v1::RolloutSpec spec;
+  std::shared_ptr<const migrations::RevisionGraph> graph;
+};
+
 RolloutRunner::RolloutRunner(Inventory& inventory, AgentClient& agents, BundleGraphs& graphs,
-                             Options options)
-    : inventory_(inventory), agents_(agents), graphs_(graphs), options_(options) {}
+                             Clock& clock, Options options)
+    : inventory_(inventory),
+      agents_(agents),
+      graphs_(graphs),
+      clock_(clock),
+      options_(std::move(options)) {}
 
 RolloutRunner::~RolloutRunner() { Stop(); }
 
@@ -40,225 +60,430 @@ void RolloutRunner::Stop() {
     drivers.swap(drivers_);
   }
   changed_.notify_all();
+  clock_.Wake();
   for (auto& [id, t] : drivers) {
     if (t.joinable()) t.join();
   }
 }
 
+void RolloutRunner::Wake() {
+  ++generation_;
+  clock_.Wake();
+}
+
 bool RolloutRunner::WaitUntilIdle(const std::string& id, absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  return changed_.wait_for(lock, absl::ToChronoSeconds(timeout),
+  return changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
                            [&] { return running_.count(id) == 0; });
 }
 
-void RolloutRunner::ResumeAll() {
-  auto rollouts = inventory_.ListRollouts();
-  if (!rollouts.ok()) return;
-  for (const auto& r : *rollouts) {
-    if (r.state == "running" || r.state == "rolling_back" || r.state == "pending") Drive(r.id);
+std::string RolloutRunner::Stalled(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = stalled_.find(id);
+  return it == stalled_.end() ? "" : it->second;
+}
+
+absl::Status RolloutRunner::ResumeAll() {
+  auto rollouts = inventory_.ListActiveRollouts();
+  if (!rollouts.ok()) {
+    spdlog::error("event=resume-failed error=\"{}\"", rollouts.status().message());
+    return rollouts.status();
   }
+  for (const auto& r : *rollouts) {
+    if (!proto::IsDriven(r.state)) continue;
+    spdlog::info("rollout={} event=resume state={} wave={}", r.id, StateName(r.state), r.wave);
+    Drive(r.id);
+  }
+  return absl::OkStatus();
 }
 
 void RolloutRunner::Drive(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_ || running_.count(id)) return;
-  auto it = drivers_.find(id);
-  if (it != drivers_.end() && it->second.joinable()) it->second.join();
+  if (stopping_) return;
+  stalled_.erase(id);
+  if (running_.count(id)) {
+    // The live driver may be on its way out after reading an old state.
+    again_.insert(id);
+    return;
+  }
+  // Reap drivers that ended (their threads hold stacks until joined).
+  for (auto it = drivers_.begin(); it != drivers_.end();) {
+    if (!running_.count(it->first) && it->second.joinable()) {
+      it->second.join();
+      it = drivers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   running_.insert(id);
   drivers_[id] = std::thread([this, id] {
-    Run(id);
-    {
+    for (;;) {
+      Run(id);
       std::lock_guard<std::mutex> l(mu_);
-      running_.erase(id);
+      if (stopping_ || !again_.erase(id)) {
+        running_.erase(id);
+        break;
+      }
     }
     changed_.notify_all();
   });
 }
 
 bool RolloutRunner::Sleep(absl::Duration d) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return !changed_.wait_for(lock, absl::ToChronoNanoseconds(d), [&] { return stopping_.load(); });
+  return clock_.SleepUntil(clock_.Now() + d, [this] { return stopping_.load(); });
 }
 
-bool RolloutRunner::StillRunning(const std::string& id, const std::string& state) {
-  if (stopping_) return false;
-  auto r = inventory_.GetRollout(id);
-  return r.ok() && r->state == state;
+void RolloutRunner::AtPoint(std::string_view point, const std::string& id) {
+  if (options_.at_point) options_.at_point(point, id);
+}
+
+void RolloutRunner::Stall(const std::string& id, const absl::Status& why) {
+  std::string reason = absl::StrCat("the controller stopped driving this rollout: ", why.message(),
+                                    "; 'fleetctl rollout resume ", id,
+                                    "' (or a controller restart) drives it again");
+  spdlog::error("rollout={} event=stalled error=\"{}\"", id, why.message());
+  std::lock_guard<std::mutex> lock(mu_);
+  stalled_[id] = std::move(reason);
+}
+
+RolloutRunner::Outcome RolloutRunner::Move(Driven& d, const RolloutRecord& r, RolloutEvent event,
+                                           RolloutTransition t) {
+  auto to = NextState(r.state, event);
+  if (!to.ok()) {
+    // The runner asked for a move its own table refuses: a bug, not a race.
+    Stall(d.id, absl::InternalError(absl::StrCat("rollout ", d.id, " ", to.status().message())));
+    return Outcome::kStalled;
+  }
+  t.id = d.id;
+  t.from = r.state;
+  t.to = *to;
+  absl::Status s = inventory_.TransitionRollout(t);
+  if (absl::IsAborted(s)) {
+    spdlog::info("rollout={} event=moved-meanwhile wanted=\"{}\" detail=\"{}\"", d.id,
+                 EventName(event), s.message());
+    return Outcome::kReread;
+  }
+  if (!s.ok()) {
+    Stall(d.id, s);
+    return Outcome::kStalled;
+  }
+  spdlog::info("rollout={} event=\"{}\" from={} to={} wave={}", d.id, EventName(event),
+               StateName(r.state), StateName(*to), t.wave.value_or(r.wave));
+  return Outcome::kReread;
 }
 
 void RolloutRunner::Run(const std::string& id) {
-  auto loaded = inventory_.GetRollout(id);
-  if (!loaded.ok()) return;
-  RolloutRecord r = *loaded;
-  fleet::v1::RolloutSpec spec;
-  if (!google::protobuf::util::JsonStringToMessage(r.spec_json, &spec).ok()) return;
-  auto bundle = inventory_.GetBundle(r.bundle_digest);
-  if (!bundle.ok()) return;
-  auto graph = graphs_.Get(*bundle);
-  if (!graph.ok()) return;
-  // Every agent of the rollout gets the pinned bundle before anything runs.
-  auto tenants = inventory_.ListRolloutTenants(id);
-  if (!tenants.ok()) return;
-  std::set<std::string> agents;
-  for (const auto& t : *tenants) agents.insert(t.agent);
-  for (const auto& a : agents) (void)agents_.PutBundle(a, *bundle);
-
-  if (r.state == "pending") {
-    r.state = "running";
-    (void)inventory_.UpdateRollout(r);
+  Driven d;
+  d.id = id;
+  absl::Status loaded = [&]() -> absl::Status {
+    auto r = inventory_.GetRollout(id);
+    if (!r.ok()) return r.status();
+    d.bundle_digest = r->bundle_digest;
+    d.actor = r->actor;
+    auto parsed = google::protobuf::util::JsonStringToMessage(r->spec_json, &d.spec);
+    if (!parsed.ok()) {
+      return absl::DataLossError(absl::StrCat("its spec does not parse: ", parsed.ToString()));
+    }
+    auto bundle = inventory_.GetBundle(r->bundle_digest);
+    if (!bundle.ok()) return bundle.status();
+    auto graph = graphs_.Get(*bundle);
+    if (!graph.ok()) return graph.status();
+    d.graph = *graph;
+    return absl::OkStatus();
+  }();
+  if (!loaded.ok()) {
+    Stall(id, loaded);
+    return;
   }
   while (!stopping_) {
-    auto current = inventory_.GetRollout(id);
-    if (!current.ok()) return;
-    r = *current;
-    if (r.state == "rolling_back") {
-      RunRollback(r, spec);
+    auto r = inventory_.GetRollout(id);
+    if (!r.ok()) {
+      Stall(id, r.status());
       return;
     }
-    if (r.state != "running") return;  // paused, halted, aborted, finished
-    if (r.wave >= r.waves) {
-      r.state = "succeeded";
-      r.reason = "every wave reached its target";
-      (void)inventory_.UpdateRollout(r);
-      (void)inventory_.Audit("controller", "rollout succeeded", id, "", "");
-      return;
+    Outcome next = Outcome::kDone;
+    switch (r->state) {
+      case v1::ROLLOUT_PENDING:
+        next = Move(d, *r, RolloutEvent::kStart,
+                    Audited(AuditEntry{"", "controller", "rollout running", id, "", ""}));
+        if (next == Outcome::kReread) AtPoint("rollout-started", id);
+        break;
+      case v1::ROLLOUT_RUNNING:
+        next = StepRunning(d, *r);
+        break;
+      case v1::ROLLOUT_ROLLING_BACK:
+        next = RunRollback(d, *r);
+        break;
+      default:  // paused, halted, aborted, finished: nothing to drive
+        return;
     }
-    WaveResult result = r.bake_until.empty() ? RunWave(r, spec, **graph) : WaveResult::kDone;
-    if (result == WaveResult::kInterrupted) continue;
-    if (result == WaveResult::kDone && spec.bake_seconds() > 0) result = Bake(r, spec, **graph);
-    if (result == WaveResult::kInterrupted) continue;
-    if (result == WaveResult::kFailed) continue;  // Halt() moved the state on
-    r.bake_until.clear();
-    bool pause = PausesAfter(spec, r.wave, r.waves);
-    r.wave += 1;
-    if (pause) {
-      r.state = "paused";
-      r.reason = absl::StrCat("gate after wave ", r.wave - 1, ": run 'fleetctl rollout resume ", id,
-                              "' to go on");
-    }
-    (void)inventory_.UpdateRollout(r);
+    if (next != Outcome::kReread) return;
   }
 }
 
-RolloutRunner::WaveResult RolloutRunner::RunWave(RolloutRecord& r,
-                                                 const fleet::v1::RolloutSpec& spec,
-                                                 const migrations::RevisionGraph& graph) {
+RolloutRunner::Outcome RolloutRunner::StepRunning(Driven& d, RolloutRecord& r) {
+  if (r.wave >= r.waves) {
+    RolloutTransition t = Audited(AuditEntry{"", "controller", "rollout succeeded", d.id, "", ""});
+    t.reason = "every wave reached its target";
+    Outcome o = Move(d, r, RolloutEvent::kLastWaveDone, std::move(t));
+    if (o == Outcome::kReread) AtPoint("finished", d.id);
+    return o;
+  }
+  if (r.bake_until.empty()) {
+    switch (RunWave(d, r)) {
+      case WaveResult::kStalled: return Outcome::kStalled;
+      case WaveResult::kInterrupted: return Outcome::kReread;
+      case WaveResult::kFailed: {
+        // Counted again from the inventory: the same after a restart.
+        auto all = inventory_.ListRolloutTenants(d.id);
+        if (!all.ok()) {
+          Stall(d.id, all.status());
+          return Outcome::kStalled;
+        }
+        int failed = 0, size = 0;
+        for (const auto& t : *all) {
+          if (t.wave != r.wave) continue;
+          ++size;
+          failed += t.state == v1::TENANT_FAILED;
+        }
+        return FailWave(d, r,
+                        absl::StrCat("wave ", r.wave, " failed: ", failed, " of ", size,
+                                     " tenants failed (max-failures ", d.spec.max_failures(), ")"));
+      }
+      case WaveResult::kDone:
+        break;
+    }
+    AtPoint("wave-done", d.id);
+    if (d.spec.bake_seconds() > 0) {
+      std::string until = Clock::Format(clock_.Now() + absl::Seconds(d.spec.bake_seconds()));
+      // A restarted controller bakes only what is left.
+      RolloutTransition t;
+      t.from_wave = r.wave;
+      t.bake_until = until;
+      Outcome o = Move(d, r, RolloutEvent::kBakeStarted, std::move(t));
+      if (o != Outcome::kReread) return o;
+      AtPoint("bake-started", d.id);
+      return Outcome::kReread;  // the next pass bakes, from what was written
+    }
+  } else {
+    std::string reason;
+    switch (Bake(d, r, &reason)) {
+      case WaveResult::kStalled: return Outcome::kStalled;
+      case WaveResult::kInterrupted: return Outcome::kReread;
+      case WaveResult::kFailed: return FailWave(d, r, reason);
+      case WaveResult::kDone: break;
+    }
+  }
+  const bool gate = PausesAfter(d.spec, r.wave, r.waves);
+  RolloutTransition t;
+  t.from_wave = r.wave;
+  t.wave = r.wave + 1;
+  t.bake_until = "";
+  if (gate) {
+    t.reason = absl::StrCat("gate after wave ", r.wave, ": run 'fleetctl rollout resume ", d.id,
+                            "' to go on");
+  }
+  Outcome o = Move(d, r, gate ? RolloutEvent::kGateReached : RolloutEvent::kWaveDone, t);
+  if (o == Outcome::kReread) AtPoint("wave-advanced", d.id);
+  return o;
+}
+
+RolloutRunner::Outcome RolloutRunner::FailWave(Driven& d, const RolloutRecord& r,
+                                               const std::string& reason) {
+  RolloutTransition t = Audited(AuditEntry{"", "controller", "rollout halted", d.id, "", reason});
+  t.from_wave = r.wave;
+  t.reason = reason;
+  t.bake_until = "";
+  RolloutEvent event = RolloutEvent::kWaveFailedHalt;
+  if (d.spec.on_failure() != "halt") {
+    // Halting and marking what to roll back are one write: a restart finds
+    // the rollout rolling back with the same set, never halted half-way.
+    event = RolloutEvent::kWaveFailedRollback;
+    RolloutTransition::TenantMove move{StatesAccepting(TenantEvent::kMarkRollback), std::nullopt,
+                                       v1::TENANT_ROLLING_BACK};
+    if (d.spec.on_failure() == "rollback-wave") move.wave = r.wave;
+    t.tenants.push_back(std::move(move));
+  }
+  spdlog::warn("rollout={} event=wave-failed wave={} reason=\"{}\"", d.id, r.wave, reason);
+  Outcome o = Move(d, r, event, std::move(t));
+  if (o == Outcome::kReread) AtPoint("halted", d.id);
+  return o;
+}
+
+absl::Status RolloutRunner::MigrateTenant(Driven& d, const RolloutTenantRecord& t,
+                                          const std::string& target, bool upgrade) {
+  absl::Time deadline = clock_.Now() + absl::Seconds(d.spec.tenant_timeout_seconds());
+  for (;;) {
+    AgentClient::MigrateCall call{t.tenant_id, target,  upgrade, d.bundle_digest,
+                                  d.id,        d.actor, deadline - clock_.Now()};
+    absl::Status outcome = agents_.Migrate(t.agent, call).status();
+    // An unreachable agent is retried until the tenant's deadline.
+    if (!absl::IsUnavailable(outcome) || clock_.Now() + options_.retry_backoff >= deadline) {
+      return outcome;
+    }
+    spdlog::warn("rollout={} tenant={} agent={} event=agent-unreachable retry_in={}", d.id,
+                 t.tenant_id, t.agent, absl::FormatDuration(options_.retry_backoff));
+    if (!Sleep(options_.retry_backoff)) return outcome;
+  }
+}
+
+RolloutRunner::WaveResult RolloutRunner::RunWave(Driven& d, const RolloutRecord& r) {
   auto all = inventory_.ListRolloutTenants(r.id);
-  if (!all.ok()) return WaveResult::kInterrupted;
+  if (!all.ok()) {
+    Stall(d.id, all.status());
+    return WaveResult::kStalled;
+  }
   std::vector<RolloutTenantRecord> wave;
   int wave_size = 0;
+  int already_failed = 0;
   for (auto& t : *all) {
     if (t.wave != r.wave) continue;
     ++wave_size;
-    if (t.state == "pending" || t.state == "running") wave.push_back(t);
+    already_failed += t.state == v1::TENANT_FAILED;
+    if (t.state == v1::TENANT_PENDING || t.state == v1::TENANT_RUNNING) wave.push_back(t);
   }
-  const int allowed = AllowedFailures(spec, wave_size);
-  std::atomic<int> failures{0};
-  for (const auto& t : *all) failures += t.wave == r.wave && t.state == "failed";
+  const int allowed = AllowedFailures(d.spec, wave_size);
+  std::atomic<int> failures{already_failed};
+  if (failures > allowed) return WaveResult::kFailed;  // failed before a restart
   std::atomic<size_t> next{0};
-  std::atomic<bool> halt{false};
+  std::atomic<bool> stop{false}, interrupted{false}, stalled{false};
   auto worker = [&] {
-    for (size_t i = next++; i < wave.size(); i = next++) {
-      if (halt || !StillRunning(r.id, "running")) {
-        halt = true;
+    for (size_t i = next++; i < wave.size() && !stop; i = next++) {
+      if (stopping_) {
+        interrupted = true;
         return;
       }
       RolloutTenantRecord t = wave[i];
-      t.state = "running";
-      t.started_at = Now();
-      (void)inventory_.UpdateRolloutTenant(t);
-      auto expected = graph.PlanUpgrade(t.start_heads, spec.target());
-      absl::Time deadline = absl::Now() + absl::Seconds(spec.tenant_timeout_seconds());
-      absl::Status outcome;
-      for (;;) {
-        AgentClient::MigrateCall call{t.tenant_id, spec.target(), true, r.bundle_digest, r.id,
-                                      r.actor, deadline - absl::Now()};
-        auto heads = agents_.Migrate(t.agent, call);
-        outcome = heads.status();
-        // An unreachable agent is retried until the tenant's deadline.
-        if (!absl::IsUnavailable(outcome) || absl::Now() + options_.retry_backoff >= deadline ||
-            !Sleep(options_.retry_backoff)) {
-          break;
-        }
+      // Started only while the rollout runs: once a pause or an abort is
+      // written, this write is refused and no further tenant starts.
+      RolloutTenantRecord started = t;
+      started.state = v1::TENANT_RUNNING;
+      started.started_at = clock_.NowText();
+      started.error.clear();
+      TenantStepWrite start;
+      start.step = started;
+      start.from = t.state;
+      start.while_rollout = v1::ROLLOUT_RUNNING;
+      absl::Status s = inventory_.WriteTenantStep(start);
+      if (absl::IsAborted(s)) {
+        spdlog::info("rollout={} tenant={} event=not-started detail=\"{}\"", d.id, t.tenant_id,
+                     s.message());
+        interrupted = true;
+        stop = true;
+        return;
       }
+      if (!s.ok()) {
+        Stall(d.id, s);
+        stalled = true;
+        stop = true;
+        return;
+      }
+      spdlog::info("rollout={} tenant={} agent={} event=upgrade-started wave={}", d.id,
+                   t.tenant_id, t.agent, r.wave);
+      AtPoint("tenant-started", d.id);
+      t = started;
+      auto expected = d.graph->PlanUpgrade(t.start_heads, d.spec.target());
+      absl::Status outcome = MigrateTenant(d, t, d.spec.target(), true);
       // Never trust a success reply alone: read the heads back. After a
       // failure too, so the log says where the tenant was left.
       bool heads_known = false;
-      if (!outcome.ok()) {
-        if (auto now = agents_.GetTenant(t.agent, t.tenant_id, ""); now.ok()) {
-          t.heads = now->heads;
-          heads_known = true;
-          (void)inventory_.SetTenantHeads(t.tenant_id, now->heads);
-        }
-      } else {
-        auto now = agents_.GetTenant(t.agent, t.tenant_id, "");
+      auto now = agents_.GetTenant(t.agent, t.tenant_id, "");
+      if (now.ok()) {
+        t.heads = now->heads;
+        heads_known = true;
+      }
+      if (outcome.ok()) {
         if (!now.ok()) {
           outcome = now.status();
-        } else {
-          t.heads = now->heads;
-          heads_known = true;
-          (void)inventory_.SetTenantHeads(t.tenant_id, now->heads);
-          if (!expected.ok() || Sorted(now->heads) != Sorted(expected->end_heads)) {
-            outcome = absl::InternalError(absl::StrCat(
-                "the agent reported success but tenant ", t.tenant_id, " is at ",
-                Heads(now->heads), ", not ",
-                expected.ok() ? Heads(expected->end_heads) : std::string("the target")));
-          }
+        } else if (!expected.ok() || Sorted(now->heads) != Sorted(expected->end_heads)) {
+          outcome = absl::InternalError(absl::StrCat(
+              "the agent reported success but tenant ", t.tenant_id, " is at ", Heads(now->heads),
+              ", not ", expected.ok() ? Heads(expected->end_heads) : std::string("the target")));
         }
       }
-      t.finished_at = Now();
-      t.state = outcome.ok() ? "succeeded" : "failed";
-      t.error = outcome.ok() ? "" : std::string(outcome.message());
-      (void)inventory_.UpdateRolloutTenant(t);
-      (void)inventory_.Audit(r.actor, absl::StrCat("upgrade ", t.state), r.id, t.tenant_id,
-                             absl::StrCat(Heads(t.start_heads), " -> ",
-                                          heads_known ? Heads(t.heads) : std::string("?"),
-                                          t.error.empty() ? "" : ": " + t.error));
-      if (!outcome.ok() && ++failures > allowed) halt = true;  // in-flight tenants finish
+      AtPoint("tenant-migrated", d.id);
+      RolloutTenantRecord done = t;
+      done.finished_at = clock_.NowText();
+      done.state = outcome.ok() ? v1::TENANT_SUCCEEDED : v1::TENANT_FAILED;
+      done.error = outcome.ok() ? "" : std::string(outcome.message());
+      AuditEntry audit{"", r.actor, absl::StrCat("upgrade ", StateName(done.state)), d.id,
+                       t.tenant_id,
+                       absl::StrCat(Heads(t.start_heads), " -> ",
+                                    heads_known ? Heads(t.heads) : std::string("?"),
+                                    done.error.empty() ? "" : ": " + done.error)};
+      TenantStepWrite record;
+      record.step = done;
+      record.from = v1::TENANT_RUNNING;
+      record.record_heads = heads_known;
+      record.audit = audit;
+      s = inventory_.WriteTenantStep(record);
+      if (!s.ok()) {
+        // The tenant stays "running" in the inventory: a resumed driver
+        // migrates it again and its agent answers "nothing to do".
+        Stall(d.id, s);
+        stalled = true;
+        stop = true;
+        return;
+      }
+      if (outcome.ok()) {
+        spdlog::info("rollout={} tenant={} event=upgrade-succeeded heads={}", d.id, t.tenant_id,
+                     Heads(t.heads));
+      } else {
+        spdlog::warn("rollout={} tenant={} event=upgrade-failed error=\"{}\"", d.id, t.tenant_id,
+                     done.error);
+      }
+      AtPoint("tenant-recorded", d.id);
+      if (!outcome.ok() && ++failures > allowed) stop = true;  // in-flight tenants finish
     }
   };
   std::vector<std::thread> workers;
-  for (int w = 0; w < spec.parallel() && static_cast<size_t>(w) < wave.size(); ++w) {
+  for (int w = 0; w < d.spec.parallel() && static_cast<size_t>(w) < wave.size(); ++w) {
     workers.emplace_back(worker);
   }
   for (auto& w : workers) w.join();
-  if (failures > allowed) {
-    Halt(r, spec, absl::StrCat("wave ", r.wave, " failed: ", failures.load(), " of ", wave_size,
-                               " tenants failed (max-failures ", spec.max_failures(), ")"));
-    return WaveResult::kFailed;
-  }
-  if (halt) return WaveResult::kInterrupted;  // paused or aborted meanwhile
+  if (stalled) return WaveResult::kStalled;
+  if (failures > allowed) return WaveResult::kFailed;
+  if (interrupted) return WaveResult::kInterrupted;  // paused, aborted or stopping meanwhile
   return WaveResult::kDone;
 }
 
-RolloutRunner::WaveResult RolloutRunner::Bake(RolloutRecord& r, const fleet::v1::RolloutSpec& spec,
-                                              const migrations::RevisionGraph& graph) {
+RolloutRunner::WaveResult RolloutRunner::Bake(Driven& d, const RolloutRecord& r,
+                                              std::string* reason) {
   absl::Time until;
   std::string err;
-  if (r.bake_until.empty() || !absl::ParseTime("%Y-%m-%dT%H:%M:%SZ", r.bake_until, &until, &err)) {
-    until = absl::Now() + absl::Seconds(spec.bake_seconds());
-    r.bake_until = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", until, absl::UTCTimeZone());
-    (void)inventory_.UpdateRollout(r);  // a restarted controller bakes only what is left
-  }
-  while (absl::Now() < until) {
-    if (!StillRunning(r.id, "running")) return WaveResult::kInterrupted;
-    if (!Sleep(std::min(absl::Milliseconds(200), until - absl::Now()))) {
+  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%SZ", r.bake_until, &until, &err)) until = clock_.Now();
+  for (;;) {
+    auto current = inventory_.GetRollout(d.id);
+    if (!current.ok()) {
+      Stall(d.id, current.status());
+      return WaveResult::kStalled;
+    }
+    if (current->state != v1::ROLLOUT_RUNNING || current->wave != r.wave) {
       return WaveResult::kInterrupted;
     }
+    absl::Time now = clock_.Now();
+    if (now >= until) break;
+    const uint64_t seen = generation_;
+    clock_.SleepUntil(std::min(until, now + options_.recheck),
+                      [&] { return stopping_.load() || generation_ != seen; });
+    if (stopping_) return WaveResult::kInterrupted;
   }
   // After the bake, every tenant of the wave is read again.
   auto all = inventory_.ListRolloutTenants(r.id);
-  if (!all.ok()) return WaveResult::kInterrupted;
+  if (!all.ok()) {
+    Stall(d.id, all.status());
+    return WaveResult::kStalled;
+  }
   int failures = 0, size = 0;
   for (auto t : *all) {
     if (t.wave != r.wave) continue;
     ++size;
-    if (t.state != "succeeded") {
-      failures += t.state == "failed";
+    if (t.state != v1::TENANT_SUCCEEDED) {
+      failures += t.state == v1::TENANT_FAILED;
       continue;
     }
     auto now = agents_.GetTenant(t.agent, t.tenant_id, r.bundle_digest);
-    auto expected = graph.PlanUpgrade(t.start_heads, spec.target());
+    auto expected = d.graph->PlanUpgrade(t.start_heads, d.spec.target());
     std::string problem;
     if (!now.ok()) {
       problem = std::string(now.status().message());
@@ -268,82 +493,61 @@ RolloutRunner::WaveResult RolloutRunner::Bake(RolloutRecord& r, const fleet::v1:
       problem = absl::StrCat("moved to ", Heads(now->heads), " during the bake");
     } else {
       // The applied revisions' migrate:verify queries, run again.
-      auto failures = agents_.Verify(t.agent, t.tenant_id, r.bundle_digest);
-      if (!failures.ok()) {
-        problem = std::string(failures.status().message());
-      } else if (!failures->empty()) {
-        problem = absl::StrJoin(*failures, "; ");
+      auto verify = agents_.Verify(t.agent, t.tenant_id, r.bundle_digest);
+      if (!verify.ok()) {
+        problem = std::string(verify.status().message());
+      } else if (!verify->empty()) {
+        problem = absl::StrJoin(*verify, "; ");
       }
     }
-    if (!problem.empty()) {
-      t.state = "failed";
-      t.error = absl::StrCat("after the bake: ", problem);
-      (void)inventory_.UpdateRolloutTenant(t);
-      ++failures;
+    if (problem.empty()) continue;
+    RolloutTenantRecord failed = t;
+    failed.state = v1::TENANT_FAILED;
+    failed.error = absl::StrCat("after the bake: ", problem);
+    TenantStepWrite write;
+    write.step = failed;
+    write.from = v1::TENANT_SUCCEEDED;
+    write.audit = AuditEntry{"", "controller", "bake failed", d.id, t.tenant_id, failed.error};
+    absl::Status s = inventory_.WriteTenantStep(write);
+    if (!s.ok()) {
+      Stall(d.id, s);
+      return WaveResult::kStalled;
     }
+    spdlog::warn("rollout={} tenant={} event=bake-failed error=\"{}\"", d.id, t.tenant_id,
+                 failed.error);
+    ++failures;
   }
-  if (failures > AllowedFailures(spec, size)) {
-    Halt(r, spec, absl::StrCat("wave ", r.wave, " failed its bake: ", failures, " of ", size,
-                               " tenants failed"));
+  if (failures > AllowedFailures(d.spec, size)) {
+    *reason = absl::StrCat("wave ", r.wave, " failed its bake: ", failures, " of ", size,
+                           " tenants failed");
     return WaveResult::kFailed;
   }
   return WaveResult::kDone;
 }
 
-void RolloutRunner::Halt(RolloutRecord& r, const fleet::v1::RolloutSpec& spec,
-                         const std::string& reason) {
-  r.state = "halted";
-  r.reason = reason;
-  r.bake_until.clear();
-  (void)inventory_.UpdateRollout(r);
-  (void)inventory_.Audit("controller", "rollout halted", r.id, "", reason);
-  if (spec.on_failure() == "halt") return;
-  // Mark what to roll back before doing it: a restart finds the same set.
+RolloutRunner::Outcome RolloutRunner::RunRollback(Driven& d, const RolloutRecord& r) {
   auto all = inventory_.ListRolloutTenants(r.id);
-  if (!all.ok()) return;
-  for (auto t : *all) {
-    bool moved = t.state == "succeeded" || t.state == "failed" || t.state == "running";
-    bool in_scope = spec.on_failure() == "rollback-all" || t.wave == r.wave;
-    if (moved && in_scope) {
-      t.state = "rolling_back";
-      (void)inventory_.UpdateRolloutTenant(t);
-    }
+  if (!all.ok()) {
+    Stall(d.id, all.status());
+    return Outcome::kStalled;
   }
-  r.state = "rolling_back";
-  (void)inventory_.UpdateRollout(r);
-}
-
-void RolloutRunner::RunRollback(RolloutRecord& r, const fleet::v1::RolloutSpec& spec) {
-  auto all = inventory_.ListRolloutTenants(r.id);
-  if (!all.ok()) return;
   std::vector<RolloutTenantRecord> todo;
   for (const auto& t : *all) {
-    if (t.state == "rolling_back") todo.push_back(t);
+    if (t.state == v1::TENANT_ROLLING_BACK) todo.push_back(t);
   }
   std::atomic<size_t> next{0};
-  std::mutex failed_mu;
-  std::vector<std::string> failed;
+  std::atomic<bool> stalled{false};
   auto worker = [&] {
-    for (size_t i = next++; i < todo.size(); i = next++) {
+    for (size_t i = next++; i < todo.size() && !stalled; i = next++) {
       if (stopping_) return;
       RolloutTenantRecord t = todo[i];
-      absl::Time deadline = absl::Now() + absl::Seconds(spec.tenant_timeout_seconds());
+      spdlog::info("rollout={} tenant={} agent={} event=rollback-started to={}", d.id,
+                   t.tenant_id, t.agent, Heads(t.start_heads));
       absl::Status outcome;
       auto now = agents_.GetTenant(t.agent, t.tenant_id, "");
       // Down to exactly the heads it started from, every branch included.
-      std::vector<std::string> targets{absl::StrCat("=", absl::StrJoin(t.start_heads, ","))};
-      if (now.ok() && Sorted(now->heads) == Sorted(t.start_heads)) targets.clear();
-      for (const std::string& target : targets) {
-        for (;;) {
-          AgentClient::MigrateCall call{t.tenant_id, target, false, r.bundle_digest, r.id,
-                                        r.actor, deadline - absl::Now()};
-          outcome = agents_.Migrate(t.agent, call).status();
-          if (!absl::IsUnavailable(outcome) || absl::Now() + options_.retry_backoff >= deadline ||
-              !Sleep(options_.retry_backoff)) {
-            break;
-          }
-        }
-        if (!outcome.ok()) break;
+      if (!now.ok() || Sorted(now->heads) != Sorted(t.start_heads)) {
+        outcome = MigrateTenant(d, t, absl::StrCat("=", absl::StrJoin(t.start_heads, ",")), false);
       }
       if (stopping_) return;  // a restarted controller picks this tenant up again
       now = agents_.GetTenant(t.agent, t.tenant_id, "");
@@ -354,47 +558,80 @@ void RolloutRunner::RunRollback(RolloutRecord& r, const fleet::v1::RolloutSpec& 
       } else if (outcome.ok() && !now.ok()) {
         outcome = now.status();
       }
-      if (now.ok()) {
-        t.heads = now->heads;
-        (void)inventory_.SetTenantHeads(t.tenant_id, now->heads);
-      }
-      t.state = outcome.ok() ? "rolled_back" : "rollback_failed";
+      AtPoint("rollback-tenant-migrated", d.id);
+      RolloutTenantRecord done = t;
+      if (now.ok()) done.heads = now->heads;
+      done.state = outcome.ok() ? v1::TENANT_ROLLED_BACK : v1::TENANT_ROLLBACK_FAILED;
       // Keep why the tenant failed; add why its rollback failed.
       if (!outcome.ok()) {
-        t.error = absl::StrCat(t.error.empty() ? "" : t.error + "; ", "rollback: ",
-                               outcome.message());
+        done.error = absl::StrCat(t.error.empty() ? "" : t.error + "; ", "rollback: ",
+                                  outcome.message());
       }
-      t.finished_at = Now();
-      (void)inventory_.UpdateRolloutTenant(t);
-      (void)inventory_.Audit(r.actor, absl::StrCat("downgrade ", t.state), r.id, t.tenant_id,
-                             absl::StrCat("-> ", Heads(t.start_heads),
-                                          t.error.empty() ? "" : ": " + t.error));
-      if (!outcome.ok()) {
-        std::lock_guard<std::mutex> lock(failed_mu);
-        failed.push_back(t.tenant_id);
+      done.finished_at = clock_.NowText();
+      AuditEntry audit{"", r.actor, absl::StrCat("downgrade ", StateName(done.state)), d.id,
+                       t.tenant_id,
+                       absl::StrCat("-> ", Heads(t.start_heads),
+                                    done.error.empty() ? "" : ": " + done.error)};
+      TenantStepWrite record;
+      record.step = done;
+      record.from = v1::TENANT_ROLLING_BACK;
+      record.record_heads = now.ok();
+      record.audit = audit;
+      absl::Status s = inventory_.WriteTenantStep(record);
+      if (!s.ok()) {
+        Stall(d.id, s);
+        stalled = true;
+        return;
       }
+      if (outcome.ok()) {
+        spdlog::info("rollout={} tenant={} event=rolled-back heads={}", d.id, t.tenant_id,
+                     Heads(done.heads));
+      } else {
+        spdlog::error("rollout={} tenant={} event=rollback-failed error=\"{}\"", d.id,
+                      t.tenant_id, done.error);
+      }
+      AtPoint("rollback-tenant-recorded", d.id);
     }
   };
   std::vector<std::thread> workers;
-  for (int w = 0; w < spec.parallel() && static_cast<size_t>(w) < todo.size(); ++w) {
+  for (int w = 0; w < d.spec.parallel() && static_cast<size_t>(w) < todo.size(); ++w) {
     workers.emplace_back(worker);
   }
   for (auto& w : workers) w.join();
-  if (stopping_) return;
-  std::string halted_reason = r.reason;
-  if (failed.empty()) {
-    r.state = "rolled_back";
-    r.reason = absl::StrCat(halted_reason, halted_reason.empty() ? "" : "; ", todo.size(),
-                            " tenants rolled back to their starting revisions");
-  } else {
-    std::sort(failed.begin(), failed.end());
-    r.state = "rollback_failed";
-    r.reason = absl::StrCat(halted_reason, halted_reason.empty() ? "" : "; ",
-                            "rollback failed for tenants ", absl::StrJoin(failed, ", "),
-                            ": they need a person");
+  if (stalled) return Outcome::kStalled;
+  if (stopping_) return Outcome::kDone;
+  // The end is counted from the inventory, so a restart counts the same.
+  auto after = inventory_.ListRolloutTenants(r.id);
+  if (!after.ok()) {
+    Stall(d.id, after.status());
+    return Outcome::kStalled;
   }
-  (void)inventory_.UpdateRollout(r);
-  (void)inventory_.Audit("controller", absl::StrCat("rollout ", r.state), r.id, "", r.reason);
+  std::vector<std::string> failed;
+  int rolled_back = 0;
+  for (const auto& t : *after) {
+    if (t.state == v1::TENANT_ROLLBACK_FAILED) failed.push_back(t.tenant_id);
+    if (t.state == v1::TENANT_ROLLBACK_FAILED || t.state == v1::TENANT_ROLLED_BACK) ++rolled_back;
+    if (t.state == v1::TENANT_ROLLING_BACK) return Outcome::kReread;  // not all done: again
+  }
+  std::string halted_reason = r.reason;
+  std::string reason;
+  if (failed.empty()) {
+    reason = absl::StrCat(halted_reason, halted_reason.empty() ? "" : "; ", rolled_back,
+                          " tenants rolled back to their starting revisions");
+  } else {
+    reason = absl::StrCat(halted_reason, halted_reason.empty() ? "" : "; ",
+                          "rollback failed for tenants ", absl::StrJoin(failed, ", "),
+                          ": they need a person");
+  }
+  RolloutEvent event = failed.empty() ? RolloutEvent::kRollbackDone : RolloutEvent::kRollbackFailed;
+  RolloutTransition t = Audited(AuditEntry{
+      "", "controller",
+      absl::StrCat("rollout ", failed.empty() ? "rolled_back" : "rollback_failed"), d.id, "",
+      reason});
+  t.reason = reason;
+  Outcome o = Move(d, r, event, std::move(t));
+  if (o == Outcome::kReread) AtPoint("finished", d.id);
+  return o;
 }
 
 }  // namespace fleet::controller

@@ -1,12 +1,16 @@
 #include <sqlite3.h>
 
+#include <functional>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "controller/inventory.h"
 #include "migrations/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "proto/states.h"
 
 namespace fleet::controller {
 namespace {
@@ -92,8 +96,29 @@ CREATE TABLE audit (
 );
 )sql";
 
-constexpr char kActiveStates[] =
-    "('pending', 'running', 'paused', 'halted', 'rolling_back', 'rollback_failed')";
+// States are stored by name (proto/states.h): readable with sqlite3, and
+// the same strings the inventory always held.
+std::string Name(fleet::v1::RolloutState s) { return proto::StateName(s); }
+std::string Name(fleet::v1::RolloutTenantState s) { return proto::StateName(s); }
+
+absl::StatusOr<fleet::v1::RolloutState> RolloutStateOf(const std::string& name) {
+  if (auto s = proto::RolloutStateFromName(name)) return *s;
+  return absl::DataLossError(absl::StrCat("inventory: unknown rollout state '", name, "'"));
+}
+
+absl::StatusOr<fleet::v1::RolloutTenantState> TenantStateOf(const std::string& name) {
+  if (auto s = proto::RolloutTenantStateFromName(name)) return *s;
+  return absl::DataLossError(absl::StrCat("inventory: unknown rollout tenant state '", name, "'"));
+}
+
+// "<column> IN ('pending', ...)": the active states, from the one list.
+std::string ActiveStatesWhere(const char* column = "state") {
+  std::vector<std::string> names;
+  for (auto s : proto::kRolloutStates) {
+    if (proto::IsActive(s)) names.push_back(absl::StrCat("'", proto::StateName(s), "'"));
+  }
+  return absl::StrCat(column, " IN (", absl::StrJoin(names, ", "), ")");
+}
 
 std::string Now() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
@@ -119,6 +144,17 @@ class Stmt {
   }
   Stmt& Bind(int64_t v) {
     sqlite3_bind_int64(stmt_, ++n_, v);
+    return *this;
+  }
+  // NULL when absent.
+  Stmt& BindOptional(const std::optional<std::string>& v) {
+    if (v) return Bind(*v);
+    sqlite3_bind_null(stmt_, ++n_);
+    return *this;
+  }
+  Stmt& BindOptional(const std::optional<int>& v) {
+    if (v) return Bind(int64_t{*v});
+    sqlite3_bind_null(stmt_, ++n_);
     return *this;
   }
   // SQLITE_ROW, SQLITE_DONE, or an error code.
@@ -184,13 +220,10 @@ class SqliteInventory final : public Inventory {
     // Each step upgrades the schema by one version, in its own transaction.
     const char* steps[] = {kSchemaV1, kSchemaV2};
     for (int v = static_cast<int>(version); v < kSchemaVersion; ++v) {
-      RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-      absl::Status s = Exec(steps[v]);
-      if (s.ok()) {
-        s = Exec(absl::StrCat("INSERT INTO schema_version (version) VALUES (", v + 1, ")").c_str());
-      }
-      RETURN_IF_ERROR(Exec(s.ok() ? "COMMIT" : "ROLLBACK"));
-      RETURN_IF_ERROR(s);
+      RETURN_IF_ERROR(InTransaction([&] {
+        RETURN_IF_ERROR(Exec(steps[v]));
+        return Exec(absl::StrCat("INSERT INTO schema_version (version) VALUES (", v + 1, ")").c_str());
+      }));
     }
     return absl::OkStatus();
   }
@@ -248,10 +281,7 @@ class SqliteInventory final : public Inventory {
   absl::Status ReplaceAgentTenants(const std::string& address,
                                    const std::vector<TenantRecord>& tenants) override {
     std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-    absl::Status s = ReplaceLocked(address, tenants);
-    absl::Status end = Exec(s.ok() ? "COMMIT" : "ROLLBACK");
-    return s.ok() ? end : s;
+    return InTransaction([&] { return ReplaceLocked(address, tenants); });
   }
 
   absl::Status SetAgentTenantsReachable(const std::string& address, bool reachable) override {
@@ -264,14 +294,6 @@ class SqliteInventory final : public Inventory {
   absl::StatusOr<std::vector<TenantRecord>> ListTenants() override {
     std::lock_guard<std::mutex> lock(mu_);
     return QueryTenants("", "");
-  }
-
-  absl::Status SetTenantHeads(const std::string& id,
-                              const std::vector<std::string>& heads) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, "UPDATE tenants SET heads = ?, last_seen = ? WHERE id = ?");
-    s.Bind(nlohmann::json(heads).dump()).Bind(Now()).Bind(id);
-    return s.Run();
   }
 
   absl::StatusOr<TenantRecord> GetTenant(const std::string& id) override {
@@ -315,8 +337,7 @@ class SqliteInventory final : public Inventory {
 
   absl::Status PutBundle(const BundleRecord& b) override {
     std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-    absl::Status s = [&]() -> absl::Status {
+    return InTransaction([&]() -> absl::Status {
       int64_t seq = 0;
       {
         Stmt q(db_, "SELECT coalesce(max(seq), 0) + 1 FROM bundles");
@@ -335,9 +356,7 @@ class SqliteInventory final : public Inventory {
         RETURN_IF_ERROR(ins.Run());
       }
       return absl::OkStatus();
-    }();
-    absl::Status end = Exec(s.ok() ? "COMMIT" : "ROLLBACK");
-    return s.ok() ? end : s;
+    });
   }
 
   absl::StatusOr<std::vector<BundleRecord>> ListBundles() override {
@@ -386,40 +405,34 @@ class SqliteInventory final : public Inventory {
   }
 
 
-  absl::Status CreateRollout(const RolloutRecord& r,
-                             const std::vector<RolloutTenantRecord>& tenants) override {
+  absl::Status CreateRollout(const RolloutRecord& r, const std::vector<RolloutTenantRecord>& tenants,
+                             const std::optional<AuditEntry>& audit) override {
     std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-    absl::Status s = [&]() -> absl::Status {
-      for (const auto& t : tenants) {
-        Stmt busy(db_, absl::StrCat("SELECT r.id FROM rollout_tenants t JOIN rollouts r ON r.id = "
-                                    "t.rollout_id WHERE t.tenant_id = ? AND r.state IN ",
-                                    kActiveStates, " LIMIT 1")
-                           .c_str());
-        busy.Bind(t.tenant_id);
-        if (busy.Step() == SQLITE_ROW) {
-          return absl::AlreadyExistsError(absl::StrCat("tenant ", t.tenant_id,
-                                                       " is in active rollout ", busy.Text(0)));
-        }
+    return InTransaction([&]() -> absl::Status {
+      std::vector<std::string> ids;
+      for (const auto& t : tenants) ids.push_back(t.tenant_id);
+      ASSIGN_OR_RETURN(auto busy, BusyTenants(ids, r.id));
+      if (!busy.empty()) {
+        return absl::AlreadyExistsError(absl::StrCat("tenant ", busy.front().first,
+                                                     " is in active rollout ", busy.front().second));
       }
       std::string now = Now();
       Stmt ins(db_, "INSERT INTO rollouts (id, state, spec, bundle_digest, target, actor, wave, "
                     "waves, reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      ins.Bind(r.id).Bind(r.state).Bind(r.spec_json).Bind(r.bundle_digest).Bind(r.target)
+      ins.Bind(r.id).Bind(Name(r.state)).Bind(r.spec_json).Bind(r.bundle_digest).Bind(r.target)
           .Bind(r.actor).Bind(int64_t{r.wave}).Bind(int64_t{r.waves}).Bind(r.reason).Bind(now)
           .Bind(now);
       RETURN_IF_ERROR(ins.Run());
       for (const auto& t : tenants) {
         Stmt it(db_, "INSERT INTO rollout_tenants (rollout_id, tenant_id, agent, wave, state, "
                      "start_heads) VALUES (?, ?, ?, ?, ?, ?)");
-        it.Bind(r.id).Bind(t.tenant_id).Bind(t.agent).Bind(int64_t{t.wave}).Bind(t.state)
+        it.Bind(r.id).Bind(t.tenant_id).Bind(t.agent).Bind(int64_t{t.wave}).Bind(Name(t.state))
             .Bind(nlohmann::json(t.start_heads).dump());
         RETURN_IF_ERROR(it.Run());
       }
+      if (audit) RETURN_IF_ERROR(InsertAudit(*audit));
       return absl::OkStatus();
-    }();
-    absl::Status end = Exec(s.ok() ? "COMMIT" : "ROLLBACK");
-    return s.ok() ? end : s;
+    });
   }
 
   absl::StatusOr<RolloutRecord> GetRollout(const std::string& id) override {
@@ -434,12 +447,63 @@ class SqliteInventory final : public Inventory {
     return QueryRollouts("", "");
   }
 
-  absl::Status UpdateRollout(const RolloutRecord& r) override {
+  absl::StatusOr<std::vector<RolloutRecord>> ListActiveRollouts() override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, "UPDATE rollouts SET state = ?, wave = ?, reason = ?, bake_until = ?, "
-                "updated_at = ? WHERE id = ?");
-    s.Bind(r.state).Bind(int64_t{r.wave}).Bind(r.reason).Bind(r.bake_until).Bind(Now()).Bind(r.id);
-    return s.Run();
+    return QueryRollouts(absl::StrCat("WHERE ", ActiveStatesWhere()).c_str(), "");
+  }
+
+  absl::Status TransitionRollout(const RolloutTransition& t) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return InTransaction([&]() -> absl::Status {
+      std::vector<std::string> moving;
+      if (t.refuse_busy_tenants) {
+        Stmt q(db_, "SELECT tenant_id, state, wave FROM rollout_tenants WHERE rollout_id = ?");
+        q.Bind(t.id);
+        int rc;
+        while ((rc = q.Step()) == SQLITE_ROW) {
+          if (Moves(t, q.Text(1), static_cast<int>(q.Int(2)))) moving.push_back(q.Text(0));
+        }
+        if (rc != SQLITE_DONE) return q.Error(rc);
+        ASSIGN_OR_RETURN(auto busy, BusyTenants(moving, t.id));
+        if (!busy.empty()) {
+          std::vector<std::string> named;
+          for (const auto& [tenant, rollout] : busy) {
+            named.push_back(absl::StrCat(tenant, " (in rollout ", rollout, ")"));
+          }
+          return absl::FailedPreconditionError(absl::StrCat(
+              "tenants ", absl::StrJoin(named, ", "),
+              " are in another active rollout; finish or abort it first"));
+        }
+      }
+      Stmt up(db_, "UPDATE rollouts SET state = ?, reason = coalesce(?, reason), wave = "
+                   "coalesce(?, wave), bake_until = coalesce(?, bake_until), updated_at = ? "
+                   "WHERE id = ? AND state = ? AND (? IS NULL OR wave = ?)");
+      up.Bind(Name(t.to)).BindOptional(t.reason).BindOptional(t.wave).BindOptional(t.bake_until)
+          .Bind(Now()).Bind(t.id).Bind(Name(t.from)).BindOptional(t.from_wave)
+          .BindOptional(t.from_wave);
+      RETURN_IF_ERROR(up.Run());
+      if (up.changes() == 0) {
+        ASSIGN_OR_RETURN(auto now, QueryRollouts("WHERE id = ?", t.id));
+        if (now.empty()) {
+          return absl::NotFoundError(absl::StrCat("no rollout '", t.id.substr(0, 64), "'"));
+        }
+        return absl::AbortedError(absl::StrCat(
+            "rollout ", t.id, " moved: it is ", Name(now.front().state), " at wave ",
+            now.front().wave, ", not ", Name(t.from),
+            t.from_wave ? absl::StrCat(" at wave ", *t.from_wave) : std::string()));
+      }
+      for (const auto& m : t.tenants) {
+        for (auto from : m.from) {
+          Stmt mv(db_, "UPDATE rollout_tenants SET state = ? WHERE rollout_id = ? AND state = ? "
+                       "AND (? IS NULL OR wave = ?)");
+          mv.Bind(Name(m.to)).Bind(t.id).Bind(Name(from)).BindOptional(m.wave)
+              .BindOptional(m.wave);
+          RETURN_IF_ERROR(mv.Run());
+        }
+      }
+      if (t.audit) RETURN_IF_ERROR(InsertAudit(*t.audit));
+      return absl::OkStatus();
+    });
   }
 
   absl::StatusOr<std::vector<RolloutTenantRecord>> ListRolloutTenants(
@@ -457,7 +521,7 @@ class SqliteInventory final : public Inventory {
       t.tenant_id = s.Text(1);
       t.agent = s.Text(2);
       t.wave = static_cast<int>(s.Int(3));
-      t.state = s.Text(4);
+      ASSIGN_OR_RETURN(t.state, TenantStateOf(s.Text(4)));
       t.start_heads = Parse(s.Text(5), nlohmann::json::array()).get<std::vector<std::string>>();
       t.heads = Parse(s.Text(6), nlohmann::json::array()).get<std::vector<std::string>>();
       t.error = s.Text(7);
@@ -469,13 +533,40 @@ class SqliteInventory final : public Inventory {
     return out;
   }
 
-  absl::Status UpdateRolloutTenant(const RolloutTenantRecord& t) override {
+  absl::Status WriteTenantStep(const TenantStepWrite& w) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, "UPDATE rollout_tenants SET state = ?, heads = ?, error = ?, started_at = ?, "
-                "finished_at = ? WHERE rollout_id = ? AND tenant_id = ?");
-    s.Bind(t.state).Bind(nlohmann::json(t.heads).dump()).Bind(t.error).Bind(t.started_at)
-        .Bind(t.finished_at).Bind(t.rollout_id).Bind(t.tenant_id);
-    return s.Run();
+    const RolloutTenantRecord& t = w.step;
+    return InTransaction([&]() -> absl::Status {
+      std::optional<std::string> while_rollout;
+      if (w.while_rollout) while_rollout = std::string(Name(*w.while_rollout));
+      Stmt s(db_, "UPDATE rollout_tenants SET state = ?, heads = ?, error = ?, started_at = ?, "
+                  "finished_at = ? WHERE rollout_id = ? AND tenant_id = ? AND state = ? AND "
+                  "(? IS NULL OR (SELECT state FROM rollouts WHERE id = rollout_tenants.rollout_id) = ?)");
+      s.Bind(Name(t.state)).Bind(nlohmann::json(t.heads).dump()).Bind(t.error).Bind(t.started_at)
+          .Bind(t.finished_at).Bind(t.rollout_id).Bind(t.tenant_id).Bind(Name(w.from))
+          .BindOptional(while_rollout).BindOptional(while_rollout);
+      RETURN_IF_ERROR(s.Run());
+      if (s.changes() == 0) {
+        Stmt q(db_, "SELECT t.state, r.state FROM rollout_tenants t JOIN rollouts r ON r.id = "
+                    "t.rollout_id WHERE t.rollout_id = ? AND t.tenant_id = ?");
+        q.Bind(t.rollout_id).Bind(t.tenant_id);
+        if (q.Step() != SQLITE_ROW) {
+          return absl::NotFoundError(absl::StrCat("rollout ", t.rollout_id, " has no tenant ",
+                                                  t.tenant_id));
+        }
+        return absl::AbortedError(absl::StrCat(
+            "tenant ", t.tenant_id, " of rollout ", t.rollout_id, " moved: it is ", q.Text(0),
+            " in a ", q.Text(1), " rollout, not ", Name(w.from),
+            while_rollout ? absl::StrCat(" in a ", *while_rollout, " one") : std::string()));
+      }
+      if (w.record_heads) {
+        Stmt h(db_, "UPDATE tenants SET heads = ?, last_seen = ? WHERE id = ?");
+        h.Bind(nlohmann::json(t.heads).dump()).Bind(Now()).Bind(t.tenant_id);
+        RETURN_IF_ERROR(h.Run());
+      }
+      if (w.audit) RETURN_IF_ERROR(InsertAudit(*w.audit));
+      return absl::OkStatus();
+    });
   }
 
   absl::StatusOr<std::vector<AuditEntry>> TenantAudit(const std::string& tenant_id) override {
@@ -492,30 +583,79 @@ class SqliteInventory final : public Inventory {
     return out;
   }
 
-  absl::Status Audit(const std::string& actor, const std::string& action,
-                     const std::string& rollout_id, const std::string& tenant_id,
-                     const std::string& detail) override {
+  absl::Status Audit(const AuditEntry& e) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, "INSERT INTO audit (at, actor, action, rollout_id, tenant_id, detail) VALUES "
-                "(?, ?, ?, ?, ?, ?)");
-    s.Bind(Now()).Bind(actor).Bind(action).Bind(rollout_id).Bind(tenant_id).Bind(detail);
-    return s.Run();
+    return InsertAudit(e);
   }
 
  private:
+  // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; ROLLBACK when it fails.
+  // The caller holds mu_.
+  absl::Status InTransaction(const std::function<absl::Status()>& fn) {
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    absl::Status s = fn();
+    if (!s.ok()) {
+      absl::Status rolled_back = Exec("ROLLBACK");
+      return rolled_back.ok() ? s
+                              : absl::Status(s.code(), absl::StrCat(s.message(), "; and ",
+                                                                    rolled_back.message()));
+    }
+    return Exec("COMMIT");
+  }
+
+  absl::Status InsertAudit(const AuditEntry& e) {
+    Stmt s(db_, "INSERT INTO audit (at, actor, action, rollout_id, tenant_id, detail) VALUES "
+                "(?, ?, ?, ?, ?, ?)");
+    s.Bind(Now()).Bind(e.actor).Bind(e.action).Bind(e.rollout_id).Bind(e.tenant_id)
+        .Bind(e.detail);
+    return s.Run();
+  }
+
+  // (tenant, rollout) for each of `tenants` held by an active rollout other
+  // than `except`.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> BusyTenants(
+      const std::vector<std::string>& tenants, const std::string& except) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& id : tenants) {
+      Stmt busy(db_, absl::StrCat("SELECT r.id FROM rollout_tenants t JOIN rollouts r ON r.id = "
+                                  "t.rollout_id WHERE t.tenant_id = ? AND r.id <> ? AND ",
+                                  ActiveStatesWhere("r.state"), " LIMIT 1")
+                         .c_str());
+      busy.Bind(id).Bind(except);
+      int rc = busy.Step();
+      if (rc == SQLITE_ROW) {
+        out.push_back({id, busy.Text(0)});
+      } else if (rc != SQLITE_DONE) {
+        return busy.Error(rc);
+      }
+    }
+    return out;
+  }
+
+  // Whether transition `t` moves a tenant in `state` at `wave`.
+  static bool Moves(const RolloutTransition& t, const std::string& state, int wave) {
+    for (const auto& m : t.tenants) {
+      if (m.wave && *m.wave != wave) continue;
+      for (auto from : m.from) {
+        if (Name(from) == state) return true;
+      }
+    }
+    return false;
+  }
+
   absl::StatusOr<std::vector<RolloutRecord>> QueryRollouts(const char* where,
                                                            const std::string& arg) {
     std::string sql = absl::StrCat(
         "SELECT id, state, spec, bundle_digest, target, actor, wave, waves, reason, bake_until, "
         "created_at, updated_at FROM rollouts ", where, " ORDER BY created_at DESC, id DESC");
     Stmt s(db_, sql.c_str());
-    if (*where) s.Bind(arg);
+    if (sql.find('?') != std::string::npos) s.Bind(arg);
     std::vector<RolloutRecord> out;
     int rc;
     while ((rc = s.Step()) == SQLITE_ROW) {
       RolloutRecord r;
       r.id = s.Text(0);
-      r.state = s.Text(1);
+      ASSIGN_OR_RETURN(r.state, RolloutStateOf(s.Text(1)));
       r.spec_json = s.Text(2);
       r.bundle_digest = s.Text(3);
       r.target = s.Text(4);
@@ -635,11 +775,6 @@ class SqliteInventory final : public Inventory {
 };
 
 }  // namespace
-
-bool IsActiveRolloutState(const std::string& state) {
-  return state == "pending" || state == "running" || state == "paused" || state == "halted" ||
-         state == "rolling_back" || state == "rollback_failed";
-}
 
 absl::StatusOr<std::unique_ptr<Inventory>> OpenSqliteInventory(const std::string& path) {
   sqlite3* db = nullptr;

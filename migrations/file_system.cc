@@ -1,6 +1,8 @@
 #include "migrations/file_system.h"
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -79,6 +81,34 @@ class PosixFileSystem final : public FileSystem {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return absl::InternalError(absl::StrCat(dir, ": ", ec.message()));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> MakeTempDirectory(const std::string& parent,
+                                                const std::string& prefix) override {
+    std::string pattern = JoinPath(parent, prefix + "XXXXXX");
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError(absl::StrCat(pattern, ": ", std::strerror(errno)));
+    }
+    return pattern;
+  }
+
+  absl::Status RenameDirectory(const std::string& from, const std::string& to) override {
+    // RENAME_NOREPLACE: an existing `to`, even an empty one, is never replaced.
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
+      return absl::OkStatus();
+    }
+    int err = errno;
+    if (err == EEXIST || err == ENOTEMPTY) {
+      return absl::AlreadyExistsError(absl::StrCat(to, ": already exists"));
+    }
+    return absl::InternalError(absl::StrCat(from, " -> ", to, ": ", std::strerror(err)));
+  }
+
+  absl::Status RemoveAll(const std::string& path) override {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    if (ec) return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
     return absl::OkStatus();
   }
 

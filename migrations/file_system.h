@@ -34,6 +34,20 @@ class FileSystem {
   // Creates `dir` and its missing parents; OK when it already exists.
   [[nodiscard]] virtual absl::Status CreateDirectories(const std::string& dir) = 0;
 
+  // A new, empty directory inside `parent` (which must exist), named
+  // `prefix` plus a unique suffix, that nobody else writes to; its path.
+  [[nodiscard]] virtual absl::StatusOr<std::string> MakeTempDirectory(
+      const std::string& parent, const std::string& prefix) = 0;
+
+  // Renames directory `from` to `to` in one step: readers see the old
+  // name or the new one, never a half-filled `to`. ALREADY_EXISTS, leaving
+  // both as they were, when `to` exists.
+  [[nodiscard]] virtual absl::Status RenameDirectory(const std::string& from,
+                                                     const std::string& to) = 0;
+
+  // Removes `path` and everything below it; OK when it does not exist.
+  [[nodiscard]] virtual absl::Status RemoveAll(const std::string& path) = 0;
+
   virtual bool Exists(const std::string& path) const = 0;
   virtual bool IsDirectory(const std::string& path) const = 0;
 };

@@ -5,6 +5,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "proto/log.h"
 
 namespace fleet::proto {
 
@@ -41,6 +43,14 @@ absl::StatusOr<int> HttpEndpoint::Start(const std::string& address) {
 void WritePortFile(const std::string& path, const std::string& contents) {
   std::ofstream(path + ".tmp") << contents;
   std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+void InitLogging(const std::string& program) {
+  auto logger = spdlog::stderr_logger_mt(program);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %n %v", spdlog::pattern_time_type::utc);
+  // Every line reaches the file at once: a killed process loses none.
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(std::move(logger));
 }
 
 }  // namespace fleet::proto

@@ -43,6 +43,12 @@ class HttpEndpoint {
 // Writes `contents` to `path` whole (through a temporary file and rename).
 void WritePortFile(const std::string& path, const std::string& contents);
 
+// Sends spdlog's default logger to stderr, one line per event:
+//   2026-12-02T18:06:16.123Z info fleet-controller rollout=r-1 tenant=t-01 event=...
+// in UTC. Events carry ids (rollout, tenant, agent address), never a
+// connection string or a secret. Call once, at the start of main.
+void InitLogging(const std::string& program);
+
 }  // namespace fleet::proto
 
 #endif  // FLEET_PROTO_SERVING_H_

@@ -201,8 +201,9 @@ TEST(ControllerBadInputTest, EveryCallRefusesBadInputAndChangesNothing) {
   controller::GrpcAgentClient agents(absl::Seconds(2));
   controller::Metrics metrics;
   controller::BundleGraphs graphs;
-  controller::Poller poller(**inventory, agents, metrics, {});
-  controller::RolloutRunner runner(**inventory, agents, graphs, {});
+  controller::RealClock clock;
+  controller::Poller poller(**inventory, agents, metrics, clock, {});
+  controller::RolloutRunner runner(**inventory, agents, graphs, clock, {});
   controller::Authorizer nobody_checked(std::nullopt);
   controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner,
                                             nobody_checked);

@@ -122,6 +122,39 @@ class InMemoryFileSystem final : public migrations::FileSystem {
     dirs_.insert({dir, true});
     return absl::OkStatus();
   }
+  absl::StatusOr<std::string> MakeTempDirectory(const std::string& parent,
+                                                const std::string& prefix) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string dir = absl::StrCat(parent, "/", prefix, ++temp_counter_);
+    dirs_.insert({dir, true});
+    return dir;
+  }
+  absl::Status RenameDirectory(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (dirs_.count(to)) return absl::AlreadyExistsError(to);
+    dirs_.erase(from);
+    dirs_.insert({to, true});
+    std::map<std::string, std::string> moved;
+    for (auto it = files_.begin(); it != files_.end();) {
+      if (it->first.rfind(from + "/", 0) == 0) {
+        moved[to + it->first.substr(from.size())] = it->second;
+        it = files_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    files_.insert(moved.begin(), moved.end());
+    return absl::OkStatus();
+  }
+  absl::Status RemoveAll(const std::string& path) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    dirs_.erase(path);
+    files_.erase(path);
+    for (auto it = files_.begin(); it != files_.end();) {
+      it = it->first.rfind(path + "/", 0) == 0 ? files_.erase(it) : std::next(it);
+    }
+    return absl::OkStatus();
+  }
   bool Exists(const std::string& path) const override {
     std::lock_guard<std::mutex> lock(mu_);
     return files_.count(path) > 0 || dirs_.count(path) > 0;
@@ -135,6 +168,7 @@ class InMemoryFileSystem final : public migrations::FileSystem {
   mutable std::mutex mu_;
   std::map<std::string, std::string> files_;
   std::map<std::string, bool> dirs_;
+  int temp_counter_ = 0;
 };
 
 }  // namespace fleet::testing
