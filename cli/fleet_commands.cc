@@ -19,6 +19,8 @@
 #include "fleet/v1/controller.grpc.pb.h"
 #include "migrations/bundle.h"
 #include "nlohmann/json.hpp"
+#include "cli/flags.h"
+#include "migrations/status_macros.h"
 #include "proto/convert.h"
 #include "proto/states.h"
 #include "proto/transport.h"
@@ -561,15 +563,10 @@ namespace fleet::cli {
 namespace {
 
 
+// Whole seconds of a duration flag of a rollout (at most 30 days).
 absl::StatusOr<int> Seconds(absl::string_view flag, const std::string& text) {
-  absl::Duration d;
-  double s;
-  if (absl::SimpleAtod(text, &s) && s >= 0) return static_cast<int>(s);
-  if (absl::ParseDuration(text, &d) && d >= absl::ZeroDuration()) {
-    return static_cast<int>(absl::ToInt64Seconds(d));
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat(flag, " takes a duration such as 10m, 30s or 0, not '", text, "'"));
+  ASSIGN_OR_RETURN(absl::Duration d, ParseDurationFlag(flag, text, absl::Hours(24 * 30)));
+  return static_cast<int>(absl::ToInt64Seconds(d));
 }
 
 // The spec: a TOML file first (--file), then the flags over it.

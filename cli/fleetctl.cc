@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <functional>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "cli/flags.h"
 #include "cli/fleet_commands.h"
 #include "cli/revision_format.h"
 #include "migrations/autogenerate.h"
@@ -385,15 +387,6 @@ int RunStamp(Context& ctx) {
 
 
 // ---- against a database ----
-
-absl::StatusOr<absl::Duration> ParseDurationFlag(absl::string_view name, absl::string_view text) {
-  absl::Duration d;
-  double seconds;
-  if (absl::SimpleAtod(text, &seconds) && seconds >= 0) return absl::Seconds(seconds);
-  if (absl::ParseDuration(text, &d) && d >= absl::ZeroDuration()) return d;
-  return absl::InvalidArgumentError(absl::StrCat(
-      name, " takes a duration such as 30s, 500ms or 2m (or seconds), not '", text, "'"));
-}
 
 std::string Actor() {
   std::string user = "unknown";
@@ -1233,6 +1226,10 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
       return kExitOk;
     }
     return UsageError(ctx, e.what());
+  }
+  if (const double t = ctx.options.fleet.timeout_seconds;
+      !std::isfinite(t) || t <= 0 || t > 7 * 24 * 3600) {
+    return UsageError(ctx, "--timeout takes seconds, more than 0 and at most 604800 (7 days)");
   }
   for (auto& [sub, run] : subcommands) {
     if (sub->parsed()) return run(ctx);

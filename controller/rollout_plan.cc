@@ -14,14 +14,20 @@
 namespace fleet::controller {
 namespace {
 
+constexpr int kMaxCount = 1000000;  // tenants in a rollout, at most
+
 // "N" or "N%": a count, or a share of `total` rounded up.
 absl::StatusOr<int> CountOrPercent(absl::string_view field, absl::string_view text, int total) {
   absl::string_view v = absl::StripAsciiWhitespace(text);
   bool percent = absl::ConsumeSuffix(&v, "%");
   double n;
-  if (!absl::SimpleAtod(v, &n) || n < 0 || (percent && n > 100) || (!percent && n != std::floor(n))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " takes a count N or a percentage N%, not '", text, "'"));
+  // Finite and in range before any conversion: "nan%", "inf" and "1e300"
+  // are refused here, never cast.
+  if (!absl::SimpleAtod(v, &n) || !std::isfinite(n) || n < 0 || (percent && n > 100) ||
+      (!percent && (n != std::floor(n) || n > kMaxCount))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " takes a count N (0 to ", kMaxCount, ") or a percentage N% (0% to 100%), not '",
+        text.substr(0, 64), "'"));
   }
   if (!percent) return static_cast<int>(n);
   return static_cast<int>(std::ceil(n * total / 100.0 - 1e-9));
@@ -32,11 +38,11 @@ absl::StatusOr<std::vector<double>> Waves(absl::string_view text) {
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
     part = absl::StripAsciiWhitespace(part);
     double n;
-    if (!absl::ConsumeSuffix(&part, "%") || !absl::SimpleAtod(part, &n) || n <= 0 || n > 100 ||
-        (!out.empty() && n <= out.back())) {
+    if (!absl::ConsumeSuffix(&part, "%") || !absl::SimpleAtod(part, &n) || !std::isfinite(n) ||
+        n <= 0 || n > 100 || (!out.empty() && n <= out.back())) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--waves takes increasing cumulative percentages ending at 100%, e.g. 10%,50%,100%; "
-          "not '", text, "'"));
+          "not '", text.substr(0, 64), "'"));
     }
     out.push_back(n);
   }

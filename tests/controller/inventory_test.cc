@@ -1,7 +1,11 @@
 #include "controller/inventory.h"
 
+#include <unistd.h>
+
 #include <sqlite3.h>
 
+#include "absl/strings/str_cat.h"
+#include "controller/inventory_lock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
@@ -98,6 +102,224 @@ TEST(InventoryTest, ReopensAndRefusesANewerSchema) {
   auto newer = OpenSqliteInventory(path);
   ASSERT_FALSE(newer.ok());
   EXPECT_THAT(newer.status().message(), HasSubstr("schema version 99 is newer"));
+}
+
+// A rollout r-1 over tenants t1 (wave 0) and t2, t3 (wave 1).
+void CreateRollout(Inventory& i, const std::string& id = "r-1",
+                   std::vector<std::string> tenants = {"t1", "t2", "t3"}) {
+  RolloutRecord r;
+  r.id = id;
+  r.state = fleet::v1::ROLLOUT_RUNNING;
+  r.spec_json = "{}";
+  r.bundle_digest = std::string(64, 'a');
+  r.waves = 2;
+  std::vector<RolloutTenantRecord> members;
+  for (size_t n = 0; n < tenants.size(); ++n) {
+    RolloutTenantRecord m;
+    m.rollout_id = id;
+    m.tenant_id = tenants[n];
+    m.agent = "a:1";
+    m.wave = n == 0 ? 0 : 1;
+    members.push_back(m);
+  }
+  ASSERT_TRUE(i.CreateRollout(r, members, AuditEntry{"", "op", "rollout started", id, "", ""}).ok());
+}
+
+TEST(InventoryTest, RolloutTransitionsAreCompareAndSet) {
+  TempDir dir;
+  auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
+  ASSERT_TRUE(inv.ok());
+  Inventory& i = **inv;
+  CreateRollout(i);
+  // An operator pauses; the runner, which read "running at wave 0", may
+  // not write over it: refused as ABORTED, and nothing changes.
+  RolloutTransition pause;
+  pause.id = "r-1";
+  pause.from = fleet::v1::ROLLOUT_RUNNING;
+  pause.to = fleet::v1::ROLLOUT_PAUSED;
+  pause.reason = "paused by op";
+  ASSERT_TRUE(i.TransitionRollout(pause).ok());
+  RolloutTransition advance;
+  advance.id = "r-1";
+  advance.from = fleet::v1::ROLLOUT_RUNNING;
+  advance.from_wave = 0;
+  advance.to = fleet::v1::ROLLOUT_RUNNING;
+  advance.wave = 1;
+  absl::Status stale = i.TransitionRollout(advance);
+  EXPECT_TRUE(absl::IsAborted(stale)) << stale;
+  EXPECT_THAT(stale.message(), HasSubstr("it is paused at wave 0, not running at wave 0"));
+  auto r = i.GetRollout("r-1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->state, fleet::v1::ROLLOUT_PAUSED);
+  EXPECT_EQ(r->wave, 0);
+  EXPECT_EQ(r->reason, "paused by op");
+  // The wave is compared too: a writer that read an older wave is refused.
+  RolloutTransition resume = pause;
+  std::swap(resume.from, resume.to);
+  resume.reason.reset();
+  ASSERT_TRUE(i.TransitionRollout(resume).ok());
+  ASSERT_TRUE(i.TransitionRollout(advance).ok());
+  EXPECT_TRUE(absl::IsAborted(i.TransitionRollout(advance)));
+  EXPECT_EQ(i.GetRollout("r-1")->wave, 1);
+  EXPECT_EQ(i.GetRollout("r-1")->reason, "paused by op");  // absent: unchanged
+  EXPECT_TRUE(absl::IsNotFound(i.TransitionRollout([] {
+                                  RolloutTransition t;
+                                  t.id = "r-nope";
+                                  return t;
+                                }())));
+}
+
+TEST(InventoryTest, ATenantStartsOnlyWhileItsRolloutRuns) {
+  TempDir dir;
+  auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
+  ASSERT_TRUE(inv.ok());
+  Inventory& i = **inv;
+  CreateRollout(i);
+  auto start = [&](const std::string& tenant) {
+    TenantStepWrite w;
+    w.step.rollout_id = "r-1";
+    w.step.tenant_id = tenant;
+    w.step.state = fleet::v1::TENANT_RUNNING;
+    w.from = fleet::v1::TENANT_PENDING;
+    w.while_rollout = fleet::v1::ROLLOUT_RUNNING;
+    return i.WriteTenantStep(w);
+  };
+  ASSERT_TRUE(start("t1").ok());
+  EXPECT_TRUE(absl::IsAborted(start("t1")));  // it moved: no longer pending
+  RolloutTransition abort;
+  abort.id = "r-1";
+  abort.from = fleet::v1::ROLLOUT_RUNNING;
+  abort.to = fleet::v1::ROLLOUT_ABORTED;
+  ASSERT_TRUE(i.TransitionRollout(abort).ok());
+  absl::Status refused = start("t2");
+  EXPECT_TRUE(absl::IsAborted(refused));
+  EXPECT_THAT(refused.message(), HasSubstr("it is pending in a aborted rollout"));
+  // The in-flight tenant still records its outcome, with its heads and
+  // the audit entry in the same write.
+  ASSERT_TRUE(i.AddAgent(A("a:1")).ok());
+  ASSERT_TRUE(i.ReplaceAgentTenants("a:1", {T("t1")}).ok());
+  TenantStepWrite done;
+  done.step.rollout_id = "r-1";
+  done.step.tenant_id = "t1";
+  done.step.state = fleet::v1::TENANT_SUCCEEDED;
+  done.step.heads = {"def"};
+  done.from = fleet::v1::TENANT_RUNNING;
+  done.record_heads = true;
+  done.audit = AuditEntry{"", "op", "upgrade succeeded", "r-1", "t1", "abc -> def"};
+  ASSERT_TRUE(i.WriteTenantStep(done).ok());
+  EXPECT_THAT(i.GetTenant("t1")->heads, ElementsAre("def"));
+  auto audit = i.TenantAudit("t1");
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ(audit->front().action, "upgrade succeeded");
+  auto steps = i.ListRolloutTenants("r-1");
+  ASSERT_TRUE(steps.ok());
+  EXPECT_EQ((*steps)[0].state, fleet::v1::TENANT_SUCCEEDED);
+  EXPECT_EQ((*steps)[1].state, fleet::v1::TENANT_PENDING);
+}
+
+TEST(InventoryTest, HaltAndTheTenantsToRollBackAreOneWrite) {
+  TempDir dir;
+  auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
+  ASSERT_TRUE(inv.ok());
+  Inventory& i = **inv;
+  CreateRollout(i);
+  for (auto [tenant, state] : {std::pair{"t1", fleet::v1::TENANT_SUCCEEDED},
+                               std::pair{"t2", fleet::v1::TENANT_FAILED}}) {
+    TenantStepWrite w;
+    w.step.rollout_id = "r-1";
+    w.step.tenant_id = tenant;
+    w.step.state = fleet::v1::TENANT_RUNNING;
+    w.from = fleet::v1::TENANT_PENDING;
+    ASSERT_TRUE(i.WriteTenantStep(w).ok());
+    w.step.state = state;
+    w.from = fleet::v1::TENANT_RUNNING;
+    ASSERT_TRUE(i.WriteTenantStep(w).ok());
+  }
+  RolloutTransition halt;
+  halt.id = "r-1";
+  halt.from = fleet::v1::ROLLOUT_RUNNING;
+  halt.from_wave = 0;  // what the runner read
+  halt.to = fleet::v1::ROLLOUT_ROLLING_BACK;
+  halt.reason = "wave 1 failed";
+  halt.tenants.push_back({{fleet::v1::TENANT_SUCCEEDED, fleet::v1::TENANT_FAILED,
+                           fleet::v1::TENANT_RUNNING},
+                          1,
+                          fleet::v1::TENANT_ROLLING_BACK});
+  ASSERT_TRUE(i.TransitionRollout(halt).ok());
+  auto steps = i.ListRolloutTenants("r-1");
+  ASSERT_TRUE(steps.ok());
+  // ...and only wave 1's moved tenants are marked; pending ones never moved.
+  EXPECT_EQ((*steps)[0].state, fleet::v1::TENANT_SUCCEEDED);
+  EXPECT_EQ((*steps)[1].state, fleet::v1::TENANT_ROLLING_BACK);
+  EXPECT_EQ((*steps)[2].state, fleet::v1::TENANT_PENDING);
+  // Repeated from the old state, the whole write is refused: no tenant moves.
+  halt.tenants[0].wave.reset();
+  EXPECT_TRUE(absl::IsAborted(i.TransitionRollout(halt)));
+  EXPECT_EQ((*i.ListRolloutTenants("r-1"))[0].state, fleet::v1::TENANT_SUCCEEDED);
+}
+
+TEST(InventoryTest, ARollbackRefusesTenantsHeldByAnotherActiveRollout) {
+  TempDir dir;
+  auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
+  ASSERT_TRUE(inv.ok());
+  Inventory& i = **inv;
+  CreateRollout(i, "r-1", {"t1", "t2"});
+  for (const char* tenant : {"t1", "t2"}) {
+    TenantStepWrite w;
+    w.step.rollout_id = "r-1";
+    w.step.tenant_id = tenant;
+    w.step.state = fleet::v1::TENANT_SUCCEEDED;
+    w.from = fleet::v1::TENANT_PENDING;
+    ASSERT_TRUE(i.WriteTenantStep(w).ok());
+  }
+  RolloutTransition done;
+  done.id = "r-1";
+  done.from = fleet::v1::ROLLOUT_RUNNING;
+  done.to = fleet::v1::ROLLOUT_SUCCEEDED;
+  ASSERT_TRUE(i.TransitionRollout(done).ok());
+  // A second rollout now holds t2: a new rollout over it is refused...
+  CreateRollout(i, "r-2", {"t2"});
+  RolloutRecord third;
+  third.id = "r-3";
+  third.state = fleet::v1::ROLLOUT_PENDING;
+  RolloutTenantRecord member;
+  member.rollout_id = "r-3";
+  member.tenant_id = "t2";
+  absl::Status busy = i.CreateRollout(third, {member}, std::nullopt);
+  EXPECT_TRUE(absl::IsAlreadyExists(busy));
+  EXPECT_THAT(busy.message(), HasSubstr("tenant t2 is in active rollout r-2"));
+  // ...and so is rolling r-1 back: it would move t2 against r-2.
+  RolloutTransition rollback;
+  rollback.id = "r-1";
+  rollback.from = fleet::v1::ROLLOUT_SUCCEEDED;
+  rollback.to = fleet::v1::ROLLOUT_ROLLING_BACK;
+  rollback.tenants.push_back(
+      {{fleet::v1::TENANT_SUCCEEDED}, std::nullopt, fleet::v1::TENANT_ROLLING_BACK});
+  rollback.refuse_busy_tenants = true;
+  absl::Status refused = i.TransitionRollout(rollback);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("tenants t2 (in rollout r-2)"));
+  EXPECT_EQ(i.GetRollout("r-1")->state, fleet::v1::ROLLOUT_SUCCEEDED);
+  EXPECT_EQ((*i.ListRolloutTenants("r-1"))[0].state, fleet::v1::TENANT_SUCCEEDED);
+  EXPECT_EQ(i.ListActiveRollouts()->size(), 1u);
+}
+
+TEST(InventoryLockTest, OneControllerPerInventoryNamingTheHolder) {
+  TempDir dir;
+  std::string path = dir.path() + "/f.sqlite";
+  auto first = InventoryLock::Acquire(path, "fleet-controller");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ((*first)->path(), path + ".lock");
+  // flock locks belong to open file descriptions: a second open in this
+  // process is refused like another process would be.
+  auto second = InventoryLock::Acquire(path, "fleet-controller");
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(second.status()));
+  EXPECT_THAT(second.status().message(),
+              HasSubstr(absl::StrCat("is in use by fleet-controller pid ", getpid(), " on host ")));
+  first->reset();
+  EXPECT_TRUE(InventoryLock::Acquire(path, "fleet-controller").ok());
 }
 
 }  // namespace

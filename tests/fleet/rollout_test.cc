@@ -24,15 +24,8 @@ std::string ExampleVersions() {
 
 class RolloutTest : public fleet::testing::FleetHarness {
  protected:
-  // The example plus one revision, written into this test's directory.
   std::string VersionsWith(const std::string& name, const std::string& text) {
-    std::string dir = dir_.path() + "/versions";
-    std::filesystem::create_directories(dir);
-    for (const auto& e : std::filesystem::directory_iterator(ExampleVersions())) {
-      std::filesystem::copy(e.path(), dir, std::filesystem::copy_options::overwrite_existing);
-    }
-    std::ofstream(dir + "/" + name) << text;
-    return dir;
+    return ExampleVersionsWith(name, text);
   }
 
   void UpgradeTo(const std::string& dsn, const std::string& target) {

@@ -3,6 +3,7 @@
 #ifndef FLEET_TESTS_TESTING_FLEET_HARNESS_H_
 #define FLEET_TESTS_TESTING_FLEET_HARNESS_H_
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -63,14 +64,18 @@ class FleetHarness : public PostgresTest {
     return p;
   }
 
-  // Starts the controller on a fresh (or the same) inventory.
-  std::unique_ptr<Process> StartController(const std::string& poll = "300ms") {
+  // Starts the controller on a fresh (or the same) inventory; `env` adds
+  // to its environment (FLEET_CRASH_AT=...).
+  std::unique_ptr<Process> StartController(const std::string& poll = "300ms",
+                                           std::vector<std::string> env = {}) {
     std::string port_file = dir_.path() + "/controller.port";
     std::remove(port_file.c_str());
-    auto p = std::make_unique<Process>(std::vector<std::string>{
-        FLEET_CONTROLLER_PATH, "--insecure", "--db", dir_.path() + "/fleet.sqlite", "--listen", "127.0.0.1:0",
-        "--http", "127.0.0.1:0", "--poll-interval", poll, "--agent-timeout", "5s", "--port-file",
-        port_file});
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{FLEET_CONTROLLER_PATH, "--insecure", "--db",
+                                 dir_.path() + "/fleet.sqlite", "--listen", "127.0.0.1:0",
+                                 "--http", "127.0.0.1:0", "--poll-interval", poll,
+                                 "--agent-timeout", "5s", "--port-file", port_file},
+        std::move(env));
     EXPECT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << p->Err();
     std::istringstream(ReadWhole(port_file)) >> grpc_port_ >> http_port_;
     controller_ = absl::StrCat("127.0.0.1:", grpc_port_);
@@ -120,6 +125,19 @@ class FleetHarness : public PostgresTest {
     EXPECT_EQ(r.code, 0) << r.err;
     auto j = nlohmann::json::parse(r.out, nullptr, false);
     return j.is_object() ? j["id"].get<std::string>() : "";
+  }
+
+  // examples/support-desk/versions plus one revision `name` with `text`,
+  // written into this test's directory; returns that directory.
+  std::string ExampleVersionsWith(const std::string& name, const std::string& text) {
+    std::string dir = dir_.path() + "/versions";
+    std::filesystem::create_directories(dir);
+    for (const auto& e : std::filesystem::directory_iterator(
+             std::string(FLEET_SOURCE_DIR) + "/examples/support-desk/versions")) {
+      std::filesystem::copy(e.path(), dir, std::filesystem::copy_options::overwrite_existing);
+    }
+    std::ofstream(dir + "/" + name) << text;
+    return dir;
   }
 
   // Upgrades `dsn` with examples/support-desk to each of `targets` in turn.

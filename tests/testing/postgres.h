@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/testing/wait.h"
 
 namespace fleet::testing {
 
@@ -43,17 +44,6 @@ inline void Exec(const std::string& dsn, const std::string& sql) {
   pqxx::connection c(dsn);
   pqxx::nontransaction tx(c);
   tx.exec(sql);
-}
-
-// Polls `condition` until it holds or `timeout` passes; true when it held.
-inline bool WaitFor(const std::function<bool()>& condition,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
 }
 
 class PostgresTest : public ::testing::Test {

@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <chrono>
@@ -24,8 +25,12 @@ namespace fleet::testing {
 
 class Process {
  public:
-  // args[0] is the program's path.
-  explicit Process(std::vector<std::string> args) : args_(std::move(args)) { Start(); }
+  // args[0] is the program's path; `env` ("NAME=value") is added to this
+  // process's environment for the child.
+  explicit Process(std::vector<std::string> args, std::vector<std::string> env = {})
+      : args_(std::move(args)), env_(std::move(env)) {
+    Start();
+  }
   ~Process() { Kill(); }
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -42,7 +47,17 @@ class Process {
     std::vector<char*> argv;
     for (std::string& a : args_) argv.push_back(a.data());
     argv.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid_, args_[0].c_str(), &actions, nullptr, argv.data(), environ), 0);
+    std::vector<char*> envp;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string name(*e, strcspn(*e, "="));
+      bool overridden = false;
+      for (const std::string& x : env_) overridden |= x.compare(0, name.size() + 1, name + "=") == 0;
+      if (!overridden) envp.push_back(*e);
+    }
+    for (std::string& x : env_) envp.push_back(x.data());
+    envp.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, args_[0].c_str(), &actions, nullptr, argv.data(), envp.data()),
+              0);
     posix_spawn_file_actions_destroy(&actions);
     waited_ = false;
   }
@@ -85,6 +100,7 @@ class Process {
     return s.str();
   }
   std::vector<std::string> args_;
+  std::vector<std::string> env_;
   TempDir dir_;
   std::string out_path_, err_path_;
   pid_t pid_ = -1;

@@ -1,0 +1,248 @@
+// FakeAgentClient: the controller's AgentClient for tests, shared by every
+// test of the runner, the poller and the service. Tenants live in memory;
+// an upgrade moves them along the real graph of the bundle they were sent.
+// A test can make it block inside Migrate until released, fail a tenant,
+// be unreachable, or restart and lose its bundle cache, and wait for each
+// of those to be reached: interleavings become steps, not races.
+#ifndef FLEET_TESTS_TESTING_FAKE_AGENT_CLIENT_H_
+#define FLEET_TESTS_TESTING_FAKE_AGENT_CLIENT_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "controller/agent_client.h"
+#include "migrations/bundle.h"
+#include "migrations/status_macros.h"
+
+namespace fleet::testing {
+
+class FakeAgentClient final : public controller::AgentClient {
+ public:
+  struct Call {
+    std::string method;  // Migrate, GetTenant, Verify, PutBundle, ListTenants, DiffTenant
+    std::string agent;
+    std::string tenant;
+    std::string target;  // Migrate: its target
+    bool upgrade = true;
+  };
+
+  void AddTenant(const std::string& agent, const std::string& id,
+                 std::vector<std::string> heads = {}) {
+    std::lock_guard<std::mutex> lock(mu_);
+    controller::TenantRecord t;
+    t.id = id;
+    t.agent = agent;
+    t.heads = std::move(heads);
+    tenants_[id] = t;
+    agents_[agent];
+  }
+
+  // Migrate of `tenant` waits inside the call until Release(tenant).
+  void Block(const std::string& tenant) {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocked_.insert(tenant);
+  }
+  void Release(const std::string& tenant) {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocked_.erase(tenant);
+    cv_.notify_all();
+  }
+  // Waits until a Migrate of `tenant` is blocked inside the call.
+  bool WaitUntilBlocked(const std::string& tenant,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return waiting_.count(tenant) > 0; });
+  }
+  // Upgrades of `tenant` fail with `error` (the tenant does not move).
+  void FailUpgrade(const std::string& tenant, absl::Status error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_upgrade_[tenant] = std::move(error);
+  }
+  // Downgrades of `tenant` fail with `error` (the tenant does not move).
+  void FailDowngrade(const std::string& tenant, absl::Status error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_downgrade_[tenant] = std::move(error);
+  }
+  // Verify of `tenant` reports these failures.
+  void SetVerifyFailures(const std::string& tenant, std::vector<std::string> failures) {
+    std::lock_guard<std::mutex> lock(mu_);
+    verify_failures_[tenant] = std::move(failures);
+  }
+  // Every call to `agent` fails UNAVAILABLE while set.
+  void SetUnreachable(const std::string& agent, bool unreachable) {
+    std::lock_guard<std::mutex> lock(mu_);
+    agents_[agent].unreachable = unreachable;
+  }
+  // The agent restarts: a new instance id and an empty bundle cache.
+  void Restart(const std::string& agent) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Agent& a = agents_[agent];
+    a.cached.clear();
+    ++a.instance;
+  }
+
+  std::vector<std::string> HeadsOf(const std::string& tenant) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tenants_.at(tenant).heads;
+  }
+  std::vector<Call> Calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  // Tenants whose upgrade (or downgrade) started, in order.
+  std::vector<std::string> Started(bool upgrade = true) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const Call& c : calls_) {
+      if (c.method == "Migrate" && c.upgrade == upgrade) out.push_back(c.tenant);
+    }
+    return out;
+  }
+  int CallsTo(const std::string& method) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const Call& c : calls_) n += c.method == method;
+    return n;
+  }
+
+  absl::StatusOr<controller::AgentListing> ListTenants(const std::string& address,
+                                                       const std::string& digest) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back({"ListTenants", address, "", "", true});
+    Agent& a = agents_[address];
+    if (a.unreachable) return Unreachable(address);
+    controller::AgentListing out;
+    out.instance_id = absl::StrCat(address, "#", a.instance);
+    out.bundle_missing = !digest.empty() && !a.cached.count(digest);
+    for (const auto& [id, t] : tenants_) {
+      if (t.agent == address) out.tenants.push_back(t);
+    }
+    return out;
+  }
+
+  absl::Status PutBundle(const std::string& address,
+                         const controller::BundleRecord& bundle) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back({"PutBundle", address, "", "", true});
+    Agent& a = agents_[address];
+    if (a.unreachable) return Unreachable(address);
+    if (!graphs_.count(bundle.digest)) {
+      auto g = migrations::BundleGraph(bundle.digest, bundle.files);
+      if (!g.ok()) return g.status();
+      graphs_[bundle.digest] = std::shared_ptr<const migrations::RevisionGraph>(*std::move(g));
+    }
+    a.cached.insert(bundle.digest);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<controller::TenantRecord> GetTenant(const std::string& address,
+                                                     const std::string& tenant_id,
+                                                     const std::string& digest) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back({"GetTenant", address, tenant_id, "", true});
+    ASSIGN_OR_RETURN(auto* t, Find(address, tenant_id, digest));
+    return *t;
+  }
+
+  absl::StatusOr<std::vector<std::string>> Verify(const std::string& address,
+                                                  const std::string& tenant_id,
+                                                  const std::string& digest) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back({"Verify", address, tenant_id, "", true});
+    RETURN_IF_ERROR(Find(address, tenant_id, digest).status());
+    return verify_failures_[tenant_id];
+  }
+
+  absl::StatusOr<fleet::v1::DiffTenantResponse> DiffTenant(const std::string& address,
+                                                          const std::string& tenant_id,
+                                                          const std::string& digest,
+                                                          const std::string&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back({"DiffTenant", address, tenant_id, "", true});
+    ASSIGN_OR_RETURN(auto* t, Find(address, tenant_id, digest));
+    fleet::v1::DiffTenantResponse out;
+    for (const auto& h : t->heads) out.add_compared_heads(h);
+    return out;
+  }
+
+  absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
+                                                   const MigrateCall& call) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    calls_.push_back({"Migrate", address, call.tenant_id, call.target, call.upgrade});
+    cv_.notify_all();
+    RETURN_IF_ERROR(Find(address, call.tenant_id, call.bundle_digest).status());
+    if (blocked_.count(call.tenant_id)) {
+      waiting_.insert(call.tenant_id);
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !blocked_.count(call.tenant_id); });
+      waiting_.erase(call.tenant_id);
+    }
+    // Looked up again: the agent may have been made unreachable meanwhile.
+    if (agents_[address].unreachable) return Unreachable(address);
+    controller::TenantRecord& tenant = tenants_.at(call.tenant_id);
+    auto& failures = call.upgrade ? fail_upgrade_ : fail_downgrade_;
+    if (auto f = failures.find(call.tenant_id); f != failures.end()) return f->second;
+    if (call.upgrade) {
+      auto plan = graphs_.at(call.bundle_digest)->PlanUpgrade(tenant.heads, call.target);
+      if (!plan.ok()) return plan.status();
+      tenant.heads = plan->end_heads;
+    } else if (!call.target.empty() && call.target[0] == '=') {
+      tenant.heads.clear();
+      for (absl::string_view h : absl::StrSplit(call.target.substr(1), ',', absl::SkipEmpty())) {
+        tenant.heads.emplace_back(h);
+      }
+    } else {
+      return absl::UnimplementedError("the fake downgrades only to =HEADS");
+    }
+    return tenant.heads;
+  }
+
+ private:
+  struct Agent {
+    bool unreachable = false;
+    int instance = 1;
+    std::set<std::string> cached;
+  };
+
+  static absl::Status Unreachable(const std::string& address) {
+    return absl::UnavailableError(absl::StrCat("agent ", address, ": connection refused"));
+  }
+
+  // The tenant, or why a call about it fails. Holds mu_.
+  absl::StatusOr<controller::TenantRecord*> Find(const std::string& address,
+                                                 const std::string& tenant,
+                                                 const std::string& digest) {
+    Agent& a = agents_[address];
+    if (a.unreachable) return Unreachable(address);
+    auto it = tenants_.find(tenant);
+    if (it == tenants_.end() || it->second.agent != address) {
+      return absl::NotFoundError(absl::StrCat("agent ", address, ": no tenant ", tenant));
+    }
+    if (!digest.empty() && !a.cached.count(digest)) {
+      return controller::BundleMissingError(address, digest);
+    }
+    return &it->second;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, controller::TenantRecord> tenants_;
+  std::map<std::string, Agent> agents_;
+  std::map<std::string, std::shared_ptr<const migrations::RevisionGraph>> graphs_;
+  std::set<std::string> blocked_, waiting_;
+  std::map<std::string, absl::Status> fail_upgrade_, fail_downgrade_;
+  std::map<std::string, std::vector<std::string>> verify_failures_;
+  std::vector<Call> calls_;
+};
+
+}  // namespace fleet::testing
+
+#endif  // FLEET_TESTS_TESTING_FAKE_AGENT_CLIENT_H_
