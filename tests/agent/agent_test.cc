@@ -2,6 +2,7 @@
 // server and real databases.
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "agent/agent_config.h"
@@ -93,6 +94,30 @@ TEST(AgentConfigTest, RefusesLiteralPasswordsAndBadTenants) {
               HasSubstr("lock_timeout: expected a duration"));
   auto syntax = ParseAgentConfig("agent.toml", "this is = = not toml", FakeEnv);
   EXPECT_THAT(std::string(syntax.status().message()), HasSubstr("agent.toml:1:"));
+}
+
+TEST(AgentConfigTest, NumbersAreFiniteAndInRangeOrTheKeyIsNamed) {
+  const std::string base = "versions_cache = \"/c\"\n";
+  for (const char* bad_text :
+       {"lock_timeout = nan", "lock_timeout = inf", "lock_timeout = -1", "lock_timeout = \"inf\"",
+        "lock_wait = 1e300", "statement_timeout = \"-5s\"", "lock_wait = \"48h\"",
+        "retries = 1.5", "retries = -1", "retries = 1000", "retries = \"3\"",
+        "max_concurrent_migrations = 0", "max_concurrent_reads = 257",
+        "max_concurrent_reads = nan"}) {
+    const std::string bad = bad_text;
+    auto c = ParseAgentConfig("agent.toml", base + bad + "\n", FakeEnv);
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(c.status())) << bad;
+    const std::string key = bad.substr(0, bad.find(' '));
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr("agent.toml: " + key)) << bad;
+  }
+  auto ok = ParseAgentConfig("agent.toml",
+                             base + "lock_timeout = 0.5\nretries = 0\nstatement_timeout = \"0s\"\n"
+                                    "[[tenants]]\nid = \"acme\"\ndsn_env = \"ACME_DSN\"\n",
+                             FakeEnv);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->lock_timeout, absl::Milliseconds(500));
+  EXPECT_EQ(ok->retries, 0);
 }
 
 class AgentServiceTest : public fleet::testing::PostgresTest {
@@ -248,6 +273,59 @@ TEST_F(AgentServiceTest, ACallerThatGoesAwayCancelsItsMigration) {
     return Query(Dsn(), "SELECT string_agg(version_num, ',') FROM alembic_version")[0][0] == "a1";
   }, std::chrono::seconds(10)));
   EXPECT_EQ(Query(Dsn(), "SELECT to_regclass('second') IS NULL")[0][0], "t");
+}
+
+// A cached bundle that no longer checks out (a crash, a disk error, a hand)
+// is removed and reported missing, with the marker that makes the
+// controller send it again; the next PutBundle makes the agent whole.
+TEST_F(AgentServiceTest, ADamagedCacheEntryIsRemovedAndFetchedAgain) {
+  TempDir cache;
+  AgentConfig config;
+  config.versions_cache = cache.path();
+  config.tenants.push_back({"acme", Dsn(), "dsn", "", "alembic_version", {}});
+  auto stub = Serve(config);
+  fleet::v1::Bundle bundle = Example();
+  fleet::v1::PutBundleRequest put;
+  *put.mutable_bundle() = bundle;
+  fleet::v1::PutBundleResponse put_resp;
+  ASSERT_TRUE(stub->PutBundle(Ctx().get(), put, &put_resp).ok());
+  // Nothing half-written stays behind: only the published entry.
+  std::vector<std::string> entries;
+  for (const auto& e : std::filesystem::directory_iterator(cache.path())) {
+    entries.push_back(e.path().filename().string());
+  }
+  EXPECT_THAT(entries, ElementsAre(bundle.digest()));
+  // A restarted agent (empty memory) finds a damaged file in its cache.
+  server_->Shutdown();
+  std::ofstream(cache.path() + "/" + bundle.digest() + "/" + bundle.files(0).filename(),
+                std::ios::app)
+      << "-- tampered\n";
+  stub = Serve(config);
+  fleet::v1::GetTenantRequest get;
+  get.set_tenant_id("acme");
+  get.set_bundle_digest(bundle.digest());
+  fleet::v1::TenantState state;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  grpc::Status missing = stub->GetTenant(&ctx, get, &state);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(missing.error_message(), HasSubstr("was damaged in this agent's cache and was removed"));
+  auto marker = ctx.GetServerTrailingMetadata().find("fleet-bundle-missing");
+  ASSERT_NE(marker, ctx.GetServerTrailingMetadata().end());
+  EXPECT_EQ(std::string(marker->second.data(), marker->second.size()), bundle.digest());
+  EXPECT_FALSE(std::filesystem::exists(cache.path() + "/" + bundle.digest()));
+  // Listing says so too, and reports this process's instance id.
+  fleet::v1::ListTenantsRequest list;
+  list.set_bundle_digest(bundle.digest());
+  fleet::v1::ListTenantsResponse listed;
+  ASSERT_TRUE(stub->ListTenants(Ctx().get(), list, &listed).ok());
+  EXPECT_TRUE(listed.bundle_missing());
+  EXPECT_EQ(listed.instance_id().size(), 16u);
+  // Sent again, it is whole and used.
+  ASSERT_TRUE(stub->PutBundle(Ctx().get(), put, &put_resp).ok());
+  ASSERT_TRUE(stub->GetTenant(Ctx().get(), get, &state).ok());
+  ASSERT_TRUE(stub->ListTenants(Ctx().get(), list, &listed).ok());
+  EXPECT_FALSE(listed.bundle_missing());
 }
 
 }  // namespace
