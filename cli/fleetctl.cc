@@ -519,7 +519,7 @@ int RunCurrent(Context& ctx) {
       std::string dsn = ctx.options.dsn.empty() && std::getenv("DATABASE_URL")
                             ? std::getenv("DATABASE_URL")
                             : ctx.options.dsn;
-      ctx.out << "Current revision(s) for " << migrations::RedactDsn(dsn) << ":\n";
+      ctx.out << "Current revision(s) for " << migrations::ConnectionName(dsn) << ":\n";
     }
     for (Index r : *current) {
       if (ctx.options.verbose) {

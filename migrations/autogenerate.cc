@@ -9,11 +9,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "migrations/dsn.h"
 #include "migrations/migrator.h"
-#include "migrations/sql_split.h"
+#include "migrations/sql_parse.h"
 #include "migrations/status_macros.h"
 
 namespace fleet::migrations {
@@ -92,7 +93,7 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
   try {
     conn = std::make_unique<pqxx::connection>(dev_dsn);
   } catch (const std::exception& e) {
-    return scrub(absl::StrCat("cannot connect to the dev database ", RedactDsn(dev_dsn)), e);
+    return scrub(absl::StrCat("cannot connect to the dev database ", ConnectionName(dev_dsn)), e);
   }
   const std::string suffix = RandomSuffix();
   const std::string heads_schema = absl::StrCat(kPrefix, suffix, "_heads");
@@ -116,7 +117,7 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
     tx.exec(absl::StrCat("CREATE SCHEMA ", tx.quote_name(declared_schema)));
     tx.commit();
   } catch (const std::exception& e) {
-    return scrub(absl::StrCat("preparing the dev database ", RedactDsn(dev_dsn)), e);
+    return scrub(absl::StrCat("preparing the dev database ", ConnectionName(dev_dsn)), e);
   }
   // Whatever happens next, both schemas go (an error here leaves them for
   // the next run, which drops them).
@@ -156,9 +157,19 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
     pqxx::work tx(*conn);
     tx.exec(absl::StrCat("SET LOCAL search_path TO ", tx.quote_name(declared_schema)));
     for (const DeclaredFile& f : declared) {
-      for (const SqlStatement& s : SplitSqlStatements(f.sql, 1)) {
+      auto statements = ParseSqlStatements(f.sql, 1);
+      if (!statements.ok()) {
+        absl::string_view message = statements.status().message();
+        absl::ConsumePrefix(&message, "line ");
+        return absl::InvalidArgumentError(absl::StrCat(f.path, ":", message));
+      }
+      for (const SqlStatement& s : *statements) {
+        if (s.transaction_control) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              f.path, ":", s.line, ": a declared schema holds no transaction control"));
+        }
         try {
-          tx.exec(s.sql);
+          tx.exec(std::string(StatementText(f.sql, s)));
         } catch (const pqxx::sql_error& e) {
           return absl::InvalidArgumentError(absl::StrCat(f.path, ":", s.line, ": ", PgMessage(e)));
         }
@@ -220,8 +231,13 @@ absl::StatusOr<SchemaCatalog> BuildExpected(pqxx::work& tx, const std::vector<co
   tx.exec(absl::StrCat("SET LOCAL search_path TO ", tx.quote_name(scratch)));
   static const std::regex concurrently("\\bCONCURRENTLY\\b", std::regex::icase);
   for (const Script* script : scripts) {
-    for (const SqlStatement& s : SplitSqlStatements(script->upgrade.sql, script->upgrade.line)) {
-      std::string sql = script->transactional ? s.sql : std::regex_replace(s.sql, concurrently, "");
+    for (const SqlStatement& s : script->upgrade.statements) {
+      // Everything runs inside this transaction, which is always rolled
+      // back: a non-transactional revision's COMMIT or BEGIN must not end
+      // it, and its CONCURRENTLY forms run plainly here.
+      if (s.transaction_control) continue;
+      std::string sql(StatementText(script->upgrade.sql, s));
+      if (s.concurrently) sql = std::regex_replace(sql, concurrently, "");
       try {
         tx.exec(sql);
       } catch (const pqxx::sql_error& e) {

@@ -1,6 +1,10 @@
 #include "migrations/dsn.h"
 
-#include "absl/strings/ascii.h"
+#include <libpq-fe.h>
+
+#include <map>
+#include <memory>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -8,131 +12,99 @@
 namespace fleet::migrations {
 namespace {
 
+struct OptionsFree {
+  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+};
+
 bool IsUrl(absl::string_view dsn) {
   return absl::StartsWith(dsn, "postgresql://") || absl::StartsWith(dsn, "postgres://");
 }
 
-std::string PercentDecode(absl::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && absl::ascii_isxdigit(s[i + 1]) &&
-        absl::ascii_isxdigit(s[i + 2])) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
+// keyword -> value of every option libpq found set.
+std::map<std::string, std::string> Values(const PQconninfoOption* options) {
+  std::map<std::string, std::string> out;
+  for (const PQconninfoOption* o = options; o != nullptr && o->keyword != nullptr; ++o) {
+    if (o->val != nullptr) out[o->keyword] = o->val;
   }
   return out;
 }
 
-// For a URL: [start, end) of the password inside the userinfo, if any.
-bool UrlPasswordSpan(absl::string_view dsn, size_t* start, size_t* end) {
-  size_t scheme = dsn.find("://");
-  size_t auth_end = dsn.find_first_of("/?#", scheme + 3);
-  if (auth_end == absl::string_view::npos) auth_end = dsn.size();
-  size_t at = dsn.rfind('@', auth_end);
-  if (at == absl::string_view::npos || at < scheme) return false;
-  size_t colon = dsn.find(':', scheme + 3);
-  if (colon == absl::string_view::npos || colon > at) return false;
-  *start = colon + 1;
-  *end = at;
-  return true;
-}
-
-// For a URL's query: the value spans of the password parameter.
-// For conninfo: the value spans of the password keyword, quoted or not.
-struct Span {
-  size_t start, end;
-};
-
-std::vector<Span> KeywordPasswordSpans(absl::string_view dsn) {
-  std::vector<Span> spans;
-  if (IsUrl(dsn)) {
-    size_t q = dsn.find('?');
-    while (q != absl::string_view::npos) {
-      size_t key = q + 1;
-      if (absl::StartsWith(dsn.substr(key), "password=")) {
-        size_t v = key + 9;
-        size_t e = dsn.find('&', v);
-        spans.push_back({v, e == absl::string_view::npos ? dsn.size() : e});
-      }
-      q = dsn.find('&', key);
-    }
-    return spans;
-  }
-  size_t i = 0;
-  while (i < dsn.size()) {
-    while (i < dsn.size() && absl::ascii_isspace(dsn[i])) ++i;
-    size_t key_start = i;
-    while (i < dsn.size() && dsn[i] != '=' && !absl::ascii_isspace(dsn[i])) ++i;
-    absl::string_view key = dsn.substr(key_start, i - key_start);
-    while (i < dsn.size() && absl::ascii_isspace(dsn[i])) ++i;
-    if (i >= dsn.size() || dsn[i] != '=') break;
-    ++i;
-    while (i < dsn.size() && absl::ascii_isspace(dsn[i])) ++i;
-    size_t v = i;
-    if (i < dsn.size() && dsn[i] == '\'') {
-      ++i;
-      while (i < dsn.size() && dsn[i] != '\'') i += dsn[i] == '\\' ? 2 : 1;
-      i = std::min(i + 1, dsn.size());
+// libpq's percent-encoding of a URL part, for scrubbing the form a
+// password may appear in inside a URL.
+std::string PercentEncode(absl::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
     } else {
-      while (i < dsn.size() && !absl::ascii_isspace(dsn[i])) i += dsn[i] == '\\' ? 2 : 1;
-      i = std::min(i, dsn.size());
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
     }
-    if (key == "password") spans.push_back({v, i});
   }
-  return spans;
+  return out;
 }
 
 }  // namespace
 
-std::string RedactDsn(absl::string_view dsn) {
-  std::vector<Span> spans = KeywordPasswordSpans(dsn);
-  size_t s, e;
-  if (IsUrl(dsn) && UrlPasswordSpan(dsn, &s, &e)) spans.push_back({s, e});
-  std::sort(spans.begin(), spans.end(), [](Span a, Span b) { return a.start > b.start; });
-  std::string out(dsn);
-  for (Span sp : spans) out.replace(sp.start, sp.end - sp.start, "***");
-  return out;
+std::string ConnectionInfo::Name() const {
+  return absl::StrCat(user, "@", host, ":", port, "/", dbname);
+}
+
+absl::StatusOr<ConnectionInfo> ParseConnectionString(absl::string_view dsn) {
+  const std::string text(dsn);
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, OptionsFree> parsed(PQconninfoParse(text.c_str(), &error));
+  // libpq's message may quote part of the string: it is not passed on.
+  if (error != nullptr) PQfreemem(error);
+  if (!parsed) {
+    return absl::InvalidArgumentError(
+        "libpq cannot parse the connection string (a URL, or key=value pairs where a value with "
+        "spaces or quotes is single-quoted and backslash-escaped)");
+  }
+  std::map<std::string, std::string> v = Values(parsed.get());
+  if (IsUrl(dsn) && v.count("user") == 0 && v.count("password") == 0 &&
+      dsn.find('@') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "the connection URL holds an '@' that does not end its user and password: "
+        "percent-encode '/' in a password as %2F (and any '@' elsewhere as %40)");
+  }
+  std::unique_ptr<PQconninfoOption, OptionsFree> defaults(PQconndefaults());
+  std::map<std::string, std::string> d = Values(defaults.get());
+  auto pick = [&](const char* key, const std::string& fallback) {
+    if (auto it = v.find(key); it != v.end() && !it->second.empty()) return it->second;
+    if (auto it = d.find(key); it != d.end() && !it->second.empty()) return it->second;
+    return fallback;
+  };
+  ConnectionInfo info;
+  info.user = pick("user", "?");
+  info.host = pick("host", pick("hostaddr", "localhost"));
+  info.port = pick("port", "5432");
+  info.dbname = pick("dbname", info.user);
+  if (auto it = v.find("password"); it != v.end()) info.password = it->second;
+  return info;
+}
+
+std::string ConnectionName(absl::string_view dsn) {
+  auto info = ParseConnectionString(dsn);
+  return info.ok() ? info->Name() : "an unparseable connection string";
 }
 
 std::string DsnPassword(absl::string_view dsn) {
-  size_t s, e;
-  if (IsUrl(dsn)) {
-    if (UrlPasswordSpan(dsn, &s, &e)) return PercentDecode(dsn.substr(s, e - s));
-    for (Span sp : KeywordPasswordSpans(dsn)) {
-      return PercentDecode(dsn.substr(sp.start, sp.end - sp.start));
-    }
-    return "";
-  }
-  for (Span sp : KeywordPasswordSpans(dsn)) {
-    absl::string_view v = dsn.substr(sp.start, sp.end - sp.start);
-    if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') v = v.substr(1, v.size() - 2);
-    std::string out;
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == '\\' && i + 1 < v.size()) ++i;
-      out.push_back(v[i]);
-    }
-    return out;
-  }
-  return "";
+  auto info = ParseConnectionString(dsn);
+  return info.ok() ? info->password : "";
 }
 
 std::string ScrubSecrets(absl::string_view message, absl::string_view dsn) {
   std::string out(message);
+  if (!dsn.empty() && absl::StrContains(out, dsn)) {
+    out = absl::StrReplaceAll(out, {{std::string(dsn), ConnectionName(dsn)}});
+  }
   std::string password = DsnPassword(dsn);
   if (!password.empty()) {
-    out = absl::StrReplaceAll(out, {{password, "***"}});
-    size_t s, e;
-    if (IsUrl(dsn) && UrlPasswordSpan(dsn, &s, &e)) {
-      std::string raw(dsn.substr(s, e - s));
-      if (!raw.empty()) out = absl::StrReplaceAll(out, {{raw, "***"}});
-    }
-  }
-  // Whole connection strings echoed back lose their password too.
-  if (absl::StrContains(out, dsn) && !dsn.empty()) {
-    out = absl::StrReplaceAll(out, {{std::string(dsn), RedactDsn(dsn)}});
+    out = absl::StrReplaceAll(out, {{password, "***"}, {PercentEncode(password), "***"}});
   }
   return out;
 }

@@ -1,6 +1,7 @@
-// Connection strings carry passwords. These helpers keep them out of every
-// message: a redacted form for display, and a scrubber for error texts that
-// might echo one back.
+// Connection strings carry passwords. libpq's own parser (PQconninfoParse)
+// reads them — URLs and key=value strings alike — and a connection is
+// named in every message as user@host:port/dbname built from the parsed
+// fields, never by the string itself.
 //
 // Pure functions; safe from any thread.
 #ifndef FLEET_MIGRATIONS_DSN_H_
@@ -8,20 +9,37 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace fleet::migrations {
 
-// `dsn` with any password value replaced by "***", in URLs (the userinfo
-// and the password parameter) and in key=value conninfo strings.
-std::string RedactDsn(absl::string_view dsn);
+// What a connection string says, as libpq reads it, with libpq's defaults
+// (the PG* environment, the operating-system user) for what it leaves out.
+struct ConnectionInfo {
+  std::string user, host, port, dbname;
+  std::string password;  // the literal password, "" when none: a secret
 
-// The password a libpq conninfo string or URL holds, or "" (percent-decoded
-// for URLs).
+  // "user@host:port/dbname": how the connection is shown.
+  std::string Name() const;
+};
+
+// INVALID_ARGUMENT, in words that never quote the string (a piece of it
+// may be a password), when libpq cannot parse it, or when it is a URL
+// with an '@' that libpq does not read as the end of its user and password
+// (a password holding an unencoded '/': libpq would take part of it for
+// the host, port or database).
+[[nodiscard]] absl::StatusOr<ConnectionInfo> ParseConnectionString(absl::string_view dsn);
+
+// ParseConnectionString(dsn)->Name(), or "an unparseable connection string".
+std::string ConnectionName(absl::string_view dsn);
+
+// The password the string holds as libpq reads it (percent-decoded in a
+// URL), or "".
 std::string DsnPassword(absl::string_view dsn);
 
-// `message` with every occurrence of `dsn`'s password (raw and
-// percent-encoded) replaced by "***".
+// `message` with every occurrence of `dsn` itself replaced by its name and
+// of its password (raw and percent-encoded) by "***".
 std::string ScrubSecrets(absl::string_view message, absl::string_view dsn);
 
 }  // namespace fleet::migrations

@@ -15,7 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "migrations/dsn.h"
-#include "migrations/sql_split.h"
+#include "migrations/sql_parse.h"
 #include "migrations/status_macros.h"
 
 namespace fleet::migrations {
@@ -86,10 +86,15 @@ class Migrator::Session {
 
   absl::Status Connect() {
     if (m_.cancelled_) return absl::CancelledError("cancelled");
+    // Parsed by libpq before anything connects: a string libpq would
+    // misread is refused without being echoed, and the connection is named
+    // by its fields.
+    auto info = ParseConnectionString(o_.dsn);
+    if (!info.ok()) return info.status();
     try {
       conn_ = std::make_unique<pqxx::connection>(o_.dsn);
     } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("cannot connect to ", RedactDsn(o_.dsn), ": ",
+      return absl::UnavailableError(absl::StrCat("cannot connect to ", info->Name(), ": ",
                                                  CleanMessage(e.what())));
     }
 #pragma GCC diagnostic push
@@ -123,9 +128,11 @@ class Migrator::Session {
                 "schema \"", schema, "\" does not exist in database ",
                 CurrentDatabase(tx), " (create it, or pass --create-schema)"));
           }
-          tx.exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", QuoteIdentifier(schema)));
+          tx.exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", tx.quote_name(schema)));
         }
-        tx.exec(absl::StrCat("SET search_path TO ", QuoteIdentifier(schema)));
+        // Quoted by libpq, always: a schema named "default" or "user" is
+        // that schema, not a keyword.
+        tx.exec(absl::StrCat("SET search_path TO ", tx.quote_name(schema)));
       } else {
         tx.exec("RESET search_path");  // a shared session may have pointed elsewhere
       }
@@ -149,9 +156,12 @@ class Migrator::Session {
     bool got = false;
     DbError err = Guard([&] {
       pqxx::nontransaction tx(*conn_);
+      // The key names database, schema and table quoted, so no two
+      // different triples ("a/b"."c" and "a"."b/c") share a lock.
       lock_key_ = tx.exec_params("SELECT hashtextextended($1, 0)",
-                                 absl::StrCat("fleet-migration/", database_, "/", schema_, "/",
-                                              o_.version_table))[0][0]
+                                 absl::StrCat("fleet-migration/", tx.quote_name(database_), "/",
+                                              tx.quote_name(schema_), "/",
+                                              tx.quote_name(o_.version_table)))[0][0]
                       .as<int64_t>();
       if (o_.lock_wait > absl::ZeroDuration()) {
         tx.exec(absl::StrCat("SET lock_timeout = '", Millis(o_.lock_wait), "'"));
@@ -191,9 +201,9 @@ class Migrator::Session {
     DbError err = Guard([&] {
       pqxx::work tx(*conn_);
       if (!Exists(tx, table_.name)) {
-        tx.exec(absl::StrCat("CREATE TABLE ", table_.QualifiedName(),
+        tx.exec(absl::StrCat("CREATE TABLE ", VersionTableName(),
                              " (version_num VARCHAR(32) NOT NULL, CONSTRAINT ",
-                             QuoteIdentifier(absl::StrCat(table_.name, "_pkc")),
+                             tx.quote_name(absl::StrCat(table_.name, "_pkc")),
                              " PRIMARY KEY (version_num))"));
       }
       if (!Exists(tx, kLogTable)) {
@@ -230,7 +240,7 @@ class Migrator::Session {
       state.has_version_table = Exists(tx, table_.name);
       if (state.has_version_table) {
         for (const auto& row : tx.exec(absl::StrCat("SELECT version_num FROM ",
-                                                    table_.QualifiedName()))) {
+                                                    VersionTableName()))) {
           state.heads.push_back(row[0].as<std::string>());
         }
       }
@@ -312,7 +322,7 @@ class Migrator::Session {
     DbError err = Guard([&] {
       CheckPid();
       pqxx::work tx(*conn_);
-      if (purge) tx.exec(absl::StrCat("DELETE FROM ", table_.QualifiedName()));
+      if (purge) tx.exec(absl::StrCat("DELETE FROM ", VersionTableName()));
       for (const Step& step : plan.steps) {
         ApplyVersionChanges(tx, step);
         std::string rev = step.to_revisions.empty() ? step.from_revisions.front()
@@ -421,15 +431,22 @@ class Migrator::Session {
     return tx.exec("SELECT current_database()")[0][0].as<std::string>();
   }
 
+  // Names passed as values, never spliced into SQL.
   bool Exists(pqxx::transaction_base& tx, absl::string_view table) {
-    return !tx.exec_params("SELECT to_regclass($1)",
-                           absl::StrCat(QuoteIdentifier(schema_), ".", QuoteIdentifier(table)))[0][0]
-                .is_null();
+    return tx
+        .exec_params("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN "
+                     "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 "
+                     "AND c.relname = $2)",
+                     schema_, std::string(table))[0][0]
+        .as<bool>();
   }
 
-  std::string LogTable() const {
-    return absl::StrCat(QuoteIdentifier(schema_), ".", QuoteIdentifier(kLogTable));
+  // schema.table, each quoted by libpq.
+  std::string Qualified(absl::string_view table) const {
+    return absl::StrCat(conn_->quote_name(schema_), ".", conn_->quote_name(std::string(table)));
   }
+  std::string LogTable() const { return Qualified(kLogTable); }
+  std::string VersionTableName() const { return Qualified(table_.name); }
 
   StepEvent EventFor(const Step& step) const {
     StepEvent e;
@@ -447,7 +464,7 @@ class Migrator::Session {
 
   void ApplyVersionChanges(pqxx::transaction_base& tx, const Step& step) {
     for (const VersionChange& c : step.version_changes) {
-      const std::string t = table_.QualifiedName();
+      const std::string t = VersionTableName();
       switch (c.kind) {
         case VersionChange::Kind::kInsert:
           tx.exec_params(absl::StrCat("INSERT INTO ", t, " (version_num) VALUES ($1)"), c.to);
@@ -514,7 +531,7 @@ class Migrator::Session {
       pqxx::connection fresh(o_.dsn);
       if (!o_.schema.empty()) {
         pqxx::nontransaction tx(fresh);
-        tx.exec(absl::StrCat("SET search_path TO ", QuoteIdentifier(o_.schema)));
+        tx.exec(absl::StrCat("SET search_path TO ", fresh.quote_name(o_.schema)));
       }
       write(fresh);
     } catch (const std::exception&) {
@@ -528,7 +545,6 @@ class Migrator::Session {
 
   absl::Status RunTransactional(const Step& step, absl::Time start) {
     const SqlSection& section = SectionFor(step);
-    std::vector<SqlStatement> statements = SplitSqlStatements(section.sql, section.line);
     const bool verify = step.direction == Direction::kUpgrade && step.script->verify.has_value();
     std::set<int> blockers;
     DbError err;
@@ -538,10 +554,10 @@ class Migrator::Session {
       err = Guard([&] {
         CheckPid();
         pqxx::work tx(*conn_);
-        for (const SqlStatement& st : statements) {
+        for (const SqlStatement& st : section.statements) {
           if (m_.cancelled_) throw CheckFailed("cancelled");
           line = st.line;
-          tx.exec(st.sql);
+          tx.exec(std::string(StatementText(section.sql, st)));
         }
         if (verify) {
           line = step.script->verify->line;
@@ -588,7 +604,6 @@ class Migrator::Session {
 
   absl::Status RunNonTransactional(const Step& step, absl::Time start) {
     const SqlSection& section = SectionFor(step);
-    std::vector<SqlStatement> statements = SplitSqlStatements(section.sql, section.line);
     int64_t log_id = 0;
     int line = section.line;
     DbError err = Guard([&] {
@@ -599,11 +614,11 @@ class Migrator::Session {
     });
     if (err) return ToStatus(err, absl::StrCat("before ", Where(step, line)));
     err = Guard([&] {
-      for (const SqlStatement& st : statements) {
+      for (const SqlStatement& st : section.statements) {
         CheckPid();
         line = st.line;
         pqxx::nontransaction tx(*conn_);
-        tx.exec(st.sql);
+        tx.exec(std::string(StatementText(section.sql, st)));
       }
       line = section.line;
       pqxx::work tx(*conn_);

@@ -3,15 +3,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "migrations/sql_parse.h"
 
 namespace fleet::migrations {
 
 std::string QuoteIdentifier(absl::string_view name) {
+  // PostgreSQL's quote_ident(): bare only when lower-case letters, digits
+  // and underscores, not starting with a digit, and not a keyword that
+  // cannot stand as an identifier (default, user, order, ...).
   bool plain = !name.empty() && !(name[0] >= '0' && name[0] <= '9');
   for (char c : name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) plain = false;
   }
-  if (plain) return std::string(name);
+  if (plain && !IsRestrictedKeyword(name)) return std::string(name);
   return absl::StrCat("\"", absl::StrReplaceAll(name, {{"\"", "\"\""}}), "\"");
 }
 

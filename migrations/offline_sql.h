@@ -23,7 +23,10 @@ struct VersionTable {
   std::string QualifiedName() const;
 };
 
-// A PostgreSQL identifier, double-quoted unless it is a plain lowercase name.
+// A PostgreSQL identifier for offline SQL, quoted as PostgreSQL's own
+// quote_ident() does: double-quoted unless a plain lowercase name that is
+// not a restricted keyword ("default" and "user" are quoted). Whatever runs
+// on a connection is quoted by libpq (quote_name) instead, always.
 std::string QuoteIdentifier(absl::string_view name);
 // A PostgreSQL string literal, single-quoted with quotes doubled.
 std::string QuoteLiteral(absl::string_view value);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "migrations/sql_parse.h"
 #include "migrations/status_macros.h"
 
 namespace fleet::migrations {
@@ -90,6 +91,34 @@ absl::Status ValidateName(absl::string_view what, absl::string_view id) {
 
 enum class Section { kHeader, kUpgrade, kDowngrade, kVerify };
 
+// "COMMIT", "START TRANSACTION", "CREATE INDEX": the statement's first
+// words (after comments), upper-cased, for messages.
+std::string LeadingWords(absl::string_view sql) {
+  std::vector<std::string> words;
+  size_t i = 0;
+  while (i < sql.size() && words.size() < 2) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(sql[i]))) {
+      ++i;
+    } else if (sql.substr(i, 2) == "--") {
+      while (i < sql.size() && sql[i] != '\n') ++i;
+    } else if (sql.substr(i, 2) == "/*") {
+      size_t end = sql.find("*/", i + 2);
+      i = end == absl::string_view::npos ? sql.size() : end + 2;
+    } else {
+      size_t start = i;
+      while (i < sql.size() && absl::ascii_isalpha(static_cast<unsigned char>(sql[i]))) ++i;
+      if (i == start) break;
+      words.push_back(absl::AsciiStrToUpper(sql.substr(start, i - start)));
+    }
+  }
+  // One word names transaction control; two name the rest ("DROP INDEX").
+  if (!words.empty() && (words[0] == "COMMIT" || words[0] == "ROLLBACK" || words[0] == "END" ||
+                         words[0] == "BEGIN" || words[0] == "ABORT")) {
+    words.resize(1);
+  }
+  return absl::StrJoin(words, " ");
+}
+
 }  // namespace
 
 absl::Status ValidateRevisionId(absl::string_view id) { return ValidateName("revision id", id); }
@@ -127,14 +156,25 @@ absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view byt
                                                "depends_on",     "message",       "create_date",
                                                "transactional"};
   int line_no = 0;
+  // A section's SQL is the file's bytes from the line after its marker to
+  // the next marker (or the end), exactly: that is what runs.
+  size_t line_start = 0;
+  size_t body_start = 0;
+  auto close_body = [&](size_t end) {
+    if (body != nullptr) *body = std::string(bytes.substr(body_start, end - body_start));
+  };
   for (absl::string_view line : absl::StrSplit(bytes, '\n')) {
     ++line_no;
+    const size_t this_line = line_start;
+    line_start += line.size() + 1;
     absl::string_view text = absl::StripTrailingAsciiWhitespace(line);
     absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(text);
     if (absl::ConsumePrefix(&trimmed, "--")) {
       absl::string_view comment = absl::StripLeadingAsciiWhitespace(trimmed);
       if (absl::ConsumePrefix(&comment, "migrate:")) {
         comment = absl::StripAsciiWhitespace(comment);
+        close_body(this_line);
+        body_start = std::min(line_start, bytes.size());
         std::optional<SqlSection>* target = nullptr;
         Section next;
         if (comment == "upgrade") {
@@ -236,24 +276,54 @@ absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view byt
       }
       continue;
     }
-    absl::StrAppend(body, text, "\n");
   }
+  close_body(bytes.size());
   if (script.revision_line == 0) {
     return LineError(path, 1, "missing '-- revision:' header");
   }
   if (script.upgrade.line == 0) {
     return LineError(path, line_no, "missing '-- migrate:upgrade' section");
   }
-  auto trim = [](std::string& sql) {
-    sql = std::string(absl::StripAsciiWhitespace(sql));
+  // Every section is read by PostgreSQL's own parser: a statement that
+  // does not parse, or that would escape the revision's transaction, is
+  // refused here (so at bundle push too), naming its line.
+  struct Named {
+    SqlSection* section;
+    const char* name;
+    bool is_verify;  // a verify query always runs inside a transaction
   };
-  trim(script.upgrade.sql);
-  if (script.downgrade) trim(script.downgrade->sql);
-  if (script.verify) {
-    trim(script.verify->sql);
-    if (script.verify->sql.empty()) {
-      return LineError(path, script.verify->line - 1, "empty '-- migrate:verify' section");
+  for (Named n : {Named{&script.upgrade, "upgrade", false},
+                  Named{script.downgrade ? &*script.downgrade : nullptr, "downgrade", false},
+                  Named{script.verify ? &*script.verify : nullptr, "verify", true}}) {
+    if (n.section == nullptr) continue;
+    auto statements = ParseSqlStatements(n.section->sql, n.section->line);
+    if (!statements.ok()) {
+      absl::string_view message = statements.status().message();
+      absl::ConsumePrefix(&message, "line ");
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", message));
     }
+    n.section->statements = *std::move(statements);
+    const bool in_transaction = script.transactional || n.is_verify;
+    for (const SqlStatement& st : n.section->statements) {
+      if (in_transaction && st.transaction_control) {
+        return LineError(
+            path, st.line,
+            absl::StrCat(LeadingWords(StatementText(n.section->sql, st)), " in the ", n.name,
+                         " section would end the transaction the revision runs in, and what "
+                         "ran before it would stay even if the revision fails; remove it",
+                         n.is_verify ? "" : " (or mark the revision 'transactional: false')"));
+      }
+      if (in_transaction && st.concurrently) {
+        return LineError(
+            path, st.line,
+            absl::StrCat(LeadingWords(StatementText(n.section->sql, st)),
+                         " ... CONCURRENTLY cannot run inside a transaction; mark the revision "
+                         "'-- transactional: false'"));
+      }
+    }
+  }
+  if (script.verify && script.verify->statements.empty()) {
+    return LineError(path, script.verify->line - 1, "empty '-- migrate:verify' section");
   }
   for (const std::string& down : script.down_revisions) {
     if (absl::Status s = ValidateRevisionId(down); !s.ok()) {
@@ -281,15 +351,14 @@ std::string FormatScript(const Script& script) {
   absl::StrAppend(&out, "-- message: ", script.message, "\n");
   absl::StrAppend(&out, "-- create_date: ", script.create_date, "\n");
   absl::StrAppend(&out, "-- transactional: ", script.transactional ? "true" : "false", "\n");
-  absl::StrAppend(&out, "\n-- migrate:upgrade\n", script.upgrade.sql,
-                  script.upgrade.sql.empty() ? "" : "\n");
-  if (script.downgrade) {
-    absl::StrAppend(&out, "\n-- migrate:downgrade\n", script.downgrade->sql,
-                    script.downgrade->sql.empty() ? "" : "\n");
-  }
-  if (script.verify) {
-    absl::StrAppend(&out, "\n-- migrate:verify\n", script.verify->sql, "\n");
-  }
+  // A new file's layout: each section's SQL without blank lines around it.
+  auto section = [&](absl::string_view marker, absl::string_view sql) {
+    sql = absl::StripAsciiWhitespace(sql);
+    absl::StrAppend(&out, "\n-- migrate:", marker, "\n", sql, sql.empty() ? "" : "\n");
+  };
+  section("upgrade", script.upgrade.sql);
+  if (script.downgrade) section("downgrade", script.downgrade->sql);
+  if (script.verify) section("verify", script.verify->sql);
   return out;
 }
 

@@ -14,14 +14,17 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "migrations/sql_parse.h"
 
 namespace fleet::migrations {
 
-// A section of SQL and the 1-based line its first body line sits on, so
-// errors raised when it runs can point into the file.
+// A section of SQL: the file's bytes between its marker line and the next
+// marker (exactly: that is what runs), the 1-based line its first byte sits
+// on, and its statements as PostgreSQL's parser split them.
 struct SqlSection {
   std::string sql;
   int line = 0;
+  std::vector<SqlStatement> statements;  // spans of `sql`
 };
 
 struct Script {
@@ -50,7 +53,11 @@ struct Script {
 };
 
 // Parses the bytes of one script file. `path` is used only in messages.
-// On failure the status (INVALID_ARGUMENT) reads "path:line: what is wrong".
+// On failure the status (INVALID_ARGUMENT) reads "path:line: what is wrong":
+// a header or section problem, SQL PostgreSQL 15's parser refuses, or, in a
+// transactional revision (and in every verify section), a statement that
+// would end the transaction (COMMIT, BEGIN, ...) or needs to run outside
+// one (CREATE INDEX CONCURRENTLY, ...).
 [[nodiscard]] absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view bytes);
 
 // OK when `id` can name a revision: non-empty, at most 32 characters, none of

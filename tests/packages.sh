@@ -7,7 +7,7 @@ fleet_packages=(
   libabsl-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libpqxx-dev libpg-query-dev postgresql-15
+  libpqxx-dev libpg-query-dev libprotobuf-c-dev postgresql-15
   libspdlog-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libsqlite3-dev libcpp-httplib-dev libyaml-cpp-dev

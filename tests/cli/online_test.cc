@@ -79,7 +79,7 @@ TEST_F(OnlineTest, UsageOfTheOnlineFlags) {
   auto bad = RunCli({"upgrade", "heads", "--dir", ExampleDir(), "--dsn", Dsn(), "--lock-wait",
                      "soon"});
   EXPECT_EQ(bad.code, kExitUsage);
-  EXPECT_THAT(bad.err, HasSubstr("--lock-wait takes a duration such as 30s"));
+  EXPECT_THAT(bad.err, HasSubstr("--lock-wait takes a duration from 0 to 8760h such as 30s"));
   auto unknown = RunCli({"upgrade", "nowhere", "--dir", ExampleDir(), "--dsn", Dsn()});
   EXPECT_EQ(unknown.code, kExitFailed);
   EXPECT_THAT(unknown.err, HasSubstr("Can't locate revision identified by 'nowhere'"));

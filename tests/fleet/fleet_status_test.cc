@@ -100,7 +100,7 @@ TEST_F(FleetStatusTest, ThirtyTenantsThreeAgentsEveryState) {
     auto s = Status();
     return s.is_object() && s["counts"].value("unreachable", 0) == 10 &&
            s["counts"].value("drift", 0) == 1;  // the bundle reached the agents
-  })) << Status().dump(2);
+  }, std::chrono::seconds(60))) << Status().dump(2);
 
   nlohmann::json status = Status();
   EXPECT_EQ(last_code_, 1);
@@ -153,7 +153,7 @@ TEST_F(FleetStatusTest, ThirtyTenantsThreeAgentsEveryState) {
   ASSERT_TRUE(WaitFor([&] {
     auto s = Status();
     return s.is_object() && s["counts"].value("unreachable", 0) == 0;
-  })) << Status().dump(2);
+  }, std::chrono::seconds(60))) << Status().dump(2);
   EXPECT_EQ(Status()["counts"]["lagging"], 15);
 }
 

@@ -10,7 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "migrations/script.h"
-#include "migrations/sql_split.h"
+#include "migrations/sql_parse.h"
 
 namespace {
 
@@ -44,8 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const SqlSection* section : {&script->upgrade, script->downgrade ? &*script->downgrade : nullptr,
                                     script->verify ? &*script->verify : nullptr}) {
     if (section == nullptr) continue;
-    for (const SqlStatement& s : SplitSqlStatements(section->sql, section->line)) {
+    for (const SqlStatement& s : section->statements) {
       Check(s.line >= 1 && s.line <= lines, "statement lines lie inside the file");
+      Check(s.offset + s.length <= section->sql.size(), "statements lie inside their section");
+      Check(bytes.find(section->sql) != std::string::npos, "a section is the file's bytes");
     }
   }
   return 0;

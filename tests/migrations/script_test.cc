@@ -43,13 +43,18 @@ TEST(ScriptTest, ParsesEveryHeaderAndSection) {
   EXPECT_EQ(s->message, "add satisfaction rating to tickets");
   EXPECT_EQ(s->create_date, "2026-11-24 10:00:00");
   EXPECT_FALSE(s->transactional);
-  EXPECT_EQ(s->upgrade.sql, "ALTER TABLE tickets ADD COLUMN satisfaction_rating integer;");
+  // A section is the file's bytes between the markers, exactly.
+  EXPECT_EQ(s->upgrade.sql, "ALTER TABLE tickets ADD COLUMN satisfaction_rating integer;\n\n");
+  ASSERT_EQ(s->upgrade.statements.size(), 1u);
+  EXPECT_EQ(StatementText(s->upgrade.sql, s->upgrade.statements[0]),
+            "ALTER TABLE tickets ADD COLUMN satisfaction_rating integer");
+  EXPECT_EQ(s->upgrade.statements[0].line, 11);
   EXPECT_EQ(s->upgrade.line, 11);
   ASSERT_TRUE(s->downgrade.has_value());
-  EXPECT_EQ(s->downgrade->sql, "ALTER TABLE tickets DROP COLUMN satisfaction_rating;");
+  EXPECT_EQ(s->downgrade->sql, "ALTER TABLE tickets DROP COLUMN satisfaction_rating;\n\n");
   EXPECT_EQ(s->downgrade->line, 14);
   ASSERT_TRUE(s->verify.has_value());
-  EXPECT_EQ(s->verify->sql, "SELECT true;");
+  EXPECT_EQ(s->verify->sql, "SELECT true;\n");
   EXPECT_EQ(s->checksum, Sha256Hex(kFull));
   EXPECT_EQ(s->revision_line, 1);
 }
@@ -131,6 +136,54 @@ TEST(ScriptTest, FormatScriptRoundTrips) {
   EXPECT_EQ(again->upgrade.sql, s->upgrade.sql);
   EXPECT_EQ(again->downgrade->sql, s->downgrade->sql);
   EXPECT_EQ(again->verify->sql, s->verify->sql);
+}
+
+TEST(ScriptTest, TheSqlThatRunsIsTheFilesBytes) {
+  // Trailing blanks and tabs inside a multi-line literal, and CRLF line
+  // ends, reach the statement untouched.
+  const std::string literal = "'line one   \r\n\tline two\t\r\n'";
+  const std::string text = "-- revision: a1\r\n-- migrate:upgrade\r\nINSERT INTO t VALUES (" +
+                           literal + ");  \r\n-- migrate:downgrade\r\nDELETE FROM t;\r\n";
+  auto s = ParseScript("v/a.sql", text);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_NE(text.find(s->upgrade.sql), std::string::npos);
+  ASSERT_EQ(s->upgrade.statements.size(), 1u);
+  EXPECT_EQ(StatementText(s->upgrade.sql, s->upgrade.statements[0]),
+            "INSERT INTO t VALUES (" + literal + ")");
+}
+
+TEST(ScriptTest, StatementsThatWouldEscapeTheTransactionAreRefusedWithTheirLine) {
+  const std::string head = "-- revision: a1\n-- migrate:upgrade\nCREATE TABLE t (x int);\n";
+  EXPECT_THAT(ErrorOf(head + "COMMIT;\nSELECT 1/0;\n"),
+              HasSubstr("v/x.sql:4: COMMIT in the upgrade section would end the transaction the "
+                        "revision runs in"));
+  for (const char* control : {"BEGIN", "START TRANSACTION", "END", "ROLLBACK", "ABORT",
+                              "PREPARE TRANSACTION 'x'"}) {
+    EXPECT_THAT(ErrorOf(head + control + ";\n"), HasSubstr("v/x.sql:4: ")) << control;
+  }
+  EXPECT_THAT(ErrorOf(head + "-- migrate:downgrade\nDROP TABLE t;\n  commit;\n"),
+              HasSubstr("v/x.sql:6: COMMIT in the downgrade section"));
+  EXPECT_THAT(ErrorOf(head + "CREATE INDEX CONCURRENTLY t_x ON t (x);\n"),
+              HasSubstr("v/x.sql:4: CREATE INDEX ... CONCURRENTLY cannot run inside a "
+                        "transaction; mark the revision '-- transactional: false'"));
+  // Savepoints stay inside the transaction: allowed.
+  EXPECT_TRUE(ParseScript("v/a.sql", head + "SAVEPOINT s;\nROLLBACK TO s;\nRELEASE s;\n").ok());
+  // A non-transactional revision runs statement by statement: allowed.
+  const std::string loose = "-- revision: a1\n-- transactional: false\n-- migrate:upgrade\n"
+                            "CREATE INDEX CONCURRENTLY t_x ON t (x);\nCOMMIT;\n";
+  EXPECT_TRUE(ParseScript("v/a.sql", loose).ok());
+  // A verify query always runs in a transaction.
+  EXPECT_THAT(ErrorOf(loose + "-- migrate:verify\nCOMMIT;\n"),
+              HasSubstr("v/x.sql:7: COMMIT in the verify section"));
+}
+
+TEST(ScriptTest, SqlThePostgresParserRefusesNamesItsLine) {
+  EXPECT_THAT(ErrorOf("-- revision: a1\n-- migrate:upgrade\nCREATE TABLE t (x int);\n\n"
+                      "ALTER TABEL t ADD y int;\n"),
+              HasSubstr("v/x.sql:5: syntax error at or near \"TABEL\""));
+  EXPECT_THAT(ErrorOf("-- revision: a1\n-- migrate:upgrade\nSELECT 1;\n-- migrate:downgrade\n"
+                      "SELECT 'unterminated;\n"),
+              HasSubstr("v/x.sql:5: unterminated quoted string"));
 }
 
 }  // namespace
