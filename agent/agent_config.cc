@@ -47,6 +47,32 @@ absl::Status KnownKeys(const std::string& where, const toml::table& table,
   return absl::OkStatus();
 }
 
+// A conninfo value, single-quoted with \ and ' escaped, as libpq reads it.
+std::string QuotedConninfoValue(absl::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\\' || c == '\'') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "'";
+}
+
+// A URL query value, percent-encoded.
+std::string PercentEncoded(absl::string_view v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : v) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(
@@ -158,21 +184,31 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
       tc.dsn = value;
       tc.dsn_source = absl::StrCat("env ", *dsn_env);
     } else if (service) {
-      tc.dsn = absl::StrCat("service=", *service);
+      tc.dsn = absl::StrCat("service=", QuotedConninfoValue(*service));
       tc.dsn_source = absl::StrCat("service ", *service);
     } else {
-      if (!migrations::DsnPassword(*dsn).empty() && !allow_plaintext_password) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ": dsn holds a literal password; keep it out of the file: use dsn_env, a "
-                   "libpq service file, or a passfile (passfile = \"...\"), or start with "
-                   "--allow-plaintext-password"));
-      }
       tc.dsn = *dsn;
       tc.dsn_source = "dsn";
     }
     if (auto passfile = t->at_path("passfile").value<std::string>()) {
-      tc.dsn = absl::StrCat(tc.dsn, tc.dsn.find("://") != std::string::npos ? "" : " passfile=",
-                            tc.dsn.find("://") != std::string::npos ? "" : *passfile);
+      const bool url = tc.dsn.find("://") != std::string::npos;
+      tc.dsn = url ? absl::StrCat(tc.dsn, tc.dsn.find('?') == std::string::npos ? "?" : "&",
+                                  "passfile=", PercentEncoded(*passfile))
+                   : absl::StrCat(tc.dsn, " passfile=", QuotedConninfoValue(*passfile));
+    }
+    // libpq reads the string now, not at the first connection: a string it
+    // cannot read, or reads otherwise than it looks (see dsn.h), is named by
+    // where it came from, never shown.
+    auto parsed = migrations::ParseConnectionString(tc.dsn);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, " (", tc.dsn_source, "): ", parsed.status().message()));
+    }
+    if (dsn && !parsed->password.empty() && !allow_plaintext_password) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": dsn holds a literal password; keep it out of the file: use dsn_env, a "
+                 "libpq service file, or a passfile (passfile = \"...\"), or start with "
+                 "--allow-plaintext-password"));
     }
     tc.schema = t->at_path("schema").value_or(std::string());
     tc.version_table = t->at_path("version_table").value_or(std::string("alembic_version"));

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -65,11 +66,18 @@ absl::StatusOr<ConnectionInfo> ParseConnectionString(absl::string_view dsn) {
         "spaces or quotes is single-quoted and backslash-escaped)");
   }
   std::map<std::string, std::string> v = Values(parsed.get());
-  if (IsUrl(dsn) && v.count("user") == 0 && v.count("password") == 0 &&
-      dsn.find('@') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        "the connection URL holds an '@' that does not end its user and password: "
-        "percent-encode '/' in a password as %2F (and any '@' elsewhere as %40)");
+  // In a URL, a raw '@' is the end of the user and password, once. A
+  // second one, or one libpq did not read as that end (a password with an
+  // unencoded '/'), means libpq would take part of a password for the host,
+  // port or database: refused, so that no name built from them shows it.
+  if (IsUrl(dsn)) {
+    const size_t ats = std::count(dsn.begin(), dsn.end(), '@');
+    const bool userinfo = v.count("user") > 0 || v.count("password") > 0;
+    if (ats > 1 || (ats == 1 && !userinfo)) {
+      return absl::InvalidArgumentError(
+          "the connection URL holds an '@' that does not end its user and password: "
+          "percent-encode '@' in a password as %40 and '/' as %2F");
+    }
   }
   std::unique_ptr<PQconninfoOption, OptionsFree> defaults(PQconndefaults());
   std::map<std::string, std::string> d = Values(defaults.get());

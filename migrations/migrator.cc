@@ -201,14 +201,14 @@ class Migrator::Session {
     DbError err = Guard([&] {
       pqxx::work tx(*conn_);
       if (!Exists(tx, table_.name)) {
-        tx.exec(absl::StrCat("CREATE TABLE ", VersionTableName(),
+        tx.exec(absl::StrCat("CREATE TABLE ", VersionTableName(tx),
                              " (version_num VARCHAR(32) NOT NULL, CONSTRAINT ",
                              tx.quote_name(absl::StrCat(table_.name, "_pkc")),
                              " PRIMARY KEY (version_num))"));
       }
       if (!Exists(tx, kLogTable)) {
         tx.exec(absl::StrCat(
-            "CREATE TABLE ", LogTable(),
+            "CREATE TABLE ", LogTable(tx),
             " (id bigserial PRIMARY KEY,"
             " revision varchar(32) NOT NULL,"
             " direction text NOT NULL CHECK (direction IN ('upgrade', 'downgrade', 'stamp')),"
@@ -240,15 +240,15 @@ class Migrator::Session {
       state.has_version_table = Exists(tx, table_.name);
       if (state.has_version_table) {
         for (const auto& row : tx.exec(absl::StrCat("SELECT version_num FROM ",
-                                                    VersionTableName()))) {
+                                                    VersionTableName(tx)))) {
           state.heads.push_back(row[0].as<std::string>());
         }
       }
       if (!Exists(tx, kLogTable)) return;
       const std::string vt = tx.quote(o_.version_table);
       pqxx::result dirty = tx.exec(absl::StrCat(
-          "SELECT revision, error FROM ", LogTable(), " WHERE outcome = 'dirty' AND version_table = ",
-          vt, " AND id > coalesce((SELECT max(id) FROM ", LogTable(),
+          "SELECT revision, error FROM ", LogTable(tx), " WHERE outcome = 'dirty' AND version_table = ",
+          vt, " AND id > coalesce((SELECT max(id) FROM ", LogTable(tx),
           " WHERE direction = 'stamp' AND outcome = 'ok' AND version_table = ", vt,
           "), 0) ORDER BY id DESC LIMIT 1"));
       if (!dirty.empty()) {
@@ -265,7 +265,7 @@ class Migrator::Session {
       }
       pqxx::result last = tx.exec(absl::StrCat(
           "SELECT revision, direction, outcome, coalesce(finished_at, started_at)::text FROM ",
-          LogTable(), " WHERE version_table = ", vt, " ORDER BY id DESC LIMIT 1"));
+          LogTable(tx), " WHERE version_table = ", vt, " ORDER BY id DESC LIMIT 1"));
       if (!last.empty()) {
         state.last_revision = last[0][0].as<std::string>();
         state.last_direction = last[0][1].as<std::string>();
@@ -274,7 +274,7 @@ class Migrator::Session {
       }
       if (with_drift) {
         for (const auto& row : tx.exec(absl::StrCat(
-                 "SELECT DISTINCT ON (revision) revision, checksum FROM ", LogTable(),
+                 "SELECT DISTINCT ON (revision) revision, checksum FROM ", LogTable(tx),
                  " WHERE direction IN ('upgrade', 'stamp') AND outcome = 'ok' AND checksum <> '' "
                  "AND version_table = ", vt, " ORDER BY revision, id DESC"))) {
           recorded.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
@@ -322,7 +322,7 @@ class Migrator::Session {
     DbError err = Guard([&] {
       CheckPid();
       pqxx::work tx(*conn_);
-      if (purge) tx.exec(absl::StrCat("DELETE FROM ", VersionTableName()));
+      if (purge) tx.exec(absl::StrCat("DELETE FROM ", VersionTableName(tx)));
       for (const Step& step : plan.steps) {
         ApplyVersionChanges(tx, step);
         std::string rev = step.to_revisions.empty() ? step.from_revisions.front()
@@ -441,12 +441,14 @@ class Migrator::Session {
         .as<bool>();
   }
 
-  // schema.table, each quoted by libpq.
-  std::string Qualified(absl::string_view table) const {
-    return absl::StrCat(conn_->quote_name(schema_), ".", conn_->quote_name(std::string(table)));
+  // schema.table, each quoted by libpq on the connection `tx` runs on.
+  std::string Qualified(pqxx::transaction_base& tx, absl::string_view table) const {
+    return absl::StrCat(tx.quote_name(schema_), ".", tx.quote_name(std::string(table)));
   }
-  std::string LogTable() const { return Qualified(kLogTable); }
-  std::string VersionTableName() const { return Qualified(table_.name); }
+  std::string LogTable(pqxx::transaction_base& tx) const { return Qualified(tx, kLogTable); }
+  std::string VersionTableName(pqxx::transaction_base& tx) const {
+    return Qualified(tx, table_.name);
+  }
 
   StepEvent EventFor(const Step& step) const {
     StepEvent e;
@@ -464,7 +466,7 @@ class Migrator::Session {
 
   void ApplyVersionChanges(pqxx::transaction_base& tx, const Step& step) {
     for (const VersionChange& c : step.version_changes) {
-      const std::string t = VersionTableName();
+      const std::string t = VersionTableName(tx);
       switch (c.kind) {
         case VersionChange::Kind::kInsert:
           tx.exec_params(absl::StrCat("INSERT INTO ", t, " (version_num) VALUES ($1)"), c.to);
@@ -499,7 +501,7 @@ class Migrator::Session {
                     absl::string_view outcome, const std::string& error) {
     bool finished = outcome != "dirty";
     return tx
-        .exec_params(absl::StrCat("INSERT INTO ", LogTable(),
+        .exec_params(absl::StrCat("INSERT INTO ", LogTable(tx),
                                   " (revision, direction, checksum, started_at, finished_at, "
                                   "duration_ms, outcome, error, actor, rollout_id, version_table) "
                                   "VALUES ($1, $2, $3, $4::timestamptz, ",
@@ -630,7 +632,7 @@ class Migrator::Session {
         }
       }
       ApplyVersionChanges(tx, step);
-      tx.exec_params(absl::StrCat("UPDATE ", LogTable(),
+      tx.exec_params(absl::StrCat("UPDATE ", LogTable(tx),
                                   " SET outcome = 'ok', error = '', finished_at = "
                                   "clock_timestamp(), duration_ms = $2 WHERE id = $1"),
                      log_id, absl::ToInt64Milliseconds(absl::Now() - start));
@@ -644,7 +646,7 @@ class Migrator::Session {
     try {
       pqxx::connection& c = *conn_;
       pqxx::nontransaction tx(c);
-      tx.exec_params(absl::StrCat("UPDATE ", LogTable(),
+      tx.exec_params(absl::StrCat("UPDATE ", LogTable(tx),
                                   " SET error = $2, finished_at = clock_timestamp(), "
                                   "duration_ms = $3 WHERE id = $1"),
                      log_id, ScrubSecrets(message, o_.dsn),

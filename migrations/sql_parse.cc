@@ -158,8 +158,8 @@ absl::StatusOr<std::vector<SqlStatement>> ParseSqlStatements(absl::string_view s
     size_t first_token = SkipBlanks(text, begin);
     if (first_token >= end) continue;
     SqlStatement s;
-    s.offset = begin;
-    s.length = end - begin;
+    s.offset = first_token;
+    s.length = end - first_token;
     s.line = first_line + LinesBefore(text, first_token);
     s.kind = NodeName(raw->stmt);
     s.transaction_control = IsTransactionControl(raw->stmt);

@@ -19,8 +19,8 @@
 namespace fleet::migrations {
 
 struct SqlStatement {
-  size_t offset = 0;  // of its first byte in the text it was parsed from
-  size_t length = 0;  // its bytes, without the terminating semicolon
+  size_t offset = 0;  // of its first token in the text it was parsed from
+  size_t length = 0;  // its bytes from there, without the terminating semicolon
   int line = 0;       // 1-based line of its first token in the file
   // The statement's parse node, as PostgreSQL names it in snake case:
   // "create_stmt", "index_stmt", "transaction_stmt", "select_stmt".

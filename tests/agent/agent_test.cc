@@ -4,14 +4,19 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include "absl/strings/str_format.h"
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "migrations/bundle.h"
+#include "migrations/dsn.h"
 #include "proto/convert.h"
 #include "tests/testing/postgres.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fleet::agent {
@@ -56,9 +61,9 @@ passfile = "/etc/fleet/pgpass"
   EXPECT_EQ(c->tenants[0].dsn, "host=db1 dbname=acme password=from-env");
   EXPECT_EQ(c->tenants[0].dsn_source, "env ACME_DSN");
   EXPECT_EQ(c->tenants[0].labels.at("tier"), "gold");
-  EXPECT_EQ(c->tenants[1].dsn, "service=globex");
+  EXPECT_EQ(c->tenants[1].dsn, "service='globex'");
   EXPECT_EQ(c->tenants[1].schema, "tenant_globex");
-  EXPECT_EQ(c->tenants[2].dsn, "host=db2 dbname=initech user=app passfile=/etc/fleet/pgpass");
+  EXPECT_EQ(c->tenants[2].dsn, "host=db2 dbname=initech user=app passfile='/etc/fleet/pgpass'");
 }
 
 TEST(AgentConfigTest, RefusesLiteralPasswordsAndBadTenants) {
@@ -79,6 +84,16 @@ TEST(AgentConfigTest, RefusesLiteralPasswordsAndBadTenants) {
               HasSubstr("agent.toml: [tls]: unknown key 'allowed'"));
   EXPECT_THAT(err("[[tenants]]\nid = \"a\"\ndsn = \"postgresql://u:hunter2@h/db\"\n"),
               HasSubstr("or start with --allow-plaintext-password"));
+  // libpq's parser decides: '?' and '#' in a URL's password are part of it.
+  for (const char* url : {"postgresql://u:hun?ter2@h/db", "postgresql://u:hun#ter2@h/db"}) {
+    EXPECT_THAT(err(absl::StrCat("[[tenants]]\nid = \"a\"\ndsn = \"", url, "\"\n")),
+                HasSubstr("dsn holds a literal password"))
+        << url;
+  }
+  // A URL libpq would misread is refused without being shown.
+  std::string misread = err("[[tenants]]\nid = \"a\"\ndsn = \"postgresql://u:zq/xy@h/db\"\n");
+  EXPECT_THAT(misread, HasSubstr("agent.toml: tenant a (dsn): the connection URL holds an '@'"));
+  EXPECT_THAT(misread, ::testing::Not(HasSubstr("zq")));
   auto allowed = ParseAgentConfig(
       "agent.toml", "versions_cache = \"/c\"\n[[tenants]]\nid = \"a\"\ndsn = \"host=h password=pw\"\n",
       FakeEnv, /*allow_plaintext_password=*/true);
@@ -94,6 +109,17 @@ TEST(AgentConfigTest, RefusesLiteralPasswordsAndBadTenants) {
               HasSubstr("lock_timeout: expected a duration"));
   auto syntax = ParseAgentConfig("agent.toml", "this is = = not toml", FakeEnv);
   EXPECT_THAT(std::string(syntax.status().message()), HasSubstr("agent.toml:1:"));
+}
+
+TEST(AgentConfigTest, APassfileJoinsAUrlAsAQueryParameter) {
+  auto c = ParseAgentConfig("agent.toml",
+                            "versions_cache = \"/c\"\n[[tenants]]\nid = \"a\"\n"
+                            "dsn = \"postgresql://app@db/acme?sslmode=require\"\n"
+                            "passfile = \"/etc/fleet/pg pass\"\n",
+                            FakeEnv);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->tenants[0].dsn,
+            "postgresql://app@db/acme?sslmode=require&passfile=/etc/fleet/pg%20pass");
 }
 
 TEST(AgentConfigTest, NumbersAreFiniteAndInRangeOrTheKeyIsNamed) {
@@ -136,6 +162,7 @@ class AgentServiceTest : public fleet::testing::PostgresTest {
 
   std::unique_ptr<AgentServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::ostringstream log_stream_;
 
   fleet::v1::Bundle Example() {
     auto files = migrations::ReadBundleFiles(
@@ -326,6 +353,130 @@ TEST_F(AgentServiceTest, ADamagedCacheEntryIsRemovedAndFetchedAgain) {
   ASSERT_TRUE(stub->GetTenant(Ctx().get(), get, &state).ok());
   ASSERT_TRUE(stub->ListTenants(Ctx().get(), list, &listed).ok());
   EXPECT_FALSE(listed.bundle_missing());
+}
+
+// A password of every printable character, written every way a user may
+// write it (key=value, a URL raw, a URL percent-encoded), goes through
+// libpq's parser, the agent's config and every agent call that fails on
+// its tenant, and none of it comes back: not in a reply, an error or a log
+// line. The password's three pieces are searched for separately, so that
+// a string cut in the wrong place is caught too.
+TEST_F(AgentServiceTest, NoPasswordOfAnyPrintableCharacterLeavesTheAgent) {
+  const std::vector<std::string> pieces = {"Qz7", "Kw9", "Vt4"};
+  auto password = [&](char c) { return absl::StrCat(pieces[0], std::string(1, c), pieces[1],
+                                                    std::string(1, c), pieces[2]); };
+  auto percent = [](const std::string& v) {
+    std::string out;
+    for (unsigned char ch : v) out += absl::StrFormat("%%%02X", ch);
+    return out;
+  };
+  auto toml_string = [](const std::string& v) {
+    std::string out = "\"";
+    for (char ch : v) {
+      if (ch == '"' || ch == '\\') out.push_back('\\');
+      out.push_back(ch);
+    }
+    return out + "\"";
+  };
+  std::string output;  // everything that left: errors, replies, log lines
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_stream_);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("agent-test", sink));
+
+  TempDir cache;
+  std::string toml = absl::StrCat("versions_cache = ", toml_string(cache.path()), "\n");
+  int accepted = 0;
+  for (char c = 0x20; c < 0x7f; ++c) {
+    const std::string pw = password(c);
+    std::string kv_value;
+    for (char ch : pw) {
+      if (ch == '\\' || ch == '\'') kv_value.push_back('\\');
+      kv_value.push_back(ch);
+    }
+    const std::vector<std::string> forms = {
+        absl::StrCat("host=127.0.0.1 port=1 user=u dbname=d password='", kv_value, "'"),
+        absl::StrCat("postgresql://u:", percent(pw), "@127.0.0.1:1/d"),
+        absl::StrCat("postgresql://u:", pw, "@127.0.0.1:1/d")};
+    for (size_t f = 0; f < forms.size(); ++f) {
+      const std::string& dsn = forms[f];
+      const std::string id = absl::StrFormat("t-%02x-%d", c, f);
+      std::string one = absl::StrCat("versions_cache = \"/c\"\n[[tenants]]\nid = \"", id,
+                                     "\"\ndsn = ", toml_string(dsn), "\n");
+      // Refused in a file without the flag, accepted (or refused as
+      // unreadable) with it; either way the message keeps the secret.
+      auto refused = ParseAgentConfig("agent.toml", one, FakeEnv, false);
+      ASSERT_FALSE(refused.ok()) << dsn;
+      output += std::string(refused.status().message()) + "\n";
+      auto single = ParseAgentConfig("agent.toml", one, FakeEnv, true);
+      if (!single.ok()) {
+        output += std::string(single.status().message()) + "\n";
+        continue;
+      }
+      EXPECT_EQ(migrations::DsnPassword(dsn), pw) << "form " << f << " of " << c;
+      output += migrations::ConnectionName(dsn) + "\n";
+      absl::StrAppend(&toml, "[[tenants]]\nid = \"", id, "\"\ndsn = ", toml_string(dsn), "\n");
+      ++accepted;
+    }
+  }
+  // Every key=value and percent-encoded form works; raw URLs only where
+  // libpq reads them so.
+  EXPECT_GE(accepted, 2 * (0x7f - 0x20));
+  auto config = ParseAgentConfig("agent.toml", toml, FakeEnv, true);
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto stub = Serve(*config);
+  fleet::v1::Bundle bundle = Example();
+  auto record = [&](const grpc::Status& s, const google::protobuf::Message& reply) {
+    output += s.error_message() + "\n" + reply.DebugString() + "\n";
+  };
+  fleet::v1::PutBundleRequest put;
+  *put.mutable_bundle() = bundle;
+  fleet::v1::PutBundleResponse put_resp;
+  ASSERT_TRUE(stub->PutBundle(Ctx().get(), put, &put_resp).ok());
+  fleet::v1::ListTenantsRequest list;
+  list.set_bundle_digest(bundle.digest());
+  fleet::v1::ListTenantsResponse listed;
+  record(stub->ListTenants(Ctx().get(), list, &listed), listed);
+  for (const auto& t : listed.tenants()) EXPECT_FALSE(t.error().empty()) << t.id();
+  for (const auto& t : config->tenants) {
+    fleet::v1::GetTenantRequest get;
+    get.set_tenant_id(t.id);
+    fleet::v1::TenantState state;
+    record(stub->GetTenant(Ctx().get(), get, &state), state);
+    fleet::v1::MigrateRequest migrate;
+    migrate.set_tenant_id(t.id);
+    migrate.set_target("heads");
+    migrate.set_direction(fleet::v1::MigrateRequest::UPGRADE);
+    migrate.set_bundle_digest(bundle.digest());
+    auto ctx = Ctx();
+    auto reader = stub->Migrate(ctx.get(), migrate);
+    fleet::v1::MigrateEvent event;
+    while (reader->Read(&event)) output += event.DebugString();
+    record(reader->Finish(), event);
+    fleet::v1::VerifyRequest verify;
+    verify.set_tenant_id(t.id);
+    verify.set_bundle_digest(bundle.digest());
+    fleet::v1::VerifyResponse verified;
+    record(stub->Verify(Ctx().get(), verify, &verified), verified);
+    fleet::v1::DiffTenantRequest diff;
+    diff.set_tenant_id(t.id);
+    diff.set_bundle_digest(bundle.digest());
+    fleet::v1::DiffTenantResponse diffed;
+    record(stub->DiffTenant(Ctx().get(), diff, &diffed), diffed);
+    fleet::v1::StampRequest stamp;
+    stamp.set_tenant_id(t.id);
+    stamp.add_revisions("heads");
+    stamp.set_bundle_digest(bundle.digest());
+    fleet::v1::StampResponse stamped;
+    record(stub->Stamp(Ctx().get(), stamp, &stamped), stamped);
+  }
+  spdlog::set_default_logger(previous);
+  output += log_stream_.str();
+  EXPECT_THAT(output, HasSubstr("cannot connect to u@127.0.0.1:1/d"));  // the calls did fail
+  for (const std::string& piece : pieces) {
+    size_t at = output.find(piece);
+    EXPECT_EQ(at, std::string::npos)
+        << piece << " leaked: ..." << output.substr(at == std::string::npos ? 0 : (at > 200 ? at - 200 : 0), 400);
+  }
 }
 
 }  // namespace

@@ -39,8 +39,8 @@ TEST(SqlParseTest, KeepsEveryByteOfAStatementIncludingTrailingBlanksInLiterals) 
 }
 
 TEST(SqlParseTest, SemicolonsInsideQuotesCommentsAndBodiesDoNotSplit) {
-  EXPECT_THAT(Texts("SELECT ';'; SELECT 'it''s;'"), ElementsAre("SELECT ';'", " SELECT 'it''s;'"));
-  EXPECT_THAT(Texts("SELECT E'a\\';b'; SELECT 2"), ElementsAre("SELECT E'a\\';b'", " SELECT 2"));
+  EXPECT_THAT(Texts("SELECT ';'; SELECT 'it''s;'"), ElementsAre("SELECT ';'", "SELECT 'it''s;'"));
+  EXPECT_THAT(Texts("SELECT E'a\\';b'; SELECT 2"), ElementsAre("SELECT E'a\\';b'", "SELECT 2"));
   EXPECT_THAT(Texts("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;"
                     "DO $body$ BEGIN PERFORM 1; END $body$;"),
               ElementsAre("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql",
