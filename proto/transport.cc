@@ -13,15 +13,15 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace fleet::proto {
 namespace {
 
-// The host part of host:port, [v6]:port or a bare host.
-std::string HostOf(absl::string_view address) {
-  if (absl::StartsWith(address, "ipv4:") || absl::StartsWith(address, "ipv6:")) {
-    address.remove_prefix(5);
-  }
+// The host of one address: host:port, [v6]:port, a bare v6 address (several
+// colons) or a bare host.
+std::string HostOfAddress(absl::string_view address) {
   if (absl::StartsWith(address, "[")) {
     size_t close = address.find(']');
     return std::string(address.substr(1, close == absl::string_view::npos ? address.npos : close - 1));
@@ -31,6 +31,19 @@ std::string HostOf(absl::string_view address) {
     address = address.substr(0, colon);  // host:port (a bare v6 address has several colons)
   }
   return std::string(address);
+}
+
+bool IsLoopbackHost(const std::string& raw, bool names_allowed) {
+  std::string host = absl::AsciiStrToLower(raw);
+  if (names_allowed && (host == "localhost" || absl::EndsWith(host, ".localhost"))) return true;
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) return v6.s6_addr[12] == 127;
+  }
+  return false;
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
@@ -70,18 +83,40 @@ Cert FirstCertificate(const std::string& pem) {
 
 }  // namespace
 
-bool IsLoopbackAddress(absl::string_view address) {
-  if (absl::StartsWith(address, "unix:") || absl::StartsWith(address, "unix-abstract:")) return true;
-  std::string host = absl::AsciiStrToLower(HostOf(address));
-  if (host == "localhost" || absl::EndsWith(host, ".localhost")) return true;
-  in_addr v4;
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6;
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
-    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
-    if (IN6_IS_ADDR_V4MAPPED(&v6)) return v6.s6_addr[12] == 127;
+bool IsLoopbackAddress(absl::string_view target) {
+  // gRPC's target syntax (doc/naming.md): unix sockets are local.
+  if (absl::StartsWith(target, "unix:") || absl::StartsWith(target, "unix-abstract:")) {
+    return true;
   }
-  return false;
+  // ipv4:/ipv6: name a list of addresses: every one must be loopback.
+  for (absl::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (absl::ConsumePrefix(&target, scheme)) {
+      if (target.empty()) return false;
+      for (absl::string_view one : absl::StrSplit(target, ',')) {
+        if (one.empty() || !IsLoopbackHost(HostOfAddress(one), /*names_allowed=*/false)) {
+          return false;
+        }
+      }
+      return true;
+    }
+  }
+  bool names_allowed = true;
+  if (absl::ConsumePrefix(&target, "dns:")) {
+    if (absl::ConsumePrefix(&target, "//")) {
+      // dns://AUTHORITY/host: a DNS server of the caller's choice may map any
+      // name anywhere; only literal loopback addresses pass then.
+      size_t slash = target.find('/');
+      if (slash == absl::string_view::npos) return false;
+      names_allowed = slash == 0;
+      target.remove_prefix(slash + 1);
+    }
+  } else if (size_t colon = target.find(':'); colon != absl::string_view::npos &&
+                                              target.substr(colon, 3) == "://") {
+    return false;  // another resolver (xds://, ...): not provably local
+  }
+  // One host: a list is only ipv4:/ipv6: syntax.
+  if (target.empty() || absl::StrContains(target, ',')) return false;
+  return IsLoopbackHost(HostOfAddress(target), names_allowed);
 }
 
 absl::Status CheckPlaintext(absl::string_view program, absl::string_view address, bool insecure) {

@@ -27,10 +27,13 @@ namespace fleet::proto {
 // loopback without --auth); otherwise it adds it to the proven name.
 inline constexpr char kActorMetadataKey[] = "x-fleet-actor";
 
-// True when `address` (host:port, [v6]:port, or a bare host) names this
-// machine only: 127.0.0.0/8, ::1, localhost, or a unix: socket. Wildcards
-// (0.0.0.0, [::]) are not loopback: they listen on every interface.
-bool IsLoopbackAddress(absl::string_view address);
+// True when `target`, read as gRPC reads it (host:port, [v6]:port, a bare
+// host, dns:[//authority/]host[:port], ipv4:a[:p][,b...], ipv6:[a]:p[,...],
+// unix:path, unix-abstract:name), names this machine only: every address
+// in 127.0.0.0/8 or ::1 (or ::ffff:127.x), localhost (not through a chosen
+// DNS server), or a unix socket. Wildcards (0.0.0.0, [::]) and any other
+// scheme are not loopback.
+bool IsLoopbackAddress(absl::string_view target);
 
 // Whether `program` may use plaintext on `address`. Without `insecure` it
 // is refused (TLS is the default); with it, only on loopback. The error

@@ -43,10 +43,11 @@ inline absl::Status ValidateAddress(const std::string& address) {
         absl::StrCat("agent address is ", address.size(), " bytes; the limit is 256"));
   }
   for (char c : address) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == '\'' || c == '"' || c == ';') {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == '\'' || c == '"' || c == ';' || c == ',') {
       return absl::InvalidArgumentError(
           absl::StrCat("agent address '", address.substr(0, 64),
-                       "' holds a space, quote, semicolon or control character"));
+                       "' holds a space, quote, comma, semicolon or control character (one "
+                       "agent is one host:port)"));
     }
   }
   if (address.rfind(':') == std::string::npos) {

@@ -212,7 +212,8 @@ TEST(ControllerBadInputTest, EveryCallRefusesBadInputAndChangesNothing) {
   auto code = [](const grpc::Status& s) { return s.error_code(); };
 
   for (const std::string& address : {std::string(), std::string("no-port"), std::string("a'b;c:1"),
-                                     std::string("host :1"), kHuge}) {
+                                     std::string("host :1"),
+                                     std::string("127.0.0.1:1,10.0.0.1:2"), kHuge}) {
     fleet::v1::AddAgentRequest req;
     req.set_address(address);
     fleet::v1::AddAgentResponse resp;

@@ -28,11 +28,22 @@ using ::testing::HasSubstr;
 TEST(TransportTest, LoopbackAddresses) {
   for (const char* a : {"127.0.0.1:7070", "127.1.2.3:1", "localhost:7070", "LOCALHOST:1",
                         "[::1]:7070", "::1", "[::ffff:127.0.0.1]:9", "unix:/run/fleet.sock",
-                        "ipv4:127.0.0.1:5"}) {
+                        "unix:///run/fleet.sock", "unix-abstract:fleet", "ipv4:127.0.0.1:5",
+                        "ipv4:127.0.0.1:5,127.0.0.2:6", "ipv6:[::1]:5,[::ffff:127.0.0.9]:6",
+                        "ipv6:::1", "dns:localhost:5", "dns:///localhost:5",
+                        "dns:///[::1]:5", "dns://8.8.8.8/127.0.0.1:5"}) {
     EXPECT_TRUE(proto::IsLoopbackAddress(a)) << a;
   }
+  // Every spelling gRPC reads as "somewhere else" is refused: a list with
+  // one outside address, a wildcard, a DNS server of one's choosing, other
+  // resolvers.
   for (const char* a : {"0.0.0.0:7070", "[::]:7070", "10.0.0.1:7070", "db1:7070",
-                        "128.0.0.1:1", "localhost.example.com:1", "[2001:db8::1]:7070", ""}) {
+                        "128.0.0.1:1", "localhost.example.com:1", "[2001:db8::1]:7070", "",
+                        "ipv6:[::1]:1,[::ffff:0.0.0.0]:7080", "ipv4:127.0.0.1:1,10.0.0.1:2",
+                        "ipv4:0.0.0.0:1", "ipv6:[::ffff:10.0.0.1]:1", "ipv4:", "ipv4:127.0.0.1:1,",
+                        "dns://8.8.8.8/localhost:5", "dns://8.8.8.8/db1:5", "dns:db1:5",
+                        "dns:127.0.0.1:1,10.0.0.1:1", "xds:///fleet", "google-c2p:///x",
+                        "localhost:1,10.0.0.1:1"}) {
     EXPECT_FALSE(proto::IsLoopbackAddress(a)) << a;
   }
   EXPECT_TRUE(proto::CheckPlaintext("x", "127.0.0.1:1", true).ok());
@@ -205,9 +216,14 @@ TEST_F(SecurityTest, PlaintextOnlyWithInsecureAndOnlyOnLoopback) {
   // Refused before anything was created.
   EXPECT_TRUE(ReadWhole(db).empty());
 
-  auto cli = RunCli({"status", "--insecure", "--controller", "192.0.2.1:7080"});
-  EXPECT_EQ(cli.code, 2);
-  EXPECT_THAT(cli.err, HasSubstr("fleetctl: --insecure allows plaintext only on loopback"));
+  for (const char* target : {"192.0.2.1:7080", "ipv6:[::1]:1,[::ffff:0.0.0.0]:7080",
+                             "ipv4:127.0.0.1:1,192.0.2.1:7080", "dns://192.0.2.53/localhost:7080",
+                             "xds:///fleet"}) {
+    auto cli = RunCli({"status", "--insecure", "--controller", target});
+    EXPECT_EQ(cli.code, 2) << target;
+    EXPECT_THAT(cli.err, HasSubstr("fleetctl: --insecure allows plaintext only on loopback"))
+        << target;
+  }
 
   // An insecure controller calls only loopback agents in plaintext.
   auto controller = StartController();
