@@ -87,8 +87,9 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
   }
   if (absl::Status s = KnownKeys(path, doc,
                                  {"listen", "versions_cache", "lock_wait", "lock_timeout",
-                                  "statement_timeout", "retries", "max_concurrent_migrations",
-                                  "max_concurrent_reads", "tls", "tenants"});
+                                  "statement_timeout", "connect_timeout", "read_timeout",
+                                  "retries", "max_concurrent_migrations", "max_concurrent_reads",
+                                  "tls", "tenants"});
       !s.ok()) {
     return s;
   }
@@ -102,12 +103,20 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
   auto lw = Duration(path + ": lock_wait", doc["lock_wait"], c.lock_wait);
   auto lt = Duration(path + ": lock_timeout", doc["lock_timeout"], c.lock_timeout);
   auto st = Duration(path + ": statement_timeout", doc["statement_timeout"], c.statement_timeout);
-  for (absl::StatusOr<absl::Duration>* s : {&lw, &lt, &st}) {
+  auto ct = Duration(path + ": connect_timeout", doc["connect_timeout"], c.connect_timeout);
+  auto rt = Duration(path + ": read_timeout", doc["read_timeout"], c.read_timeout);
+  for (absl::StatusOr<absl::Duration>* s : {&lw, &lt, &st, &ct, &rt}) {
     if (!s->ok()) return s->status();
   }
   c.lock_wait = *lw;
   c.lock_timeout = *lt;
   c.statement_timeout = *st;
+  c.connect_timeout = *ct;
+  c.read_timeout = *rt;
+  if (c.connect_timeout < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": connect_timeout: at least 1s (libpq counts whole seconds, at least 2)"));
+  }
   // Whole numbers in a range; anything else (1.5, "4", nan) is named.
   for (auto [key, out, low, high] : {std::tuple{"retries", &c.retries, 0, 100},
                                      std::tuple{"max_concurrent_migrations",

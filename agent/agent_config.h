@@ -41,6 +41,8 @@ struct AgentConfig {
   absl::Duration lock_wait = absl::Seconds(30);
   absl::Duration lock_timeout = absl::Seconds(2);
   absl::Duration statement_timeout = absl::ZeroDuration();
+  absl::Duration connect_timeout = absl::Seconds(10);  // opening a tenant's connection
+  absl::Duration read_timeout = absl::Seconds(30);     // every read of a tenant (0: off)
   int retries = 3;
   int max_concurrent_migrations = 4;
   int max_concurrent_reads = 16;  // connections used at once to read tenants

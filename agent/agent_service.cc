@@ -207,6 +207,8 @@ migrations::MigratorOptions AgentServiceImpl::OptionsFor(const TenantConfig& t,
   o.lock_wait = config_.lock_wait;
   o.lock_timeout = config_.lock_timeout;
   o.statement_timeout = config_.statement_timeout;
+  o.connect_timeout = config_.connect_timeout;
+  o.read_timeout = config_.read_timeout;
   o.retries = config_.retries;
   o.actor = actor.empty() ? "fleet-agent" : actor;
   o.rollout_id = rollout_id;
@@ -275,6 +277,7 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t b = next++; b < batches.size(); b = next++) {
+      if (ctx->IsCancelled()) return;  // the caller went away: read no more
       const std::vector<size_t>& batch = batches[b];
       migrations::Migrator m(graph, OptionsFor(config_.tenants[batch[0]], "", ""));
       std::vector<std::string> schemas;
@@ -288,6 +291,7 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
   std::vector<std::thread> workers;
   for (size_t w = 0; w < workers_wanted && w < batches.size(); ++w) workers.emplace_back(worker);
   for (auto& w : workers) w.join();
+  if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
   for (auto& s : states) *resp->add_tenants() = std::move(s);
   return grpc::Status::OK;
 }
@@ -452,7 +456,10 @@ grpc::Status AgentServiceImpl::DiffTenant(grpc::ServerContext* ctx,
   // migrations' bound, so a fleet-wide --schema-drift cannot swamp a host.
   Slot slot(migrations_);
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-  auto diff = migrations::DiffDatabaseAgainstRevisions(*(*bundle)->graph, (*t)->dsn, (*t)->schema,
+  const std::string dsn = migrations::WithDefaultOption(
+      (*t)->dsn, "connect_timeout",
+      std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(config_.connect_timeout))));
+  auto diff = migrations::DiffDatabaseAgainstRevisions(*(*bundle)->graph, dsn, (*t)->schema,
                                                        (*t)->version_table, req->against(),
                                                        (*bundle)->digest, &expected_);
   if (!diff.ok()) {

@@ -1,6 +1,7 @@
 // fleet-agent: serves the AgentService for the tenants of one agent.toml.
 // Only flag parsing and wiring here; see agent_service.h.
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <csignal>
 #include <fstream>
@@ -19,6 +20,8 @@
 #include "proto/transport.h"
 
 int main(int argc, char** argv) {
+  // This process holds database credentials: no core file may carry them.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"fleet-agent: runs migrations for the tenant databases of one host.\n"
                "Tenants, timeouts and the bundle cache come from the config file.",

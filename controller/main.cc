@@ -1,6 +1,7 @@
 // fleet-controller: the inventory, agent polling, the ControllerService and
 // the HTTP endpoints. Only flag parsing and wiring here.
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <atomic>
 #include <csignal>
@@ -60,6 +61,8 @@ std::function<void(std::string_view, const std::string&)> CrashPointFromEnvironm
 }  // namespace
 
 int main(int argc, char** argv) {
+  // It holds TLS keys and the tokens' hashes: no core file may carry them.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"fleet-controller: the fleet's inventory (SQLite), agent polling, and the API "
                "fleetctl talks to.",

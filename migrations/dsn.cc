@@ -105,6 +105,28 @@ std::string DsnPassword(absl::string_view dsn) {
   return info.ok() ? info->password : "";
 }
 
+std::string WithDefaultOption(absl::string_view dsn, const std::string& keyword,
+                              const std::string& value) {
+  const std::string text(dsn);
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, OptionsFree> parsed(PQconninfoParse(text.c_str(), &error));
+  if (error != nullptr) PQfreemem(error);
+  if (!parsed) return text;
+  std::map<std::string, std::string> v = Values(parsed.get());
+  if (v.count(keyword)) return text;
+  v[keyword] = value;
+  std::string out;
+  for (const auto& [k, val] : v) {
+    absl::StrAppend(&out, out.empty() ? "" : " ", k, "='");
+    for (char c : val) {
+      if (c == '\\' || c == '\'') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('\'');
+  }
+  return out;
+}
+
 std::string ScrubSecrets(absl::string_view message, absl::string_view dsn) {
   std::string out(message);
   if (!dsn.empty() && absl::StrContains(out, dsn)) {

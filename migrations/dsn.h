@@ -38,6 +38,13 @@ std::string ConnectionName(absl::string_view dsn);
 // URL), or "".
 std::string DsnPassword(absl::string_view dsn);
 
+// `dsn` as a key=value string with `keyword` set to `value` when the string
+// does not set it itself (connect_timeout, application_name): what to open
+// a connection with. `dsn` unchanged when libpq cannot parse it (opening
+// it then fails with the parser's refusal). Holds the password: a secret.
+std::string WithDefaultOption(absl::string_view dsn, const std::string& keyword,
+                              const std::string& value);
+
 // `message` with every occurrence of `dsn` itself replaced by its name and
 // of its password (raw and percent-encoded) by "***".
 std::string ScrubSecrets(absl::string_view message, absl::string_view dsn);

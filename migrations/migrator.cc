@@ -92,7 +92,7 @@ class Migrator::Session {
     auto info = ParseConnectionString(o_.dsn);
     if (!info.ok()) return info.status();
     try {
-      conn_ = std::make_unique<pqxx::connection>(o_.dsn);
+      conn_ = std::make_unique<pqxx::connection>(m_.ConnectionString());
     } catch (const std::exception& e) {
       return absl::UnavailableError(absl::StrCat("cannot connect to ", info->Name(), ": ",
                                                  CleanMessage(e.what())));
@@ -110,6 +110,8 @@ class Migrator::Session {
     DbError err = Guard([&] {
       pqxx::nontransaction tx(*conn_);
       tx.exec("SET application_name = 'fleet'");
+      // Reads are bounded; a migration sets its own timeout once locked.
+      tx.exec(absl::StrCat("SET statement_timeout = '", Millis(o_.read_timeout), "'"));
     });
     if (err) return ToStatus(err, "while opening the session");
     return absl::OkStatus();
@@ -164,6 +166,8 @@ class Migrator::Session {
                                               tx.quote_name(o_.version_table)))[0][0]
                       .as<int64_t>();
       if (o_.lock_wait > absl::ZeroDuration()) {
+        // The wait is bounded by lock_wait alone, not by the read timeout.
+        tx.exec("SET statement_timeout = 0");
         tx.exec(absl::StrCat("SET lock_timeout = '", Millis(o_.lock_wait), "'"));
         try {
           tx.exec_params("SELECT pg_advisory_lock($1)", lock_key_);
@@ -530,7 +534,7 @@ class Migrator::Session {
     } catch (const std::exception&) {
     }
     try {
-      pqxx::connection fresh(o_.dsn);
+      pqxx::connection fresh(m_.ConnectionString());
       if (!o_.schema.empty()) {
         pqxx::nontransaction tx(fresh);
         tx.exec(absl::StrCat("SET search_path TO ", fresh.quote_name(o_.schema)));
@@ -675,7 +679,7 @@ class Migrator::Session {
     watcher_stop_ = false;
     watcher_ = std::thread([this, blockers] {
       try {
-        pqxx::connection c(o_.dsn);
+        pqxx::connection c(m_.ConnectionString());
         absl::Duration period = std::max(absl::Milliseconds(10), o_.lock_timeout / 4);
         std::unique_lock<std::mutex> lock(watcher_mu_);
         while (!watcher_stop_) {
@@ -726,6 +730,11 @@ class Migrator::Session {
 
 Migrator::Migrator(const RevisionGraph& graph, MigratorOptions options)
     : graph_(graph), options_(std::move(options)) {}
+
+std::string Migrator::ConnectionString() const {
+  int64_t seconds = std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout));
+  return WithDefaultOption(options_.dsn, "connect_timeout", std::to_string(seconds));
+}
 
 absl::Status Migrator::Redacted(const absl::Status& status) const {
   if (status.ok()) return status;
@@ -873,7 +882,7 @@ void Migrator::Cancel() {
   }
   if (pid == 0) return;
   try {
-    pqxx::connection c(options_.dsn);
+    pqxx::connection c(ConnectionString());
     pqxx::nontransaction tx(c);
     tx.exec_params("SELECT pg_cancel_backend($1)", pid);
   } catch (const std::exception&) {

@@ -43,6 +43,12 @@ struct MigratorOptions {
   absl::Duration lock_wait = absl::Seconds(30);      // for the migration lock
   absl::Duration lock_timeout = absl::Seconds(2);    // per statement
   absl::Duration statement_timeout = absl::ZeroDuration();  // zero: off
+  // Opening a connection gives up after this (libpq's connect_timeout,
+  // unless the connection string sets its own; libpq's minimum is 2 s).
+  absl::Duration connect_timeout = absl::Seconds(10);
+  // statement_timeout of every read (state, drift, verify queries), so a
+  // hung database cannot hold a caller forever; zero: off.
+  absl::Duration read_timeout = absl::Seconds(30);
   int retries = 3;  // after a lock timeout or deadlock
   absl::Duration retry_backoff = absl::Milliseconds(200);  // doubles each retry
   bool allow_drift = false;
@@ -141,6 +147,8 @@ class Migrator {
   absl::StatusOr<RunResult> Run(Direction direction, absl::string_view target,
                                 const StepObserver& observer);
   absl::Status Redacted(const absl::Status& status) const;
+  // options_.dsn with its connect timeout: what every connection opens.
+  std::string ConnectionString() const;
 
   const RevisionGraph& graph_;
   const MigratorOptions options_;

@@ -1,6 +1,10 @@
 // fleet-agent: its config file, and its service over a real loopback gRPC
 // server and real databases.
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "migrations/bundle.h"
 #include "migrations/dsn.h"
+#include "migrations/migrator.h"
 #include "proto/convert.h"
 #include "tests/testing/postgres.h"
 #include "spdlog/sinks/ostream_sink.h"
@@ -477,6 +482,60 @@ TEST_F(AgentServiceTest, NoPasswordOfAnyPrintableCharacterLeavesTheAgent) {
     EXPECT_EQ(at, std::string::npos)
         << piece << " leaked: ..." << output.substr(at == std::string::npos ? 0 : (at > 200 ? at - 200 : 0), 400);
   }
+}
+
+// A hung database holds nobody: a server that accepts the connection and
+// never answers is given up after connect_timeout, and a read blocked by a
+// lock after read_timeout; each tenant's error says which.
+TEST_F(AgentServiceTest, AHungDatabaseIsGivenUpOnNotWaitedForForever) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener, 16), 0);  // the kernel accepts; nobody ever answers
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int silent_port = ntohs(addr.sin_port);
+
+  ASSERT_TRUE(migrations::Migrator(*migrations::RevisionGraph::Build({}).value(),
+                                   [&] {
+                                     migrations::MigratorOptions o;
+                                     o.dsn = Dsn();
+                                     return o;
+                                   }())
+                  .Stamp({"base"}, true)
+                  .ok());
+  pqxx::connection holder(Dsn());
+  pqxx::work lock(holder);
+  lock.exec("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE");
+
+  TempDir cache;
+  AgentConfig config;
+  config.versions_cache = cache.path();
+  config.connect_timeout = absl::Seconds(2);
+  config.read_timeout = absl::Seconds(1);
+  config.tenants.push_back({"silent",
+                            absl::StrCat("host=127.0.0.1 port=", silent_port,
+                                         " user=u dbname=d"),
+                            "dsn", "", "alembic_version", {}});
+  config.tenants.push_back({"locked", Dsn(), "dsn", "", "alembic_version", {}});
+  auto stub = Serve(config);
+  fleet::v1::ListTenantsResponse listed;
+  absl::Time start = absl::Now();
+  ASSERT_TRUE(stub->ListTenants(Ctx().get(), {}, &listed).ok());
+  // Bounded by the timeouts, with room for a loaded machine; without them
+  // this call would not return while the lock is held.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  ASSERT_EQ(listed.tenants_size(), 2);
+  std::map<std::string, std::string> errors;
+  for (const auto& t : listed.tenants()) errors[t.id()] = t.error();
+  EXPECT_THAT(errors["silent"], HasSubstr("cannot connect to u@127.0.0.1:"));
+  EXPECT_THAT(errors["silent"], HasSubstr("timeout expired"));
+  EXPECT_THAT(errors["locked"], HasSubstr("statement timeout"));
+  lock.abort();
+  close(listener);
 }
 
 }  // namespace

@@ -244,7 +244,8 @@ TEST(K8sManifestsTest, EmbeddedConfigurationParses) {
   EXPECT_TRUE(c.ok()) << c.status();
   for (const char* unit : {"fleet-agent.service", "fleet-controller.service"}) {
     std::string text = ReadWhole(systemd + unit);
-    for (const char* line : {"NoNewPrivileges=true", "ProtectSystem=strict", "ReadWritePaths=/var/lib/",
+    for (const char* line : {"NoNewPrivileges=true", "LimitCORE=0", "ProtectSystem=strict",
+                             "ReadWritePaths=/var/lib/",
                              "ExecReload=/bin/kill -HUP $MAINPID", "EnvironmentFile=/etc/fleet/",
                              "User=fleet"}) {
       EXPECT_THAT(text, HasSubstr(line)) << unit;
