@@ -136,13 +136,14 @@ AgentServiceImpl::StoreBundle(std::string digest, std::vector<migrations::Bundle
       spdlog::info("bundle={} event=bundle-cached files={}", digest.substr(0, 12), files.size());
     }
   }
+  size_t bytes = 0;
+  for (const auto& f : files) bytes += f.content.size();
   auto loaded = std::make_shared<LoadedBundle>();
-  loaded->digest = std::move(digest);
-  loaded->files = std::move(files);
-  loaded->graph = *std::move(graph);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = bundles_.emplace(loaded->digest, loaded);
-  return it->second;
+  loaded->digest = digest;
+  loaded->graph = *std::move(graph);  // holds the scripts; the files are not kept twice
+  std::shared_ptr<const LoadedBundle> shared = loaded;
+  bundles_.Put(digest, {shared, bytes});
+  return shared;
 }
 
 absl::StatusOr<std::shared_ptr<const AgentServiceImpl::LoadedBundle>>
@@ -150,10 +151,7 @@ AgentServiceImpl::CachedBundle(const std::string& digest) {
   if (!IsDigest(digest)) {
     return absl::InvalidArgumentError("bundle_digest must be 64 lowercase hex digits");
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = bundles_.find(digest); it != bundles_.end()) return it->second;
-  }
+  if (auto memory = bundles_.Find(digest)) return memory;
   std::string dir = migrations::JoinPath(config_.versions_cache, digest);
   if (!fs_.IsDirectory(dir)) {
     return absl::NotFoundError(absl::StrCat("bundle ", digest.substr(0, 12),

@@ -21,6 +21,7 @@
 #include "migrations/autogenerate.h"
 #include "migrations/bundle.h"
 #include "migrations/file_system.h"
+#include "migrations/lru_cache.h"
 #include "migrations/migrator.h"
 
 namespace fleet::agent {
@@ -48,7 +49,6 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
  private:
   struct LoadedBundle {
     std::string digest;
-    std::vector<migrations::BundleFile> files;
     std::unique_ptr<const migrations::RevisionGraph> graph;
   };
 
@@ -93,8 +93,10 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
   std::unique_ptr<const migrations::RevisionGraph> empty_graph_;
   std::counting_semaphore<256> migrations_;
   migrations::ExpectedSchemaCache expected_;  // DiffTenant's builds, shared by tenants
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const LoadedBundle>> bundles_;  // GUARDED_BY(mu_)
+  // Parsed bundles kept in memory, at most this many bytes of scripts (the
+  // disk cache keeps them all).
+  static constexpr size_t kBundleMemoryBytes = size_t{256} << 20;
+  migrations::LruCache<LoadedBundle> bundles_{kBundleMemoryBytes};
 };
 
 }  // namespace fleet::agent

@@ -400,10 +400,16 @@ int RunBundleCommand(FleetContext& ctx) {
       return kExitFailed;
     }
     std::string digest = migrations::BundleDigest(*files);
-    fleet::v1::PushBundleRequest req;
-    *req.mutable_bundle() = proto::BundleToProto(digest, *files);
     fleet::v1::PushBundleResponse resp;
-    grpc::Status s = stub->PushBundle(&c, req, &resp);
+    // In pieces: the controller takes no large message.
+    auto writer = stub->PushBundle(&c, &resp);
+    for (auto& piece : proto::BundlePieces(digest, *files)) {
+      fleet::v1::PushBundleRequest req;
+      *req.mutable_bundle() = std::move(piece);
+      if (!writer->Write(req)) break;  // the controller refused: Finish says why
+    }
+    writer->WritesDone();
+    grpc::Status s = writer->Finish();
     if (!s.ok()) return Failed(ctx, s);
     if (Json(ctx)) {
       ctx.out << nlohmann::json{{"digest", resp.bundle().digest()},

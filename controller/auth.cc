@@ -133,6 +133,60 @@ void Authorizer::Reload(AuthConfig config) {
   config_ = std::move(fresh);
 }
 
+absl::StatusOr<Authorizer::Identity> Authorizer::Identify(
+    const AuthConfig& config, const std::optional<std::string>& authorization,
+    const std::vector<std::string>& peer_names) {
+  Identity who;
+  bool found = false;
+  if (authorization) {
+    absl::string_view value(*authorization);
+    if (!absl::ConsumePrefix(&value, "Bearer ")) {
+      return absl::UnauthenticatedError("the authorization header must be 'Bearer <token>'");
+    }
+    std::string digest = migrations::Sha256Hex(value);
+    for (const auto& t : config.tokens) {
+      if (CRYPTO_memcmp(t.sha256.data(), digest.data(), digest.size()) == 0) {
+        who = {t.name, t.role};
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      return absl::UnauthenticatedError(
+          "the bearer token matches no token in the controller's auth config");
+    }
+    return who;
+  }
+  // A client certificate: TLS has already checked it against the client CA.
+  for (const std::string& peer : peer_names) {
+    for (const auto& c : config.certificates) {
+      if (c.name == peer && (!found || c.role > who.role)) {
+        who = {c.name, c.role};
+        found = true;
+      }
+    }
+  }
+  if (!found) {
+    return absl::UnauthenticatedError(
+        "this controller needs a caller identity: a bearer token (FLEET_TOKEN or "
+        "--token-file) or a client certificate its auth config names (--tls-cert/--tls-key)");
+  }
+  return who;
+}
+
+absl::Status Authorizer::CheckCaller(const std::multimap<std::string, std::string>& metadata,
+                                     const std::vector<std::string>& peer_names) const {
+  std::shared_ptr<const AuthConfig> config;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    config = config_;
+  }
+  if (!config) return absl::OkStatus();
+  std::optional<std::string> authorization;
+  if (auto it = metadata.find("authorization"); it != metadata.end()) authorization = it->second;
+  return Identify(*config, authorization, peer_names).status();
+}
+
 absl::StatusOr<std::string> Authorizer::Authorize(const grpc::ServerContext& ctx, Role needed,
                                                   absl::string_view what) const {
   std::string claimed = Claimed(ctx);
@@ -142,52 +196,20 @@ absl::StatusOr<std::string> Authorizer::Authorize(const grpc::ServerContext& ctx
     config = config_;
   }
   if (!config) return claimed;
-
-  std::string name;
-  Role role = Role::kViewer;
-  bool found = false;
+  std::optional<std::string> authorization;
   auto header = ctx.client_metadata().find("authorization");
   if (header != ctx.client_metadata().end()) {
-    absl::string_view value(header->second.data(), header->second.size());
-    if (!absl::ConsumePrefix(&value, "Bearer ")) {
-      return absl::UnauthenticatedError("the authorization header must be 'Bearer <token>'");
-    }
-    std::string digest = migrations::Sha256Hex(value);
-    for (const auto& t : config->tokens) {
-      if (CRYPTO_memcmp(t.sha256.data(), digest.data(), digest.size()) == 0) {
-        name = t.name;
-        role = t.role;
-        found = true;
-        break;
-      }
-    }
-    if (!found) {
-      return absl::UnauthenticatedError(
-          "the bearer token matches no token in the controller's auth config");
-    }
-  } else {
-    // A client certificate: TLS has already checked it against the client CA.
-    for (const std::string& peer : proto::PeerNames(ctx.auth_context().get())) {
-      for (const auto& c : config->certificates) {
-        if (c.name == peer && (!found || c.role > role)) {
-          name = c.name;
-          role = c.role;
-          found = true;
-        }
-      }
-    }
-    if (!found) {
-      return absl::UnauthenticatedError(
-          "this controller needs a caller identity: a bearer token (FLEET_TOKEN or "
-          "--token-file) or a client certificate its auth config names (--tls-cert/--tls-key)");
-    }
+    authorization = std::string(header->second.data(), header->second.size());
   }
-  if (role < needed) {
-    return absl::PermissionDeniedError(absl::StrCat(name, " is a ", RoleName(role), "; ", what,
-                                                    " needs the ", RoleName(needed), " role"));
+  auto who = Identify(*config, authorization, proto::PeerNames(ctx.auth_context().get()));
+  if (!who.ok()) return who.status();
+  if (who->role < needed) {
+    return absl::PermissionDeniedError(absl::StrCat(who->name, " is a ", RoleName(who->role),
+                                                    "; ", what, " needs the ",
+                                                    RoleName(needed), " role"));
   }
-  if (!claimed.empty() && claimed != name) return absl::StrCat(name, " (", claimed, ")");
-  return name;
+  if (!claimed.empty() && claimed != who->name) return absl::StrCat(who->name, " (", claimed, ")");
+  return who->name;
 }
 
 }  // namespace fleet::controller

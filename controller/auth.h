@@ -22,6 +22,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -72,7 +73,24 @@ class Authorizer {
   [[nodiscard]] absl::StatusOr<std::string> Authorize(const grpc::ServerContext& ctx, Role needed,
                                                       absl::string_view what) const;
 
+  // The same identity check on a call's metadata alone, before its request
+  // is read (proto::EarlyCallCheck): UNAUTHENTICATED for a caller who
+  // proves no identity, whatever it asks; roles are checked later, by the
+  // method. OK for everyone without a config.
+  [[nodiscard]] absl::Status CheckCaller(const std::multimap<std::string, std::string>& metadata,
+                                         const std::vector<std::string>& peer_names) const;
+
  private:
+  struct Identity {
+    std::string name;
+    Role role = Role::kViewer;
+  };
+  // Who a caller is by `config`: its bearer token (`authorization`, when
+  // given) or else its certificate names.
+  static absl::StatusOr<Identity> Identify(const AuthConfig& config,
+                                           const std::optional<std::string>& authorization,
+                                           const std::vector<std::string>& peer_names);
+
   mutable std::mutex mu_;
   // Swapped whole by Reload; a call works on the one it started with.
   std::shared_ptr<const AuthConfig> config_;  // GUARDED_BY(mu_); null: no checks

@@ -251,28 +251,45 @@ grpc::Status ControllerServiceImpl::TenantHistory(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status ControllerServiceImpl::PushBundle(grpc::ServerContext* ctx,
-                                               const fleet::v1::PushBundleRequest* req,
-                                               fleet::v1::PushBundleResponse* resp) {
+grpc::Status ControllerServiceImpl::PushBundle(
+    grpc::ServerContext* ctx, grpc::ServerReader<fleet::v1::PushBundleRequest>* reader,
+    fleet::v1::PushBundleResponse* resp) {
+  // Checked before a byte of the bundle is read: an unauthenticated push
+  // costs the controller nothing.
   auto actor = auth_.Authorize(*ctx, Role::kOperator, "pushing a bundle");
   if (!actor.ok()) return ToGrpc(actor.status());
-  std::vector<migrations::BundleFile> files = proto::FilesFromProto(req->bundle());
-  const std::string& digest = req->bundle().digest();
+  std::vector<migrations::BundleFile> files;
+  std::string digest;
+  size_t bytes = 0;
+  fleet::v1::PushBundleRequest piece;
+  for (bool first = true; reader->Read(&piece); first = false) {
+    if (first) digest = piece.bundle().digest();
+    if (piece.bundle().digest() != digest) {
+      return ToGrpc(absl::InvalidArgumentError("every piece of a pushed bundle names one digest"));
+    }
+    for (const auto& f : piece.bundle().files()) bytes += f.content().size();
+    if (files.size() + piece.bundle().files_size() > migrations::kMaxBundleFiles ||
+        bytes > migrations::kMaxBundleFiles * migrations::kMaxScriptBytes) {
+      return ToGrpc(absl::InvalidArgumentError("the bundle is larger than a bundle may be"));
+    }
+    for (auto& f : proto::FilesFromProto(piece.bundle())) files.push_back(std::move(f));
+  }
   if (digest.size() != 64) {
     return ToGrpc(absl::InvalidArgumentError("bundle digest must be 64 lowercase hex digits"));
   }
   if (absl::Status s = migrations::CheckBundle(digest, files); !s.ok()) return ToGrpc(s);
-  auto graph = migrations::BundleGraph(digest, files);
-  if (!graph.ok()) return ToGrpc(absl::InvalidArgumentError(graph.status().message()));
   BundleRecord record;
   record.digest = digest;
+  record.files = std::move(files);
+  // Parsed once, here, and cached: status and plans use this graph.
+  auto graph = graphs_.Get(record);
+  if (!graph.ok()) return ToGrpc(absl::InvalidArgumentError(graph.status().message()));
   for (auto h : (*graph)->heads()) record.heads.push_back((*graph)->id(h));
   record.revisions = (*graph)->size();
-  record.files = std::move(files);
   if (absl::Status s = inventory_.PutBundle(record); !s.ok()) return ToGrpc(s);
   spdlog::info("bundle={} event=bundle-pushed revisions={}", digest.substr(0, 12),
                record.revisions);
-  auto stored = inventory_.GetBundle(digest);
+  auto stored = inventory_.GetBundleInfo(digest);
   if (!stored.ok()) return ToGrpc(stored.status());
   ToProto(*stored, resp->mutable_bundle());
   if (absl::Status s = inventory_.Audit({"", Actor(*actor, ""), "bundle pushed", "", "",
@@ -445,18 +462,19 @@ absl::StatusOr<ControllerServiceImpl::Planned> ControllerServiceImpl::Plan(
         for (const auto& id : p.spec.selector().ids()) RETURN_IF_ERROR(proto::ValidateTenantId(id));
         return absl::OkStatus();
       }());
+  // The bundle's description only: its graph comes from the cache.
   if (!p.spec.bundle_digest().empty()) {
-    ASSIGN_OR_RETURN(p.bundle, inventory_.GetBundle(p.spec.bundle_digest()));
+    ASSIGN_OR_RETURN(p.bundle, inventory_.GetBundleInfo(p.spec.bundle_digest()));
   } else {
-    ASSIGN_OR_RETURN(std::optional<BundleRecord> newest, inventory_.NewestBundle());
-    if (!newest) {
+    ASSIGN_OR_RETURN(std::vector<BundleRecord> bundles, inventory_.ListBundles());
+    if (bundles.empty()) {
       return absl::FailedPreconditionError(
           "no bundle has been pushed: run 'fleetctl bundle push DIR' first");
     }
-    p.bundle = *std::move(newest);
+    p.bundle = std::move(bundles.front());
   }
   p.spec.set_bundle_digest(p.bundle.digest);  // pinned
-  ASSIGN_OR_RETURN(auto graph, graphs_.Get(p.bundle));
+  ASSIGN_OR_RETURN(auto graph, graphs_.Get(p.bundle.digest));
   ASSIGN_OR_RETURN(std::vector<TenantRecord> tenants, inventory_.ListTenants());
   std::set<std::string> busy;
   ASSIGN_OR_RETURN(std::vector<RolloutRecord> rollouts, inventory_.ListActiveRollouts());

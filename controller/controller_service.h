@@ -45,7 +45,8 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
                              fleet::v1::TenantHistoryResponse*) override;
   grpc::Status TenantDiff(grpc::ServerContext*, const fleet::v1::TenantDiffRequest*,
                           fleet::v1::TenantDiffResponse*) override;
-  grpc::Status PushBundle(grpc::ServerContext*, const fleet::v1::PushBundleRequest*,
+  grpc::Status PushBundle(grpc::ServerContext*,
+                          grpc::ServerReader<fleet::v1::PushBundleRequest>*,
                           fleet::v1::PushBundleResponse*) override;
   grpc::Status ListBundles(grpc::ServerContext*, const fleet::v1::ListBundlesRequest*,
                            fleet::v1::ListBundlesResponse*) override;

@@ -7,17 +7,28 @@
 
 namespace fleet::controller {
 
-absl::StatusOr<std::shared_ptr<const migrations::RevisionGraph>> BundleGraphs::Get(
+absl::StatusOr<migrations::LruCache<migrations::RevisionGraph>::Loaded> BundleGraphs::Parse(
     const BundleRecord& bundle) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = graphs_.find(bundle.digest); it != graphs_.end()) return it->second;
-  }
   ASSIGN_OR_RETURN(std::unique_ptr<const migrations::RevisionGraph> g,
                    migrations::BundleGraph(bundle.digest, bundle.files));
-  std::shared_ptr<const migrations::RevisionGraph> shared(std::move(g));
-  std::lock_guard<std::mutex> lock(mu_);
-  return graphs_.emplace(bundle.digest, shared).first->second;
+  size_t bytes = 0;
+  for (const auto& f : bundle.files) bytes += f.content.size() + f.filename.size();
+  return migrations::LruCache<migrations::RevisionGraph>::Loaded{
+      std::shared_ptr<const migrations::RevisionGraph>(std::move(g)), bytes};
+}
+
+absl::StatusOr<std::shared_ptr<const migrations::RevisionGraph>> BundleGraphs::Get(
+    const std::string& digest) {
+  return cache_.GetOrLoad(
+      digest, [&]() -> absl::StatusOr<migrations::LruCache<migrations::RevisionGraph>::Loaded> {
+        ASSIGN_OR_RETURN(BundleRecord bundle, inventory_.GetBundle(digest));
+        return Parse(bundle);
+      });
+}
+
+absl::StatusOr<std::shared_ptr<const migrations::RevisionGraph>> BundleGraphs::Get(
+    const BundleRecord& bundle) {
+  return cache_.GetOrLoad(bundle.digest, [&] { return Parse(bundle); });
 }
 
 absl::StatusOr<FleetView> ComputeFleetView(Inventory& inventory, BundleGraphs& graphs,
@@ -25,10 +36,11 @@ absl::StatusOr<FleetView> ComputeFleetView(Inventory& inventory, BundleGraphs& g
                                            const std::vector<std::string>& ids) {
   FleetView view;
   std::shared_ptr<const migrations::RevisionGraph> head;
-  ASSIGN_OR_RETURN(std::optional<BundleRecord> newest, inventory.NewestBundle());
-  if (newest) {
-    ASSIGN_OR_RETURN(head, graphs.Get(*newest));
-    view.head_digest = newest->digest;
+  // The bundle list carries no scripts; the graph comes from the cache.
+  ASSIGN_OR_RETURN(std::vector<BundleRecord> bundles, inventory.ListBundles());
+  if (!bundles.empty()) {
+    ASSIGN_OR_RETURN(head, graphs.Get(bundles.front().digest));
+    view.head_digest = bundles.front().digest;
     for (auto h : head->heads()) view.heads.push_back(head->id(h));
   }
   ASSIGN_OR_RETURN(std::vector<TenantRecord> tenants, inventory.ListTenants());
@@ -66,11 +78,9 @@ absl::StatusOr<FleetView> ComputeFleetView(Inventory& inventory, BundleGraphs& g
     if (row.state == "unknown-revision" && !others_loaded) {
       // Only now read the older bundles: they tell "ahead" from "unknown".
       others_loaded = true;
-      ASSIGN_OR_RETURN(std::vector<BundleRecord> all, inventory.ListBundles());
-      for (const BundleRecord& b : all) {
+      for (const BundleRecord& b : bundles) {
         if (b.digest == view.head_digest) continue;
-        ASSIGN_OR_RETURN(BundleRecord full, inventory.GetBundle(b.digest));
-        ASSIGN_OR_RETURN(auto g, graphs.Get(full));
+        ASSIGN_OR_RETURN(auto g, graphs.Get(b.digest));
         others.push_back(std::move(g));
       }
     }

@@ -16,18 +16,35 @@
 #include "absl/status/statusor.h"
 #include "controller/inventory.h"
 #include "controller/status.h"
+#include "migrations/lru_cache.h"
 #include "migrations/revision_graph.h"
 
 namespace fleet::controller {
 
+// BundleGraphs: the parsed graph of each bundle, by digest. A graph is read
+// from the inventory the first time it is asked for (once, however many
+// ask at that moment) and kept in a cache bounded by the bytes of the
+// scripts it holds, so status, plans and the runner never read scripts
+// again for a bundle they already parsed.
 class BundleGraphs {
  public:
-  // The graph of `bundle` (whose files must be loaded).
+  // `inventory` is borrowed and must outlive this.
+  explicit BundleGraphs(Inventory& inventory, size_t budget_bytes = size_t{256} << 20)
+      : inventory_(inventory), cache_(budget_bytes) {}
+
+  // The graph of bundle `digest` (all 64 digits).
+  absl::StatusOr<std::shared_ptr<const migrations::RevisionGraph>> Get(const std::string& digest);
+  // The graph of `bundle`, whose files are at hand (a push): parsed from
+  // them and cached, without reading the inventory.
   absl::StatusOr<std::shared_ptr<const migrations::RevisionGraph>> Get(const BundleRecord& bundle);
+  size_t cached_bytes() { return cache_.bytes(); }
 
  private:
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const migrations::RevisionGraph>> graphs_;  // GUARDED_BY(mu_)
+  static absl::StatusOr<migrations::LruCache<migrations::RevisionGraph>::Loaded> Parse(
+      const BundleRecord& bundle);
+
+  Inventory& inventory_;
+  migrations::LruCache<migrations::RevisionGraph> cache_;
 };
 
 struct FleetView {

@@ -150,8 +150,8 @@ class Inventory {
   [[nodiscard]] virtual absl::StatusOr<std::vector<BundleRecord>> ListBundles() = 0;
   // With its files. A unique prefix of 8+ characters works.
   [[nodiscard]] virtual absl::StatusOr<BundleRecord> GetBundle(const std::string& digest) = 0;
-  // The newest pushed bundle, with files, or nullopt when none.
-  [[nodiscard]] virtual absl::StatusOr<std::optional<BundleRecord>> NewestBundle() = 0;
+  // The same without its files: what reads that need no script take.
+  [[nodiscard]] virtual absl::StatusOr<BundleRecord> GetBundleInfo(const std::string& digest) = 0;
 
   // Records a rollout and its tenants in one transaction. ALREADY_EXISTS
   // naming the tenant and the rollout when a tenant is in an active one.

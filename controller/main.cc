@@ -38,6 +38,10 @@
 
 namespace {
 
+// The largest request message: one piece of a pushed bundle holds at most
+// one script of migrations::kMaxScriptBytes beyond its 2 MiB.
+constexpr int kMaxRequestBytes = 8 << 20;
+
 // FLEET_CRASH_AT=POINT[:N] (tests only): the process exits at once, with
 // code 86, the N-th time (default the first) a rollout reaches POINT, one
 // of fleet::controller::kRolloutPoints. Unset: nothing happens.
@@ -142,8 +146,6 @@ int main(int argc, char** argv) {
              !s.ok()) {
     std::cerr << s.message() << " (--tls-cert, --tls-key, --auth)\n";
     return 2;
-  } else {
-    api_credentials = grpc::InsecureServerCredentials();
   }
   auto read_auth = [&]() -> absl::StatusOr<std::optional<fleet::controller::AuthConfig>> {
     if (auth_path.empty()) return std::nullopt;
@@ -159,6 +161,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   fleet::controller::Authorizer authorizer(*auth_config);
+  // Every call proves who it is on its metadata, before its request is
+  // read: an unauthenticated caller cannot make the controller read a byte.
+  fleet::proto::EarlyCallCheck early_check =
+      [&authorizer](const std::multimap<std::string, std::string>& metadata,
+                    const std::vector<std::string>& peer_names) {
+        return authorizer.CheckCaller(metadata, peer_names);
+      };
+  if (api_tls) {
+    api_tls->SetEarlyCallCheck(early_check);
+  } else {
+    api_credentials = fleet::proto::PlaintextServerCredentials(early_check);
+  }
 
   const fleet::proto::TlsFiles agent_files{tls_cert, tls_key, tls_ca};
   std::unique_ptr<fleet::controller::GrpcAgentClient> agent_client;
@@ -202,8 +216,18 @@ int main(int argc, char** argv) {
   fleet::controller::BundleFollowingClient agents(grpc_agents, **inventory);
   fleet::controller::RealClock clock;
   fleet::controller::Metrics metrics;
-  fleet::controller::BundleGraphs graphs;
-  fleet::controller::Poller poller(**inventory, agents, metrics, clock, {poll_interval, 3});
+  fleet::controller::BundleGraphs graphs(**inventory);
+  fleet::controller::Poller::Options poll_options{poll_interval, 3, nullptr};
+  poll_options.after_poll = [&] {
+    // /metrics serves these counts: a scrape reads no script.
+    auto view = fleet::controller::ComputeFleetView(**inventory, graphs, {}, {});
+    if (view.ok()) {
+      metrics.SetFleet(*view);
+    } else {
+      spdlog::error("event=fleet-view-failed error=\"{}\"", view.status().message());
+    }
+  };
+  fleet::controller::Poller poller(**inventory, agents, metrics, clock, poll_options);
   fleet::controller::RolloutRunner::Options runner_options;
   runner_options.at_point = CrashPointFromEnvironment();
   fleet::controller::RolloutRunner runner(**inventory, agents, graphs, clock, runner_options);
@@ -215,7 +239,9 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, api_credentials, &port);
-  builder.SetMaxReceiveMessageSize(256 << 20);
+  // Every request is small: a bundle comes in pieces (PushBundle). A larger
+  // message is refused before it is read.
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.SetMaxSendMessageSize(256 << 20);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -233,15 +259,13 @@ int main(int argc, char** argv) {
       res.set_content(ok ? "ok\n" : "inventory unreadable\n", "text/plain");
     });
     web.server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-      auto view = fleet::controller::ComputeFleetView(**inventory, graphs, {}, {});
       auto agent_list = (*inventory)->ListAgents();
       auto bundles = (*inventory)->ListBundles();
-      if (!view.ok() || !agent_list.ok() || !bundles.ok()) {
+      if (!agent_list.ok() || !bundles.ok()) {
         res.status = 500;
         return;
       }
-      res.set_content(metrics.Render(*view, *agent_list, bundles->size()),
-                      "text/plain; version=0.0.4");
+      res.set_content(metrics.Render(*agent_list, bundles->size()), "text/plain; version=0.0.4");
     });
     auto bound = web.Start(http);
     if (!bound.ok()) {

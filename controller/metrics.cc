@@ -15,16 +15,22 @@ void Metrics::ObservePoll(absl::Duration d) {
   sum_ += seconds;
 }
 
-std::string Metrics::Render(const FleetView& view, const std::vector<AgentRecord>& agents,
-                            size_t bundles) {
+void Metrics::SetFleet(const FleetView& view) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tenant_counts_ = view.counts;
+  tenants_ = view.rows.size();
+}
+
+std::string Metrics::Render(const std::vector<AgentRecord>& agents, size_t bundles) {
+  std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   absl::StrAppend(&out,
                   "# HELP fleet_tenants Tenants in the inventory by status state.\n"
                   "# TYPE fleet_tenants gauge\n");
   for (const std::string& state : AllStates()) {
-    auto it = view.counts.find(state);
+    auto it = tenant_counts_.find(state);
     absl::StrAppend(&out, "fleet_tenants{state=\"", state, "\"} ",
-                    it == view.counts.end() ? 0 : it->second, "\n");
+                    it == tenant_counts_.end() ? 0 : it->second, "\n");
   }
   int up = 0;
   for (const AgentRecord& a : agents) up += a.state == "up";
@@ -35,10 +41,9 @@ std::string Metrics::Render(const FleetView& view, const std::vector<AgentRecord
                   agents.size(), "\n",
                   "# HELP fleet_inventory_tenants Tenants in the inventory.\n"
                   "# TYPE fleet_inventory_tenants gauge\nfleet_inventory_tenants ",
-                  view.rows.size(), "\n",
+                  tenants_, "\n",
                   "# HELP fleet_inventory_bundles Bundles in the inventory.\n"
                   "# TYPE fleet_inventory_bundles gauge\nfleet_inventory_bundles ", bundles, "\n");
-  std::lock_guard<std::mutex> lock(mu_);
   absl::StrAppend(&out,
                   "# HELP fleet_poll_duration_seconds Time to poll one agent.\n"
                   "# TYPE fleet_poll_duration_seconds histogram\n");

@@ -50,6 +50,7 @@ absl::Status Poller::PollAll() {
       first = s;
     }
   }
+  if (options_.after_poll) options_.after_poll();
   return first;
 }
 

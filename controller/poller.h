@@ -13,6 +13,7 @@
 #define FLEET_CONTROLLER_POLLER_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -33,6 +34,9 @@ class Poller {
   struct Options {
     absl::Duration interval = absl::Seconds(15);
     int missed_before_down = 3;
+    // Called after every PollAll that could read the inventory (the fleet
+    // view and the metrics are refreshed there).
+    std::function<void()> after_poll;
   };
   // Everything borrowed must outlive the poller.
   Poller(Inventory& inventory, AgentClient& client, Metrics& metrics, Clock& clock,

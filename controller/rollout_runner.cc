@@ -184,9 +184,7 @@ void RolloutRunner::Run(const std::string& id) {
     if (!parsed.ok()) {
       return absl::DataLossError(absl::StrCat("its spec does not parse: ", parsed.ToString()));
     }
-    auto bundle = inventory_.GetBundle(r->bundle_digest);
-    if (!bundle.ok()) return bundle.status();
-    auto graph = graphs_.Get(*bundle);
+    auto graph = graphs_.Get(r->bundle_digest);
     if (!graph.ok()) return graph.status();
     d.graph = *graph;
     return absl::OkStatus();

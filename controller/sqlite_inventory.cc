@@ -378,32 +378,15 @@ class SqliteInventory final : public Inventory {
 
   absl::StatusOr<BundleRecord> GetBundle(const std::string& digest) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (digest.size() < 8) {
-      return absl::InvalidArgumentError("give at least 8 characters of the bundle digest");
-    }
-    std::vector<std::string> matches;
-    {
-      Stmt s(db_, "SELECT digest FROM bundles WHERE substr(digest, 1, length(?)) = ? LIMIT 2");
-      s.Bind(digest).Bind(digest);
-      while (s.Step() == SQLITE_ROW) matches.push_back(s.Text(0));
-    }
-    if (matches.empty()) {
-      return absl::NotFoundError(absl::StrCat("no bundle ", digest.substr(0, 64)));
-    }
-    if (matches.size() > 1) {
-      return absl::InvalidArgumentError(absl::StrCat("several bundles start with ", digest));
-    }
-    return LoadBundle(matches.front());
+    ASSIGN_OR_RETURN(std::string full, ResolveDigest(digest));
+    return LoadBundle(full, /*with_files=*/true);
   }
 
-  absl::StatusOr<std::optional<BundleRecord>> NewestBundle() override {
+  absl::StatusOr<BundleRecord> GetBundleInfo(const std::string& digest) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, "SELECT digest FROM bundles ORDER BY seq DESC LIMIT 1");
-    if (s.Step() != SQLITE_ROW) return std::optional<BundleRecord>();
-    ASSIGN_OR_RETURN(BundleRecord b, LoadBundle(s.Text(0)));
-    return std::optional<BundleRecord>(std::move(b));
+    ASSIGN_OR_RETURN(std::string full, ResolveDigest(digest));
+    return LoadBundle(full, /*with_files=*/false);
   }
-
 
   absl::Status CreateRollout(const RolloutRecord& r, const std::vector<RolloutTenantRecord>& tenants,
                              const std::optional<AuditEntry>& audit) override {
@@ -681,7 +664,27 @@ class SqliteInventory final : public Inventory {
     return absl::InternalError(absl::StrCat("inventory: ", msg));
   }
 
-  absl::StatusOr<BundleRecord> LoadBundle(const std::string& digest) {
+  // The one bundle whose digest starts with `digest` (8+ characters).
+  absl::StatusOr<std::string> ResolveDigest(const std::string& digest) {
+    if (digest.size() < 8) {
+      return absl::InvalidArgumentError("give at least 8 characters of the bundle digest");
+    }
+    std::vector<std::string> matches;
+    Stmt s(db_, "SELECT digest FROM bundles WHERE substr(digest, 1, length(?)) = ? LIMIT 2");
+    s.Bind(digest).Bind(digest);
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) matches.push_back(s.Text(0));
+    if (rc != SQLITE_DONE) return s.Error(rc);
+    if (matches.empty()) {
+      return absl::NotFoundError(absl::StrCat("no bundle ", digest.substr(0, 64)));
+    }
+    if (matches.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat("several bundles start with ", digest));
+    }
+    return matches.front();
+  }
+
+  absl::StatusOr<BundleRecord> LoadBundle(const std::string& digest, bool with_files) {
     BundleRecord b;
     {
       Stmt s(db_, "SELECT digest, pushed_at, heads, revisions FROM bundles WHERE digest = ?");
@@ -692,6 +695,7 @@ class SqliteInventory final : public Inventory {
       b.heads = Parse(s.Text(2), nlohmann::json::array()).get<std::vector<std::string>>();
       b.revisions = static_cast<int>(s.Int(3));
     }
+    if (!with_files) return b;
     Stmt f(db_, "SELECT filename, content, checksum FROM bundle_files WHERE digest = ? ORDER BY "
                 "filename");
     f.Bind(digest);

@@ -45,6 +45,30 @@ inline fleet::v1::Bundle BundleToProto(const std::string& digest,
   return b;
 }
 
+// The bundle as pieces of about `piece_bytes` each (a file is never
+// split; one larger than that is a piece of its own), for a streamed push.
+// Each piece carries the digest; an empty bundle is one empty piece.
+inline std::vector<fleet::v1::Bundle> BundlePieces(const std::string& digest,
+                                                   const std::vector<migrations::BundleFile>& files,
+                                                   size_t piece_bytes = size_t{2} << 20) {
+  std::vector<fleet::v1::Bundle> pieces(1);
+  size_t bytes = 0;
+  for (const auto& f : files) {
+    const size_t size = f.content.size() + f.filename.size() + f.checksum.size();
+    if (bytes > 0 && bytes + size > piece_bytes) {
+      pieces.emplace_back();
+      bytes = 0;
+    }
+    auto* out = pieces.back().add_files();
+    out->set_filename(f.filename);
+    out->set_content(f.content);
+    out->set_checksum(f.checksum);
+    bytes += size;
+  }
+  for (auto& p : pieces) p.set_digest(digest);
+  return pieces;
+}
+
 }  // namespace fleet::proto
 
 #endif  // FLEET_PROTO_CONVERT_H_

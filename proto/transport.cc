@@ -1,7 +1,9 @@
 #include "proto/transport.h"
 
 #include <arpa/inet.h>
+#include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
+#include <grpc/slice.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -81,7 +83,68 @@ Cert FirstCertificate(const std::string& pem) {
   return first;
 }
 
+// gRPC core's auth metadata processor, calling an EarlyCallCheck.
+struct EarlyCheckState {
+  EarlyCallCheck check;
+};
+
+std::string SliceText(const grpc_slice& slice) {
+  return std::string(reinterpret_cast<const char*>(GRPC_SLICE_START_PTR(slice)),
+                     GRPC_SLICE_LENGTH(slice));
+}
+
+void ProcessMetadata(void* state, grpc_auth_context* context, const grpc_metadata* md,
+                     size_t num_md, grpc_process_auth_metadata_done_cb done, void* user_data) {
+  auto* s = static_cast<EarlyCheckState*>(state);
+  std::multimap<std::string, std::string> metadata;
+  for (size_t i = 0; i < num_md; ++i) metadata.emplace(SliceText(md[i].key), SliceText(md[i].value));
+  std::vector<std::string> names;
+  if (context != nullptr) {
+    for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
+      grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(context, property);
+      while (const grpc_auth_property* p = grpc_auth_property_iterator_next(&it)) {
+        names.emplace_back(p->value, p->value_length);
+      }
+    }
+  }
+  absl::Status verdict = s->check(metadata, names);
+  const std::string details(verdict.message());
+  done(user_data, nullptr, 0, nullptr, 0, static_cast<grpc_status_code>(verdict.code()),
+       verdict.ok() ? nullptr : details.c_str());
+}
+
+void DestroyState(void* state) { delete static_cast<EarlyCheckState*>(state); }
+
+void InstallEarlyCheck(grpc_server_credentials* credentials, EarlyCallCheck check) {
+  grpc_server_credentials_set_auth_metadata_processor(
+      credentials, {ProcessMetadata, DestroyState, new EarlyCheckState{std::move(check)}});
+}
+
+class PlaintextCredentials final : public grpc::ServerCredentials {
+ public:
+  explicit PlaintextCredentials(EarlyCallCheck check)
+      : credentials_(grpc_insecure_server_credentials_create()) {
+    if (check) InstallEarlyCheck(credentials_, std::move(check));
+  }
+  ~PlaintextCredentials() override { grpc_server_credentials_release(credentials_); }
+  void SetAuthMetadataProcessor(const std::shared_ptr<grpc::AuthMetadataProcessor>&) override {}
+
+ private:
+  int AddPortToServer(const std::string& addr, grpc_server* server) override {
+    return grpc_server_add_http2_port(server, addr.c_str(), credentials_);
+  }
+  grpc_server_credentials* credentials_;
+};
+
 }  // namespace
+
+std::shared_ptr<grpc::ServerCredentials> PlaintextServerCredentials(EarlyCallCheck check) {
+  return std::make_shared<PlaintextCredentials>(std::move(check));
+}
+
+void ReloadableServerCredentials::SetEarlyCallCheck(EarlyCallCheck check) {
+  InstallEarlyCheck(credentials_, std::move(check));
+}
 
 bool IsLoopbackAddress(absl::string_view target) {
   // gRPC's target syntax (doc/naming.md): unix sockets are local.

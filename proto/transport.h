@@ -11,6 +11,8 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -71,6 +73,18 @@ std::vector<std::string> PeerNames(const grpc::AuthContext* auth);
 // TLS server credentials whose certificate, key and client CA are re-read
 // by Reload(); connections accepted afterwards use the new files, ones
 // already open keep theirs. Built on gRPC's certificate-config fetcher.
+// A check run on each call's metadata before its request is read: OK lets
+// the call go on, an error ends it with that status. `metadata` holds the
+// call's headers (authorization among them), `peer_names` the CN and DNS
+// names of its client certificate (none over plaintext).
+using EarlyCallCheck = std::function<absl::Status(
+    const std::multimap<std::string, std::string>& metadata,
+    const std::vector<std::string>& peer_names)>;
+
+// Plaintext server credentials (loopback development) that run `check` on
+// each call before its request is read.
+std::shared_ptr<grpc::ServerCredentials> PlaintextServerCredentials(EarlyCallCheck check);
+
 class ReloadableServerCredentials final : public grpc::ServerCredentials {
  public:
   // `client_certificates` is how clients are asked for a certificate
@@ -84,7 +98,11 @@ class ReloadableServerCredentials final : public grpc::ServerCredentials {
   // Re-reads the files. On an error the old material stays in use.
   absl::Status Reload();
 
-  // Not used by fleet: authentication happens in the services.
+  // Runs `check` on each call before its request is read (see
+  // EarlyCallCheck). Call before the server is built.
+  void SetEarlyCallCheck(EarlyCallCheck check);
+
+  // Not used by fleet: SetEarlyCallCheck is its form of this.
   void SetAuthMetadataProcessor(const std::shared_ptr<grpc::AuthMetadataProcessor>&) override {}
 
  private:

@@ -66,15 +66,20 @@ TEST(InventoryTest, BundlesNewestFirstAndByPrefix) {
   auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
   ASSERT_TRUE(inv.ok());
   Inventory& i = **inv;
-  EXPECT_FALSE(i.NewestBundle()->has_value());
+  EXPECT_TRUE(i.ListBundles()->empty());
   BundleRecord one{std::string(64, 'a'), "", {"h1"}, 1, {{"a.sql", "x", "c1"}}};
   BundleRecord two{std::string(64, 'b'), "", {"h2"}, 1, {{"b.sql", "y", "c2"}}};
   ASSERT_TRUE(i.PutBundle(one).ok());
   ASSERT_TRUE(i.PutBundle(two).ok());
-  EXPECT_EQ((*i.NewestBundle())->digest, two.digest);
+  EXPECT_EQ(i.ListBundles()->front().digest, two.digest);
   ASSERT_TRUE(i.PutBundle(one).ok());  // a re-push makes it the newest again
-  EXPECT_EQ((*i.NewestBundle())->digest, one.digest);
-  EXPECT_EQ((*i.NewestBundle())->files.size(), 1u);
+  EXPECT_EQ(i.ListBundles()->front().digest, one.digest);
+  EXPECT_TRUE(i.ListBundles()->front().files.empty());  // a listing carries no scripts
+  EXPECT_EQ(i.GetBundle(one.digest)->files.size(), 1u);
+  auto info = i.GetBundleInfo("aaaaaaaa");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->digest, one.digest);
+  EXPECT_TRUE(info->files.empty());
   auto by_prefix = i.GetBundle("bbbbbbbb");
   ASSERT_TRUE(by_prefix.ok());
   EXPECT_EQ(by_prefix->files[0].content, "y");

@@ -26,6 +26,7 @@
 #include "tests/testing/fake_agent_client.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/faulty_inventory.h"
+#include "tests/testing/push.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
 
@@ -84,10 +85,12 @@ class RunnerTest : public ::testing::Test {
     versions.Write("c_c.sql", ScriptText("c", "b", "SELECT 3;", "SELECT 3;"));
     auto files = migrations::ReadBundleFiles(migrations::DefaultFileSystem(), versions.path());
     ASSERT_TRUE(files.ok()) << files.status();
-    v1::PushBundleRequest push;
-    *push.mutable_bundle() = proto::BundleToProto(migrations::BundleDigest(*files), *files);
     v1::PushBundleResponse pushed;
-    ASSERT_TRUE(Call(&v1::ControllerService::Stub::PushBundle, push, &pushed).ok());
+    grpc::ClientContext push_ctx;
+    ASSERT_TRUE(fleet::testing::PushPieces(
+                    *stub_, &push_ctx,
+                    proto::BundlePieces(migrations::BundleDigest(*files), *files, 64), &pushed)
+                    .ok());
     digest_ = pushed.bundle().digest();
     for (int i = 0; i < tenants; ++i) fake_.AddTenant(kAgent, absl::StrCat("t", i), heads);
     v1::AddAgentRequest add;
@@ -166,8 +169,8 @@ class RunnerTest : public ::testing::Test {
   BundleFollowingClient agents_{fake_, inventory_};
   FakeClock clock_;
   Metrics metrics_;
-  BundleGraphs graphs_;
-  Poller poller_{inventory_, agents_, metrics_, clock_, {absl::Hours(1), 3}};
+  BundleGraphs graphs_{inventory_};
+  Poller poller_{inventory_, agents_, metrics_, clock_, {absl::Hours(1), 3, nullptr}};
   Authorizer auth_{std::nullopt};
   std::unique_ptr<RolloutRunner> runner_;
   std::unique_ptr<ControllerServiceImpl> service_;

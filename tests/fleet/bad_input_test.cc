@@ -14,6 +14,7 @@
 #include "proto/convert.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/testing/postgres.h"
+#include "tests/testing/push.h"
 
 namespace fleet {
 namespace {
@@ -200,7 +201,7 @@ TEST(ControllerBadInputTest, EveryCallRefusesBadInputAndChangesNothing) {
   ASSERT_TRUE(inventory.ok()) << inventory.status();
   controller::GrpcAgentClient agents(absl::Seconds(2));
   controller::Metrics metrics;
-  controller::BundleGraphs graphs;
+  controller::BundleGraphs graphs(**inventory);
   controller::RealClock clock;
   controller::Poller poller(**inventory, agents, metrics, clock, {});
   controller::RolloutRunner runner(**inventory, agents, graphs, clock, {});
@@ -256,15 +257,21 @@ TEST(ControllerBadInputTest, EveryCallRefusesBadInputAndChangesNothing) {
     EXPECT_EQ(code(stub->LabelTenant(Ctx().get(), req, &resp)), grpc::StatusCode::INVALID_ARGUMENT);
   }
   {
-    fleet::v1::PushBundleRequest req;
-    *req.mutable_bundle() = ExampleBundle();
-    req.mutable_bundle()->set_digest(std::string(64, 'b'));
+    fleet::v1::Bundle bundle = ExampleBundle();
+    bundle.set_digest(std::string(64, 'b'));
     fleet::v1::PushBundleResponse resp;
-    grpc::Status s = stub->PushBundle(Ctx().get(), req, &resp);
+    grpc::Status s = fleet::testing::PushPieces(*stub, Ctx().get(), {bundle}, &resp);
     EXPECT_EQ(code(s), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_THAT(s.error_message(), HasSubstr("bundle digest mismatch"));
-    req.mutable_bundle()->set_digest(kHuge);
-    EXPECT_EQ(code(stub->PushBundle(Ctx().get(), req, &resp)), grpc::StatusCode::INVALID_ARGUMENT);
+    bundle.set_digest(kHuge);
+    EXPECT_EQ(code(fleet::testing::PushPieces(*stub, Ctx().get(), {bundle}, &resp)),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    // Pieces that disagree on the digest.
+    fleet::v1::Bundle other = ExampleBundle();
+    other.set_digest(std::string(64, 'c'));
+    s = fleet::testing::PushPieces(*stub, Ctx().get(), {ExampleBundle(), other}, &resp);
+    EXPECT_EQ(code(s), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("every piece of a pushed bundle names one digest"));
   }
   for (const std::string& id : kBadIds) {
     fleet::v1::TenantDiffRequest req;

@@ -92,9 +92,9 @@ class FaultyInventory final : public controller::Inventory {
     return Call<absl::StatusOr<controller::BundleRecord>>(
         "GetBundle", [&] { return real_->GetBundle(digest); });
   }
-  absl::StatusOr<std::optional<controller::BundleRecord>> NewestBundle() override {
-    return Call<absl::StatusOr<std::optional<controller::BundleRecord>>>(
-        "NewestBundle", [&] { return real_->NewestBundle(); });
+  absl::StatusOr<controller::BundleRecord> GetBundleInfo(const std::string& digest) override {
+    return Call<absl::StatusOr<controller::BundleRecord>>(
+        "GetBundleInfo", [&] { return real_->GetBundleInfo(digest); });
   }
   absl::Status CreateRollout(const controller::RolloutRecord& r,
                              const std::vector<controller::RolloutTenantRecord>& t,

@@ -83,6 +83,7 @@ class Process {
     return -1;
   }
   void Signal(int sig) { kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
   void Kill() {
     if (pid_ > 0 && !waited_) {
       kill(pid_, SIGKILL);
