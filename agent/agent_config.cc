@@ -57,22 +57,6 @@ std::string QuotedConninfoValue(absl::string_view v) {
   return out + "'";
 }
 
-// A URL query value, percent-encoded.
-std::string PercentEncoded(absl::string_view v) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(
@@ -202,7 +186,7 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
     if (auto passfile = t->at_path("passfile").value<std::string>()) {
       const bool url = tc.dsn.find("://") != std::string::npos;
       tc.dsn = url ? absl::StrCat(tc.dsn, tc.dsn.find('?') == std::string::npos ? "?" : "&",
-                                  "passfile=", PercentEncoded(*passfile))
+                                  "passfile=", migrations::PercentEncode(*passfile))
                    : absl::StrCat(tc.dsn, " passfile=", QuotedConninfoValue(*passfile));
     }
     // libpq reads the string now, not at the first connection: a string it

@@ -30,8 +30,8 @@ std::map<std::string, std::string> Values(const PQconninfoOption* options) {
   return out;
 }
 
-// libpq's percent-encoding of a URL part, for scrubbing the form a
-// password may appear in inside a URL.
+}  // namespace
+
 std::string PercentEncode(absl::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -47,8 +47,6 @@ std::string PercentEncode(absl::string_view s) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string ConnectionInfo::Name() const {
   return absl::StrCat(user, "@", host, ":", port, "/", dbname);

@@ -45,6 +45,10 @@ std::string DsnPassword(absl::string_view dsn);
 std::string WithDefaultOption(absl::string_view dsn, const std::string& keyword,
                               const std::string& value);
 
+// `value` percent-encoded for a URL: every byte but letters, digits and
+// -._~ as %XX.
+std::string PercentEncode(absl::string_view value);
+
 // `message` with every occurrence of `dsn` itself replaced by its name and
 // of its password (raw and percent-encoded) by "***".
 std::string ScrubSecrets(absl::string_view message, absl::string_view dsn);

@@ -124,7 +124,7 @@ TEST(AgentConfigTest, APassfileJoinsAUrlAsAQueryParameter) {
                             FakeEnv);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->tenants[0].dsn,
-            "postgresql://app@db/acme?sslmode=require&passfile=/etc/fleet/pg%20pass");
+            "postgresql://app@db/acme?sslmode=require&passfile=%2Fetc%2Ffleet%2Fpg%20pass");
 }
 
 TEST(AgentConfigTest, NumbersAreFiniteAndInRangeOrTheKeyIsNamed) {

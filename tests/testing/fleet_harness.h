@@ -74,7 +74,7 @@ class FleetHarness : public PostgresTest {
         std::vector<std::string>{FLEET_CONTROLLER_PATH, "--insecure", "--db",
                                  dir_.path() + "/fleet.sqlite", "--listen", "127.0.0.1:0",
                                  "--http", "127.0.0.1:0", "--poll-interval", poll,
-                                 "--agent-timeout", "5s", "--port-file", port_file},
+                                 "--agent-timeout", "15s", "--port-file", port_file},
         std::move(env));
     EXPECT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << p->Err();
     std::istringstream(ReadWhole(port_file)) >> grpc_port_ >> http_port_;
