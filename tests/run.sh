@@ -28,6 +28,8 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 # Release, the way a user builds, with warnings as errors turned on here (a
 # user's build keeps them as warnings); ccache makes a rebuild of an
 # unchanged tree, or a clean clone after one, take a minute or two.
+# Paths relative to the checkout, so that another clone hits the same cache.
+export CCACHE_BASEDIR="$root"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFLEET_WERROR=ON \
   -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 cmake --build "$build" --parallel "$jobs"
