@@ -553,4 +553,26 @@ std::string RenderChanges(const std::vector<SchemaChange>& changes, bool concurr
   return out;
 }
 
+RevisionDiffs DiffForRevisions(const SchemaCatalog& heads, const SchemaCatalog& declared,
+                               bool allow_drop, bool concurrent_indexes) {
+  RevisionDiffs out;
+  DiffOptions up;
+  up.allow_drop = allow_drop;
+  up.concurrent_indexes = concurrent_indexes;
+  out.upgrade = DiffSchemaCatalogs(heads, declared, up);
+  // The "middle" catalog: where the transactional revision leaves a tenant,
+  // before the concurrent one adds its indexes.
+  SchemaCatalog middle = declared;
+  for (const auto& c : out.upgrade.changes) {
+    if (!c.concurrent) continue;
+    absl::StrAppend(&out.concurrent_downgrade, "-- drop index ", c.object, "\n",
+                    "DROP INDEX CONCURRENTLY ", declared.indexes.at(c.object).q, ";\n");
+    middle.indexes.erase(c.object);
+  }
+  DiffOptions down;
+  down.downgrade = true;
+  out.downgrade = DiffSchemaCatalogs(middle, heads, down);
+  return out;
+}
+
 }  // namespace fleet::migrations

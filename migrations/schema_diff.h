@@ -47,6 +47,20 @@ struct SchemaDiff {
 [[nodiscard]] SchemaDiff DiffSchemaCatalogs(const SchemaCatalog& from, const SchemaCatalog& to,
                                             const DiffOptions& options);
 
+// What `revision --autogenerate` writes, from the heads' schema to the
+// declared one: the upgrade; the downgrade of its transactional part
+// (starting from the declared schema without the indexes the concurrent part
+// creates); and DROP INDEX CONCURRENTLY statements undoing the concurrent
+// part (concurrent_indexes), for the second, non-transactional revision.
+struct RevisionDiffs {
+  SchemaDiff upgrade;
+  SchemaDiff downgrade;
+  std::string concurrent_downgrade;
+};
+[[nodiscard]] RevisionDiffs DiffForRevisions(const SchemaCatalog& heads,
+                                             const SchemaCatalog& declared, bool allow_drop,
+                                             bool concurrent_indexes);
+
 // The script text of `changes` (those with concurrent == `concurrent`): for
 // each, a comment with its summary and warnings, then the statement
 // (commented out when it is). Empty when there are none.
