@@ -1,8 +1,6 @@
 #include "agent/agent_service.h"
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <random>
 #include <thread>
 
@@ -12,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "migrations/autogenerate.h"
 #include "migrations/dsn.h"
 #include "migrations/migrator.h"
@@ -350,13 +349,11 @@ grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
   };
   // A caller that goes away (its deadline passed, the controller died) gets
   // its migration cancelled: the running revision rolls back rather than
-  // finishing behind the caller's back.
-  std::mutex done_mu;
-  std::condition_variable done_cv;
-  bool done = false;
+  // finishing behind the caller's back. Cancel() runs with no lock of ours
+  // held (it takes the migrator's and connects to the database).
+  absl::Notification done;
   std::thread watcher([&] {
-    std::unique_lock<std::mutex> lock(done_mu);
-    while (!done_cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return done; })) {
+    while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
       if (ctx->IsCancelled()) {
         m.Cancel();
         return;
@@ -367,11 +364,7 @@ grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
   spdlog::info("tenant={} rollout={} event=migrate-started direction={} target={}", (*t)->id,
                req->rollout_id(), upgrade ? "upgrade" : "downgrade", req->target());
   auto result = upgrade ? m.Upgrade(req->target(), observer) : m.Downgrade(req->target(), observer);
-  {
-    std::lock_guard<std::mutex> lock(done_mu);
-    done = true;
-  }
-  done_cv.notify_one();
+  done.Notify();
   watcher.join();
   if (!result.ok()) {
     spdlog::warn("tenant={} rollout={} event=migrate-failed error=\"{}\"", (*t)->id,

@@ -30,7 +30,7 @@ bool IsBundleMissing(const absl::Status& status) {
 
 absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> GrpcAgentClient::StubFor(
     const std::string& address) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto& stub = stubs_[address];
   if (!stub) {
     if (!tls_) {
@@ -57,7 +57,7 @@ absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> GrpcAgentClient::
 }
 
 void GrpcAgentClient::SetTls(proto::TlsMaterial tls) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   tls_ = std::move(tls);
   stubs_.clear();  // calls in flight keep their stubs; new ones connect afresh
 }

@@ -13,12 +13,13 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/inventory.h"
 #include "fleet/v1/agent.grpc.pb.h"
@@ -87,7 +88,7 @@ class GrpcAgentClient final : public AgentClient {
       : deadline_(deadline), tls_(std::move(tls)) {}
 
   // New certificates (SIGHUP): calls that start afterwards connect with them.
-  void SetTls(proto::TlsMaterial tls);
+  void SetTls(proto::TlsMaterial tls) ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::StatusOr<AgentListing> ListTenants(const std::string& address,
                                            const std::string& bundle_digest) override;
@@ -105,13 +106,13 @@ class GrpcAgentClient final : public AgentClient {
                                                   const std::string& bundle_digest) override;
 
  private:
-  absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> StubFor(
-      const std::string& address);
+  absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> StubFor(const std::string& address)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const absl::Duration deadline_;
-  std::mutex mu_;
-  std::optional<proto::TlsMaterial> tls_;  // GUARDED_BY(mu_)
-  std::map<std::string, std::shared_ptr<fleet::v1::AgentService::Stub>> stubs_;  // GUARDED_BY(mu_)
+  absl::Mutex mu_;
+  std::optional<proto::TlsMaterial> tls_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<fleet::v1::AgentService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
 };
 
 // Wraps `inner`: a call that fails because its agent has not cached the

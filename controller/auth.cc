@@ -129,7 +129,7 @@ absl::StatusOr<AuthConfig> ParseAuthConfig(const std::string& path, const std::s
 
 void Authorizer::Reload(AuthConfig config) {
   auto fresh = std::make_shared<const AuthConfig>(std::move(config));
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   config_ = std::move(fresh);
 }
 
@@ -178,7 +178,7 @@ absl::Status Authorizer::CheckCaller(const std::multimap<std::string, std::strin
                                      const std::vector<std::string>& peer_names) const {
   std::shared_ptr<const AuthConfig> config;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     config = config_;
   }
   if (!config) return absl::OkStatus();
@@ -192,7 +192,7 @@ absl::StatusOr<std::string> Authorizer::Authorize(const grpc::ServerContext& ctx
   std::string claimed = Claimed(ctx);
   std::shared_ptr<const AuthConfig> config;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     config = config_;
   }
   if (!config) return claimed;

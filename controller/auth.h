@@ -24,13 +24,14 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 namespace fleet::controller {
 
@@ -65,20 +66,22 @@ class Authorizer {
   explicit Authorizer(std::optional<AuthConfig> config)
       : config_(config ? std::make_shared<const AuthConfig>(*std::move(config)) : nullptr) {}
 
-  void Reload(AuthConfig config);
+  void Reload(AuthConfig config) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The actor to record when the caller of `ctx` may do something needing
   // `needed` (`what` names it in the error): UNAUTHENTICATED when it proves
   // no identity, PERMISSION_DENIED when its role is too low.
   [[nodiscard]] absl::StatusOr<std::string> Authorize(const grpc::ServerContext& ctx, Role needed,
-                                                      absl::string_view what) const;
+                                                      absl::string_view what) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The same identity check on a call's metadata alone, before its request
   // is read (proto::EarlyCallCheck): UNAUTHENTICATED for a caller who
   // proves no identity, whatever it asks; roles are checked later, by the
   // method. OK for everyone without a config.
   [[nodiscard]] absl::Status CheckCaller(const std::multimap<std::string, std::string>& metadata,
-                                         const std::vector<std::string>& peer_names) const;
+                                         const std::vector<std::string>& peer_names) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Identity {
@@ -91,9 +94,9 @@ class Authorizer {
                                            const std::optional<std::string>& authorization,
                                            const std::vector<std::string>& peer_names);
 
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   // Swapped whole by Reload; a call works on the one it started with.
-  std::shared_ptr<const AuthConfig> config_;  // GUARDED_BY(mu_); null: no checks
+  std::shared_ptr<const AuthConfig> config_ ABSL_GUARDED_BY(mu_);  // null: no checks
 };
 
 }  // namespace fleet::controller

@@ -7,11 +7,11 @@
 #ifndef FLEET_CONTROLLER_CLOCK_H_
 #define FLEET_CONTROLLER_CLOCK_H_
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -22,8 +22,9 @@ class Clock {
   virtual ~Clock() = default;
   virtual absl::Time Now() = 0;
   // Blocks until Now() reaches `deadline` or `stop()` holds. `stop` is
-  // checked on entry and after every Wake(). True when the deadline came,
-  // false when `stop` ended the wait.
+  // checked on entry and after every Wake(), possibly with the clock's own
+  // lock held: it must not call back into the clock. True when the deadline
+  // came, false when `stop` ended the wait.
   virtual bool SleepUntil(absl::Time deadline, const std::function<bool()>& stop) = 0;
   // Makes every SleepUntil check its `stop` again.
   virtual void Wake() = 0;
@@ -39,23 +40,27 @@ class Clock {
 class RealClock final : public Clock {
  public:
   absl::Time Now() override { return absl::Now(); }
-  bool SleepUntil(absl::Time deadline, const std::function<bool()>& stop) override {
-    std::unique_lock<std::mutex> lock(mu_);
+  bool SleepUntil(absl::Time deadline, const std::function<bool()>& stop) override
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    // `stop` is checked under mu_, so a Wake() after its condition became
+    // true cannot slip in between the check and the wait.
+    absl::MutexLock lock(&mu_);
     for (;;) {
       if (stop()) return false;
       if (absl::Now() >= deadline) return true;
-      // Wake() notifies; the timeout covers the deadline itself.
-      cv_.wait_until(lock, absl::ToChronoTime(deadline));
+      // Wake() signals; the deadline ends the wait by itself.
+      cv_.WaitWithDeadline(&mu_, deadline);
     }
   }
-  void Wake() override {
-    { std::lock_guard<std::mutex> lock(mu_); }
-    cv_.notify_all();
+  void Wake() override ABSL_LOCKS_EXCLUDED(mu_) {
+    { absl::MutexLock lock(&mu_); }
+    cv_.SignalAll();
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
+  // Guards no data: it pairs each sleeper's check of `stop` with Wake().
+  absl::Mutex mu_;
+  absl::CondVar cv_;
 };
 
 }  // namespace fleet::controller

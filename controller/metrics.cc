@@ -7,7 +7,7 @@ namespace fleet::controller {
 
 void Metrics::ObservePoll(absl::Duration d) {
   double seconds = absl::ToDoubleSeconds(d);
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) ++counts_[i];
   }
@@ -16,13 +16,13 @@ void Metrics::ObservePoll(absl::Duration d) {
 }
 
 void Metrics::SetFleet(const FleetView& view) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   tenant_counts_ = view.counts;
   tenants_ = view.rows.size();
 }
 
 std::string Metrics::Render(const std::vector<AgentRecord>& agents, size_t bundles) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::string out;
   absl::StrAppend(&out,
                   "# HELP fleet_tenants Tenants in the inventory by status state.\n"

@@ -8,9 +8,10 @@
 
 #include <array>
 #include <map>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/fleet_view.h"
 #include "controller/inventory.h"
@@ -19,21 +20,22 @@ namespace fleet::controller {
 
 class Metrics {
  public:
-  void ObservePoll(absl::Duration d);
+  void ObservePoll(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
   // The fleet as the last poll left it.
-  void SetFleet(const FleetView& view);
+  void SetFleet(const FleetView& view) ABSL_LOCKS_EXCLUDED(mu_);
   // The whole exposition: tenants by state, agents up, inventory size, poll
   // durations.
-  std::string Render(const std::vector<AgentRecord>& agents, size_t bundles);
+  std::string Render(const std::vector<AgentRecord>& agents, size_t bundles)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   static constexpr std::array<double, 9> kBuckets = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  std::mutex mu_;
-  std::array<uint64_t, kBuckets.size()> counts_{};  // GUARDED_BY(mu_)
-  uint64_t total_ = 0;                              // GUARDED_BY(mu_)
-  double sum_ = 0;                                  // GUARDED_BY(mu_)
-  std::map<std::string, int> tenant_counts_;        // GUARDED_BY(mu_): by state
-  size_t tenants_ = 0;                              // GUARDED_BY(mu_)
+  absl::Mutex mu_;
+  std::array<uint64_t, kBuckets.size()> counts_ ABSL_GUARDED_BY(mu_) = {};
+  uint64_t total_ ABSL_GUARDED_BY(mu_) = 0;
+  double sum_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int> tenant_counts_ ABSL_GUARDED_BY(mu_);  // by state
+  size_t tenants_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace fleet::controller

@@ -71,7 +71,7 @@ absl::Status Poller::PollAgent(const std::string& address) {
       return sent;
     }
     spdlog::info("agent={} bundle={} event=bundle-sent", address, digest.substr(0, 12));
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     has_bundle_.insert({address, digest});
     return absl::OkStatus();
   };
@@ -79,7 +79,7 @@ absl::Status Poller::PollAgent(const std::string& address) {
     digest = bundles->front().digest;
     bool sent;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       sent = has_bundle_.count({address, digest}) > 0;
     }
     // Not sent yet: send it now. A failure shows in the listing below
@@ -91,7 +91,7 @@ absl::Status Poller::PollAgent(const std::string& address) {
   if (listing.ok()) {
     bool restarted = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       std::string& known = instance_of_[address];
       restarted = !known.empty() && known != listing->instance_id;
       known = listing->instance_id;
@@ -109,7 +109,7 @@ absl::Status Poller::PollAgent(const std::string& address) {
     }
   }
 
-  std::lock_guard<std::mutex> lock(poll_mu_);
+  absl::MutexLock lock(&poll_mu_);
   auto agents = inventory_.ListAgents();
   if (!agents.ok()) return agents.status();
   auto it = std::find_if(agents->begin(), agents->end(),

@@ -15,12 +15,13 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/agent_client.h"
 #include "controller/clock.h"
@@ -49,9 +50,9 @@ class Poller {
   void Stop();
   // Polls every agent now and waits for all of them. The error: the
   // inventory could not be read (an agent that fails is recorded as such).
-  absl::Status PollAll();
+  absl::Status PollAll() ABSL_LOCKS_EXCLUDED(mu_, poll_mu_);
   // Polls one agent; the status says why it could not be reached.
-  absl::Status PollAgent(const std::string& address);
+  absl::Status PollAgent(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_, poll_mu_);
 
  private:
   Inventory& inventory_;
@@ -59,11 +60,13 @@ class Poller {
   Metrics& metrics_;
   Clock& clock_;
   const Options options_;
-  std::mutex mu_;
+  absl::Mutex mu_;
   std::atomic<bool> stop_{false};
-  std::set<std::pair<std::string, std::string>> has_bundle_;  // GUARDED_BY(mu_)
-  std::map<std::string, std::string> instance_of_;            // GUARDED_BY(mu_): address -> id
-  std::mutex poll_mu_;  // serializes polls so two never race on one agent's rows
+  std::set<std::pair<std::string, std::string>> has_bundle_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> instance_of_ ABSL_GUARDED_BY(mu_);  // address -> id
+  // Serializes polls so two never race on one agent's rows. It guards rows
+  // of the inventory, not members, so nothing here names it.
+  absl::Mutex poll_mu_;
   std::thread thread_;
 };
 

@@ -55,11 +55,11 @@ RolloutRunner::~RolloutRunner() { Stop(); }
 void RolloutRunner::Stop() {
   std::map<std::string, std::thread> drivers;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
     drivers.swap(drivers_);
   }
-  changed_.notify_all();
+  changed_.SignalAll();
   clock_.Wake();
   for (auto& [id, t] : drivers) {
     if (t.joinable()) t.join();
@@ -72,13 +72,16 @@ void RolloutRunner::Wake() {
 }
 
 bool RolloutRunner::WaitUntilIdle(const std::string& id, absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-                           [&] { return running_.count(id) == 0; });
+  absl::MutexLock lock(&mu_);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (running_.count(id) != 0) {
+    if (changed_.WaitWithDeadline(&mu_, deadline)) return running_.count(id) == 0;  // timed out
+  }
+  return true;
 }
 
 std::string RolloutRunner::Stalled(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = stalled_.find(id);
   return it == stalled_.end() ? "" : it->second;
 }
@@ -98,7 +101,7 @@ absl::Status RolloutRunner::ResumeAll() {
 }
 
 void RolloutRunner::Drive(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (stopping_) return;
   stalled_.erase(id);
   if (running_.count(id)) {
@@ -119,13 +122,13 @@ void RolloutRunner::Drive(const std::string& id) {
   drivers_[id] = std::thread([this, id] {
     for (;;) {
       Run(id);
-      std::lock_guard<std::mutex> l(mu_);
+      absl::MutexLock l(&mu_);
       if (stopping_ || !again_.erase(id)) {
         running_.erase(id);
         break;
       }
     }
-    changed_.notify_all();
+    changed_.SignalAll();
   });
 }
 
@@ -142,7 +145,7 @@ void RolloutRunner::Stall(const std::string& id, const absl::Status& why) {
                                     "; 'fleetctl rollout resume ", id,
                                     "' (or a controller restart) drives it again");
   spdlog::error("rollout={} event=stalled error=\"{}\"", id, why.message());
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   stalled_[id] = std::move(reason);
 }
 

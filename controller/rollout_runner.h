@@ -24,16 +24,16 @@
 #define FLEET_CONTROLLER_ROLLOUT_RUNNER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/agent_client.h"
 #include "controller/clock.h"
@@ -85,18 +85,18 @@ class RolloutRunner {
   [[nodiscard]] absl::Status ResumeAll();
   // Starts the driver of rollout `id`; when one is live, it reads the
   // rollout again before it stops. Clears Stalled(id).
-  void Drive(const std::string& id);
+  void Drive(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
   // Makes every driver that waits (a bake, a retry backoff) read its
   // rollout again now: call it after an operator's action.
   void Wake();
   // Stops every driver (in-flight tenants finish first).
-  void Stop();
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
   // Waits up to `timeout` for rollout `id` to have no live driver (its
   // in-flight tenants finished); true when it has none.
-  bool WaitUntilIdle(const std::string& id, absl::Duration timeout);
+  bool WaitUntilIdle(const std::string& id, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
   // Why this runner stopped driving rollout `id` (an inventory write or read
   // failed), or empty.
-  std::string Stalled(const std::string& id);
+  std::string Stalled(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // What a driver loads once per rollout.
@@ -118,7 +118,7 @@ class RolloutRunner {
   // or when the rollout moved meanwhile (ABORTED); anything else stalls it.
   Outcome Move(Driven& d, const RolloutRecord& r, RolloutEvent event, RolloutTransition t);
   // Stops driving `id` because of `why`: logged, and kept for Stalled().
-  void Stall(const std::string& id, const absl::Status& why);
+  void Stall(const std::string& id, const absl::Status& why) ABSL_LOCKS_EXCLUDED(mu_);
   void AtPoint(std::string_view point, const std::string& id);
   // Sleeps up to `d`; false when the runner stops meanwhile.
   bool Sleep(absl::Duration d);
@@ -128,12 +128,12 @@ class RolloutRunner {
   BundleGraphs& graphs_;
   Clock& clock_;
   const Options options_;
-  std::mutex mu_;
-  std::map<std::string, std::thread> drivers_;  // GUARDED_BY(mu_)
-  std::set<std::string> running_;               // GUARDED_BY(mu_): ids with a live driver
-  std::set<std::string> again_;                 // GUARDED_BY(mu_): read again before stopping
-  std::map<std::string, std::string> stalled_;  // GUARDED_BY(mu_)
-  std::condition_variable changed_;  // a driver ended, or the runner is stopping
+  absl::Mutex mu_;
+  std::map<std::string, std::thread> drivers_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> running_ ABSL_GUARDED_BY(mu_);  // ids with a live driver
+  std::set<std::string> again_ ABSL_GUARDED_BY(mu_);    // read again before stopping
+  std::map<std::string, std::string> stalled_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar changed_;  // a driver ended, or the runner is stopping
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> generation_{0};  // bumped by Wake()
 };

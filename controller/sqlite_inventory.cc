@@ -1,11 +1,12 @@
 #include <sqlite3.h>
 
 #include <functional>
-#include <mutex>
 #include <optional>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "controller/inventory.h"
 #include "migrations/status_macros.h"
@@ -201,7 +202,7 @@ class SqliteInventory final : public Inventory {
   ~SqliteInventory() override { sqlite3_close(db_); }
 
   absl::Status Init() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
     RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
     RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
@@ -220,7 +221,7 @@ class SqliteInventory final : public Inventory {
     // Each step upgrades the schema by one version, in its own transaction.
     const char* steps[] = {kSchemaV1, kSchemaV2};
     for (int v = static_cast<int>(version); v < kSchemaVersion; ++v) {
-      RETURN_IF_ERROR(InTransaction([&] {
+      RETURN_IF_ERROR(InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         RETURN_IF_ERROR(Exec(steps[v]));
         return Exec(absl::StrCat("INSERT INTO schema_version (version) VALUES (", v + 1, ")").c_str());
       }));
@@ -229,7 +230,7 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::Status AddAgent(const AgentRecord& a) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Stmt s(db_, "INSERT INTO agents (address, state, last_seen, missed_polls, last_error, "
                 "added_at) VALUES (?, ?, ?, ?, ?, ?)");
     s.Bind(a.address).Bind(a.state).Bind(a.last_seen).Bind(int64_t{a.missed_polls})
@@ -242,7 +243,7 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::StatusOr<int> RemoveAgent(const std::string& address) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     int64_t tenants = 0;
     {
       Stmt c(db_, "SELECT count(*) FROM tenants WHERE agent = ?");
@@ -257,7 +258,7 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::StatusOr<std::vector<AgentRecord>> ListAgents() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Stmt s(db_, "SELECT address, state, last_seen, missed_polls, last_error FROM agents "
                 "ORDER BY address");
     std::vector<AgentRecord> out;
@@ -270,7 +271,7 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::Status UpdateAgent(const AgentRecord& a) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Stmt s(db_, "UPDATE agents SET state = ?, last_seen = ?, missed_polls = ?, last_error = ? "
                 "WHERE address = ?");
     s.Bind(a.state).Bind(a.last_seen).Bind(int64_t{a.missed_polls}).Bind(a.last_error)
@@ -280,24 +281,25 @@ class SqliteInventory final : public Inventory {
 
   absl::Status ReplaceAgentTenants(const std::string& address,
                                    const std::vector<TenantRecord>& tenants) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return InTransaction([&] { return ReplaceLocked(address, tenants); });
+    absl::MutexLock lock(&mu_);
+    return InTransaction(
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ReplaceLocked(address, tenants); });
   }
 
   absl::Status SetAgentTenantsReachable(const std::string& address, bool reachable) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Stmt s(db_, "UPDATE tenants SET reachable = ? WHERE agent = ?");
     s.Bind(int64_t{reachable}).Bind(address);
     return s.Run();
   }
 
   absl::StatusOr<std::vector<TenantRecord>> ListTenants() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return QueryTenants("", "");
   }
 
   absl::StatusOr<TenantRecord> GetTenant(const std::string& id) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(std::vector<TenantRecord> t, QueryTenants("WHERE id = ?", id));
     if (t.empty()) return absl::NotFoundError(absl::StrCat("no tenant '", id.substr(0, 128), "'"));
     return t.front();
@@ -305,7 +307,7 @@ class SqliteInventory final : public Inventory {
 
   absl::Status SetTenantLabels(const std::string& id,
                                const std::map<std::string, std::string>& labels) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(std::vector<TenantRecord> t, QueryTenants("WHERE id = ?", id));
     if (t.empty()) return absl::NotFoundError(absl::StrCat("no tenant '", id.substr(0, 128), "'"));
     // Operator labels overlay the agent's: a value sets, an absent key that
@@ -327,7 +329,7 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::Status RemoveTenant(const std::string& id) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Stmt s(db_, "DELETE FROM tenants WHERE id = ?");
     s.Bind(id);
     RETURN_IF_ERROR(s.Run());
@@ -336,8 +338,8 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::Status PutBundle(const BundleRecord& b) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return InTransaction([&]() -> absl::Status {
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       int64_t seq = 0;
       {
         Stmt q(db_, "SELECT coalesce(max(seq), 0) + 1 FROM bundles");
@@ -360,7 +362,7 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::StatusOr<std::vector<BundleRecord>> ListBundles() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Stmt s(db_, "SELECT digest, pushed_at, heads, revisions FROM bundles ORDER BY seq DESC");
     std::vector<BundleRecord> out;
     int rc;
@@ -377,21 +379,21 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::StatusOr<BundleRecord> GetBundle(const std::string& digest) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(std::string full, ResolveDigest(digest));
     return LoadBundle(full, /*with_files=*/true);
   }
 
   absl::StatusOr<BundleRecord> GetBundleInfo(const std::string& digest) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(std::string full, ResolveDigest(digest));
     return LoadBundle(full, /*with_files=*/false);
   }
 
   absl::Status CreateRollout(const RolloutRecord& r, const std::vector<RolloutTenantRecord>& tenants,
                              const std::optional<AuditEntry>& audit) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return InTransaction([&]() -> absl::Status {
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       std::vector<std::string> ids;
       for (const auto& t : tenants) ids.push_back(t.tenant_id);
       ASSIGN_OR_RETURN(auto busy, BusyTenants(ids, r.id));
@@ -419,25 +421,25 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::StatusOr<RolloutRecord> GetRollout(const std::string& id) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(std::vector<RolloutRecord> r, QueryRollouts("WHERE id = ?", id));
     if (r.empty()) return absl::NotFoundError(absl::StrCat("no rollout '", id.substr(0, 64), "'"));
     return r.front();
   }
 
   absl::StatusOr<std::vector<RolloutRecord>> ListRollouts() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return QueryRollouts("", "");
   }
 
   absl::StatusOr<std::vector<RolloutRecord>> ListActiveRollouts() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return QueryRollouts(absl::StrCat("WHERE ", ActiveStatesWhere()).c_str(), "");
   }
 
   absl::Status TransitionRollout(const RolloutTransition& t) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return InTransaction([&]() -> absl::Status {
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       std::vector<std::string> moving;
       if (t.refuse_busy_tenants) {
         Stmt q(db_, "SELECT tenant_id, state, wave FROM rollout_tenants WHERE rollout_id = ?");
@@ -491,7 +493,7 @@ class SqliteInventory final : public Inventory {
 
   absl::StatusOr<std::vector<RolloutTenantRecord>> ListRolloutTenants(
       const std::string& rollout_id) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Stmt s(db_, "SELECT rollout_id, tenant_id, agent, wave, state, start_heads, heads, error, "
                 "started_at, finished_at FROM rollout_tenants WHERE rollout_id = ? ORDER BY "
                 "wave, tenant_id");
@@ -517,9 +519,9 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::Status WriteTenantStep(const TenantStepWrite& w) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const RolloutTenantRecord& t = w.step;
-    return InTransaction([&]() -> absl::Status {
+    return InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       std::optional<std::string> while_rollout;
       if (w.while_rollout) while_rollout = std::string(Name(*w.while_rollout));
       Stmt s(db_, "UPDATE rollout_tenants SET state = ?, heads = ?, error = ?, started_at = ?, "
@@ -553,7 +555,7 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::StatusOr<std::vector<AuditEntry>> TenantAudit(const std::string& tenant_id) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Stmt s(db_, "SELECT at, actor, action, rollout_id, tenant_id, detail FROM audit WHERE "
                 "tenant_id = ? ORDER BY id");
     s.Bind(tenant_id);
@@ -567,14 +569,16 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::Status Audit(const AuditEntry& e) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return InsertAudit(e);
   }
 
  private:
   // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; ROLLBACK when it fails.
-  // The caller holds mu_.
-  absl::Status InTransaction(const std::function<absl::Status()>& fn) {
+  // The caller holds mu_, and `fn` runs with it held (each lambda passed
+  // here says so, since the analysis does not look through std::function).
+  absl::Status InTransaction(const std::function<absl::Status()>& fn)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
     absl::Status s = fn();
     if (!s.ok()) {
@@ -586,7 +590,7 @@ class SqliteInventory final : public Inventory {
     return Exec("COMMIT");
   }
 
-  absl::Status InsertAudit(const AuditEntry& e) {
+  absl::Status InsertAudit(const AuditEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Stmt s(db_, "INSERT INTO audit (at, actor, action, rollout_id, tenant_id, detail) VALUES "
                 "(?, ?, ?, ?, ?, ?)");
     s.Bind(Now()).Bind(e.actor).Bind(e.action).Bind(e.rollout_id).Bind(e.tenant_id)
@@ -597,7 +601,8 @@ class SqliteInventory final : public Inventory {
   // (tenant, rollout) for each of `tenants` held by an active rollout other
   // than `except`.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> BusyTenants(
-      const std::vector<std::string>& tenants, const std::string& except) {
+      const std::vector<std::string>& tenants, const std::string& except)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& id : tenants) {
       Stmt busy(db_, absl::StrCat("SELECT r.id FROM rollout_tenants t JOIN rollouts r ON r.id = "
@@ -627,7 +632,8 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::StatusOr<std::vector<RolloutRecord>> QueryRollouts(const char* where,
-                                                           const std::string& arg) {
+                                                           const std::string& arg)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::string sql = absl::StrCat(
         "SELECT id, state, spec, bundle_digest, target, actor, wave, waves, reason, bake_until, "
         "created_at, updated_at FROM rollouts ", where, " ORDER BY created_at DESC, id DESC");
@@ -655,7 +661,7 @@ class SqliteInventory final : public Inventory {
     return out;
   }
 
-  absl::Status Exec(const char* sql) {
+  absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     char* err = nullptr;
     int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
     if (rc == SQLITE_OK) return absl::OkStatus();
@@ -665,7 +671,8 @@ class SqliteInventory final : public Inventory {
   }
 
   // The one bundle whose digest starts with `digest` (8+ characters).
-  absl::StatusOr<std::string> ResolveDigest(const std::string& digest) {
+  absl::StatusOr<std::string> ResolveDigest(const std::string& digest)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (digest.size() < 8) {
       return absl::InvalidArgumentError("give at least 8 characters of the bundle digest");
     }
@@ -684,7 +691,8 @@ class SqliteInventory final : public Inventory {
     return matches.front();
   }
 
-  absl::StatusOr<BundleRecord> LoadBundle(const std::string& digest, bool with_files) {
+  absl::StatusOr<BundleRecord> LoadBundle(const std::string& digest, bool with_files)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     BundleRecord b;
     {
       Stmt s(db_, "SELECT digest, pushed_at, heads, revisions FROM bundles WHERE digest = ?");
@@ -705,8 +713,8 @@ class SqliteInventory final : public Inventory {
     return b;
   }
 
-  absl::StatusOr<std::vector<TenantRecord>> QueryTenants(const char* where,
-                                                         const std::string& arg) {
+  absl::StatusOr<std::vector<TenantRecord>> QueryTenants(const char* where, const std::string& arg)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::string sql = absl::StrCat(
         "SELECT id, agent, agent_labels, operator_labels, heads, dirty, dirty_revision, drifted, "
         "reachable, last_seen, error FROM tenants ", where, " ORDER BY id");
@@ -743,7 +751,8 @@ class SqliteInventory final : public Inventory {
     return out;
   }
 
-  absl::Status ReplaceLocked(const std::string& address, const std::vector<TenantRecord>& tenants) {
+  absl::Status ReplaceLocked(const std::string& address, const std::vector<TenantRecord>& tenants)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (const TenantRecord& t : tenants) {
       Stmt other(db_, "SELECT agent FROM tenants WHERE id = ? AND agent <> ?");
       other.Bind(t.id).Bind(address);
@@ -774,8 +783,8 @@ class SqliteInventory final : public Inventory {
     return drop.Run();
   }
 
-  std::mutex mu_;
-  sqlite3* db_;  // GUARDED_BY(mu_)
+  absl::Mutex mu_;
+  sqlite3* db_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <pqxx/pqxx>
 #include <random>
-#include <mutex>
 #include <optional>
 #include <regex>
 
@@ -194,14 +193,14 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
 }
 
 std::optional<SchemaCatalog> ExpectedSchemaCache::Find(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = catalogs_.find(key);
   if (it == catalogs_.end()) return std::nullopt;
   return it->second;
 }
 
 void ExpectedSchemaCache::Put(const std::string& key, SchemaCatalog catalog) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (catalogs_.size() >= kMaxEntries) catalogs_.erase(catalogs_.begin());
   catalogs_[key] = std::move(catalog);
 }

@@ -10,12 +10,13 @@
 #define FLEET_MIGRATIONS_AUTOGENERATE_H_
 
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "migrations/file_system.h"
 #include "migrations/revision_graph.h"
 #include "migrations/schema_catalog.h"
@@ -54,13 +55,13 @@ struct RevisionSchemaDiff {
 // one build. Thread-safe; holds the most recent few.
 class ExpectedSchemaCache {
  public:
-  std::optional<SchemaCatalog> Find(const std::string& key) const;
-  void Put(const std::string& key, SchemaCatalog catalog);
+  std::optional<SchemaCatalog> Find(const std::string& key) const ABSL_LOCKS_EXCLUDED(mu_);
+  void Put(const std::string& key, SchemaCatalog catalog) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   static constexpr size_t kMaxEntries = 64;
-  mutable std::mutex mu_;
-  std::map<std::string, SchemaCatalog> catalogs_;  // GUARDED_BY(mu_)
+  mutable absl::Mutex mu_;
+  std::map<std::string, SchemaCatalog> catalogs_ ABSL_GUARDED_BY(mu_);
 };
 
 // Connects to `dsn` and, inside one transaction that is always rolled back

@@ -9,15 +9,16 @@
 #ifndef FLEET_MIGRATIONS_LRU_CACHE_H_
 #define FLEET_MIGRATIONS_LRU_CACHE_H_
 
-#include <condition_variable>
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace fleet::migrations {
 
@@ -38,28 +39,35 @@ class LruCache {
   // meanwhile). A failed load is returned to everyone who waited for it and
   // is not cached.
   absl::StatusOr<Value> GetOrLoad(const std::string& key,
-                                  const std::function<absl::StatusOr<Loaded>()>& load) {
+                                  const std::function<absl::StatusOr<Loaded>()>& load)
+      ABSL_LOCKS_EXCLUDED(mu_) {
     std::shared_ptr<Flight> flight;
-    bool leader = false;
     {
-      std::unique_lock<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (auto it = entries_.find(key); it != entries_.end()) {
         Touch(it->second);
         return it->second.value;
       }
       auto& f = flights_[key];
-      if (!f) {
-        f = std::make_shared<Flight>();
-        leader = true;
-      }
-      flight = f;
-      if (!leader) {
-        landed_.wait(lock, [&] { return flight->done; });
+      if (f) {
+        // Another thread loads it: wait for that one to land.
+        flight = f;
+        while (!flight->done) landed_.Wait(&mu_);
         return flight->result;
       }
+      f = std::make_shared<Flight>();
+      flight = f;
     }
-    absl::StatusOr<Loaded> loaded = load();
-    std::lock_guard<std::mutex> lock(mu_);
+    // The leader loads without the lock: `load` may take locks of its own.
+    // A load that throws is a failed load for everyone who waited for it,
+    // never a flight that never lands.
+    absl::StatusOr<Loaded> loaded = absl::InternalError("the load did not finish");
+    try {
+      loaded = load();
+    } catch (const std::exception& e) {
+      loaded = absl::InternalError(absl::StrCat("loading ", key, ": ", e.what()));
+    }
+    absl::MutexLock lock(&mu_);
     flights_.erase(key);
     flight->done = true;
     if (loaded.ok()) {
@@ -68,31 +76,31 @@ class LruCache {
     } else {
       flight->result = loaded.status();
     }
-    landed_.notify_all();
+    landed_.SignalAll();
     return flight->result;
   }
 
   // Puts a value one already has (replacing any under `key`).
-  void Put(const std::string& key, Loaded loaded) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void Put(const std::string& key, Loaded loaded) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     Insert(key, std::move(loaded));
   }
 
   // The cached value of `key`, or null; does not load.
-  Value Find(const std::string& key) {
-    std::lock_guard<std::mutex> lock(mu_);
+  Value Find(const std::string& key) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it == entries_.end()) return nullptr;
     Touch(it->second);
     return it->second.value;
   }
 
-  size_t bytes() {
-    std::lock_guard<std::mutex> lock(mu_);
+  size_t bytes() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     return bytes_;
   }
-  size_t size() {
-    std::lock_guard<std::mutex> lock(mu_);
+  size_t size() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     return entries_.size();
   }
 
@@ -102,14 +110,18 @@ class LruCache {
     size_t bytes = 0;
     std::list<std::string>::iterator order;
   };
+  // One load in progress. Its fields are guarded by the cache's mu_ (which
+  // an annotation inside this struct cannot name).
   struct Flight {
     bool done = false;
     absl::StatusOr<Value> result;
   };
 
-  void Touch(Entry& e) { order_.splice(order_.end(), order_, e.order); }
+  void Touch(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    order_.splice(order_.end(), order_, e.order);
+  }
 
-  void Insert(const std::string& key, Loaded loaded) {
+  void Insert(const std::string& key, Loaded loaded) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (auto it = entries_.find(key); it != entries_.end()) {
       bytes_ -= it->second.bytes;
       order_.erase(it->second.order);
@@ -128,12 +140,12 @@ class LruCache {
   }
 
   const size_t budget_;
-  std::mutex mu_;
-  std::condition_variable landed_;
-  std::map<std::string, Entry> entries_;                   // GUARDED_BY(mu_)
-  std::list<std::string> order_;                           // GUARDED_BY(mu_): oldest first
-  std::map<std::string, std::shared_ptr<Flight>> flights_;  // GUARDED_BY(mu_)
-  size_t bytes_ = 0;                                       // GUARDED_BY(mu_)
+  absl::Mutex mu_;
+  absl::CondVar landed_;  // a flight is done
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::list<std::string> order_ ABSL_GUARDED_BY(mu_);  // oldest first
+  std::map<std::string, std::shared_ptr<Flight>> flights_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace fleet::migrations

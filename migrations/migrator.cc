@@ -1,6 +1,5 @@
 #include "migrations/migrator.h"
 
-#include <condition_variable>
 #include <memory>
 #include <optional>
 #include <pqxx/pqxx>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "migrations/dsn.h"
 #include "migrations/sql_parse.h"
 #include "migrations/status_macros.h"
@@ -64,7 +64,7 @@ class Migrator::Session {
   ~Session() {
     StopWatcher();
     {
-      std::lock_guard<std::mutex> lock(m_.mu_);
+      absl::MutexLock lock(&m_.mu_);
       m_.active_pid_ = 0;
     }
     if (conn_ && locked_) {
@@ -104,7 +104,7 @@ class Migrator::Session {
 #pragma GCC diagnostic pop
     pid_ = conn_->backendpid();
     {
-      std::lock_guard<std::mutex> lock(m_.mu_);
+      absl::MutexLock lock(&m_.mu_);
       m_.active_pid_ = pid_;
     }
     DbError err = Guard([&] {
@@ -674,27 +674,35 @@ class Migrator::Session {
 
   // While a retried step runs, a second connection samples
   // pg_blocking_pids() of ours, so a final failure can name the blockers.
-  void StartWatcher(std::set<int>* blockers) {
+  // `blockers` is written by the watcher thread (under blockers_mu_) and is
+  // the caller's to read once StopWatcher has returned.
+  void StartWatcher(std::set<int>* blockers) ABSL_LOCKS_EXCLUDED(watcher_mu_) {
     StopWatcher();
-    watcher_stop_ = false;
+    {
+      absl::MutexLock lock(&watcher_mu_);
+      watcher_stop_ = false;
+    }
     watcher_ = std::thread([this, blockers] {
       try {
         pqxx::connection c(m_.ConnectionString());
         absl::Duration period = std::max(absl::Milliseconds(10), o_.lock_timeout / 4);
-        std::unique_lock<std::mutex> lock(watcher_mu_);
-        while (!watcher_stop_) {
-          lock.unlock();
+        for (;;) {
+          {
+            absl::MutexLock lock(&watcher_mu_);
+            if (watcher_stop_) break;
+          }
           {
             pqxx::nontransaction tx(c);
             for (const auto& row :
                  tx.exec_params("SELECT unnest(pg_blocking_pids($1))", pid_)) {
-              std::lock_guard<std::mutex> g(blockers_mu_);
+              absl::MutexLock g(&blockers_mu_);
               blockers->insert(row[0].as<int>());
             }
           }
-          lock.lock();
-          watcher_cv_.wait_for(lock, absl::ToChronoMilliseconds(period),
-                               [this] { return watcher_stop_; });
+          // Until the next sample, or StopWatcher (the condition is checked
+          // again whenever watcher_mu_ is released).
+          absl::MutexLock lock(&watcher_mu_);
+          watcher_mu_.AwaitWithTimeout(absl::Condition(&watcher_stop_), period);
         }
       } catch (const std::exception&) {
         // Diagnostics only.
@@ -702,13 +710,12 @@ class Migrator::Session {
     });
   }
 
-  void StopWatcher() {
+  void StopWatcher() ABSL_LOCKS_EXCLUDED(watcher_mu_) {
     if (!watcher_.joinable()) return;
     {
-      std::lock_guard<std::mutex> lock(watcher_mu_);
+      absl::MutexLock lock(&watcher_mu_);
       watcher_stop_ = true;
     }
-    watcher_cv_.notify_all();
     watcher_.join();
   }
 
@@ -722,10 +729,11 @@ class Migrator::Session {
   std::string schema_;
   VersionTable table_;
   std::thread watcher_;
-  std::mutex watcher_mu_;
-  std::condition_variable watcher_cv_;
-  bool watcher_stop_ = false;  // GUARDED_BY(watcher_mu_)
-  std::mutex blockers_mu_;
+  absl::Mutex watcher_mu_;
+  bool watcher_stop_ ABSL_GUARDED_BY(watcher_mu_) = false;
+  // Guards the set StartWatcher was given (a local of RunTransactional, so
+  // it cannot be named in an annotation here).
+  absl::Mutex blockers_mu_;
 };
 
 Migrator::Migrator(const RevisionGraph& graph, MigratorOptions options)
@@ -877,7 +885,7 @@ void Migrator::Cancel() {
   cancelled_ = true;
   int pid;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     pid = active_pid_;
   }
   if (pid == 0) return;

@@ -21,12 +21,13 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "migrations/offline_sql.h"
 #include "migrations/revision_graph.h"
@@ -138,7 +139,7 @@ class Migrator {
   // Stops the running call: no new step starts, the running statement is
   // cancelled on the server, the current revision rolls back, and the call
   // returns CANCELLED. Thread-safe; later calls are cancelled at once.
-  void Cancel();
+  void Cancel() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   class Session;
@@ -153,8 +154,8 @@ class Migrator {
   const RevisionGraph& graph_;
   const MigratorOptions options_;
   std::atomic<bool> cancelled_{false};
-  std::mutex mu_;
-  int active_pid_ = 0;  // GUARDED_BY(mu_): backend running the current call
+  absl::Mutex mu_;
+  int active_pid_ ABSL_GUARDED_BY(mu_) = 0;  // backend running the current call
 };
 
 }  // namespace fleet::migrations

@@ -290,7 +290,7 @@ ReloadableServerCredentials::~ReloadableServerCredentials() {
 absl::Status ReloadableServerCredentials::Reload() {
   auto material = ReadTlsFiles(files_);
   if (!material.ok()) return material.status();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   material_ = *std::move(material);
   ++generation_;
   return absl::OkStatus();
@@ -304,7 +304,7 @@ int ReloadableServerCredentials::AddPortToServer(const std::string& addr, grpc_s
 grpc_ssl_certificate_config_reload_status ReloadableServerCredentials::Fetch(
     void* self, grpc_ssl_server_certificate_config** config) {
   auto* me = static_cast<ReloadableServerCredentials*>(self);
-  std::lock_guard<std::mutex> lock(me->mu_);
+  absl::MutexLock lock(&me->mu_);
   if (me->handed_out_ == me->generation_) return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
   grpc_ssl_pem_key_cert_pair pair{me->material_.key.c_str(), me->material_.cert.c_str()};
   *config = grpc_ssl_server_certificate_config_create(

@@ -14,13 +14,14 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 namespace fleet::proto {
 
@@ -96,7 +97,7 @@ class ReloadableServerCredentials final : public grpc::ServerCredentials {
   ~ReloadableServerCredentials() override;
 
   // Re-reads the files. On an error the old material stays in use.
-  absl::Status Reload();
+  absl::Status Reload() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs `check` on each call before its request is read (see
   // EarlyCallCheck). Call before the server is built.
@@ -114,10 +115,10 @@ class ReloadableServerCredentials final : public grpc::ServerCredentials {
 
   const TlsFiles files_;
   grpc_server_credentials* credentials_ = nullptr;
-  std::mutex mu_;
-  TlsMaterial material_;      // GUARDED_BY(mu_)
-  uint64_t generation_ = 1;   // GUARDED_BY(mu_): bumped by each successful Reload
-  uint64_t handed_out_ = 0;   // GUARDED_BY(mu_): the generation gRPC last fetched
+  absl::Mutex mu_;
+  TlsMaterial material_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;  // bumped by each successful Reload
+  uint64_t handed_out_ ABSL_GUARDED_BY(mu_) = 0;  // the generation gRPC last fetched
 };
 
 }  // namespace fleet::proto

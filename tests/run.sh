@@ -7,7 +7,7 @@
 #
 #   tests/run.sh            # build into ./build and run all tests
 #   tests/run.sh --long     # and then the long tier: the demo end to end, each
-#                           # fuzzer for a minute
+#                           # fuzzer for a minute, a clang -Wthread-safety build
 #   BUILD_DIR=/tmp/b tests/run.sh -R Revision   # extra args go to ctest
 set -euo pipefail
 
@@ -45,7 +45,18 @@ ctest --output-on-failure -j2 "$@"
 if [[ $long -eq 1 ]]; then
   # The long tier: deploy/local/demo.sh twice and its follow-up commands,
   # then libFuzzer on the script and target parsers (clang, ASan, UBSan), a
-  # minute each; tests/fuzz/run.sh SECONDS runs them longer.
+  # minute each; tests/fuzz/run.sh SECONDS runs them longer; and the
+  # libraries and daemons built with clang's -Wthread-safety, which checks
+  # every ABSL_GUARDED_BY member is touched only under its lock.
   "$root/tests/long/demo_test.sh" "$build"
+  if ! command -v clang++ >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang
+  fi
+  cmake -S "$root" -B "$build-tsa" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_BUILD_TYPE=Release -DFLEET_WERROR=ON -DFLEET_THREAD_SAFETY=ON \
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+  cmake --build "$build-tsa" --parallel "$jobs" --target fleet-controller fleet-agent fleetctl \
+    controller_test
+  "$build-tsa/tests/controller_test"
   "$root/tests/fuzz/run.sh" "${FLEET_FUZZ_SECONDS:-60}"
 fi

@@ -8,16 +8,18 @@
 #define FLEET_TESTS_TESTING_FAKE_AGENT_CLIENT_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "controller/agent_client.h"
 #include "migrations/bundle.h"
 #include "migrations/status_macros.h"
@@ -36,7 +38,7 @@ class FakeAgentClient final : public controller::AgentClient {
 
   void AddTenant(const std::string& agent, const std::string& id,
                  std::vector<std::string> heads = {}) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     controller::TenantRecord t;
     t.id = id;
     t.agent = agent;
@@ -47,59 +49,63 @@ class FakeAgentClient final : public controller::AgentClient {
 
   // Migrate of `tenant` waits inside the call until Release(tenant).
   void Block(const std::string& tenant) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     blocked_.insert(tenant);
   }
   void Release(const std::string& tenant) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     blocked_.erase(tenant);
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   // Waits until a Migrate of `tenant` is blocked inside the call.
   bool WaitUntilBlocked(const std::string& tenant,
                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return waiting_.count(tenant) > 0; });
+    absl::MutexLock lock(&mu_);
+    const absl::Time deadline = absl::Now() + absl::FromChrono(timeout);
+    while (waiting_.count(tenant) == 0) {
+      if (cv_.WaitWithDeadline(&mu_, deadline)) return waiting_.count(tenant) > 0;
+    }
+    return true;
   }
   // Upgrades of `tenant` fail with `error` (the tenant does not move).
   void FailUpgrade(const std::string& tenant, absl::Status error) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     fail_upgrade_[tenant] = std::move(error);
   }
   // Downgrades of `tenant` fail with `error` (the tenant does not move).
   void FailDowngrade(const std::string& tenant, absl::Status error) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     fail_downgrade_[tenant] = std::move(error);
   }
   // Verify of `tenant` reports these failures.
   void SetVerifyFailures(const std::string& tenant, std::vector<std::string> failures) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     verify_failures_[tenant] = std::move(failures);
   }
   // Every call to `agent` fails UNAVAILABLE while set.
   void SetUnreachable(const std::string& agent, bool unreachable) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     agents_[agent].unreachable = unreachable;
   }
   // The agent restarts: a new instance id and an empty bundle cache.
   void Restart(const std::string& agent) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Agent& a = agents_[agent];
     a.cached.clear();
     ++a.instance;
   }
 
   std::vector<std::string> HeadsOf(const std::string& tenant) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return tenants_.at(tenant).heads;
   }
   std::vector<Call> Calls() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return calls_;
   }
   // Tenants whose upgrade (or downgrade) started, in order.
   std::vector<std::string> Started(bool upgrade = true) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     std::vector<std::string> out;
     for (const Call& c : calls_) {
       if (c.method == "Migrate" && c.upgrade == upgrade) out.push_back(c.tenant);
@@ -107,7 +113,7 @@ class FakeAgentClient final : public controller::AgentClient {
     return out;
   }
   int CallsTo(const std::string& method) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     int n = 0;
     for (const Call& c : calls_) n += c.method == method;
     return n;
@@ -115,7 +121,7 @@ class FakeAgentClient final : public controller::AgentClient {
 
   absl::StatusOr<controller::AgentListing> ListTenants(const std::string& address,
                                                        const std::string& digest) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     calls_.push_back({"ListTenants", address, "", "", true});
     Agent& a = agents_[address];
     if (a.unreachable) return Unreachable(address);
@@ -130,7 +136,7 @@ class FakeAgentClient final : public controller::AgentClient {
 
   absl::Status PutBundle(const std::string& address,
                          const controller::BundleRecord& bundle) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     calls_.push_back({"PutBundle", address, "", "", true});
     Agent& a = agents_[address];
     if (a.unreachable) return Unreachable(address);
@@ -146,7 +152,7 @@ class FakeAgentClient final : public controller::AgentClient {
   absl::StatusOr<controller::TenantRecord> GetTenant(const std::string& address,
                                                      const std::string& tenant_id,
                                                      const std::string& digest) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     calls_.push_back({"GetTenant", address, tenant_id, "", true});
     ASSIGN_OR_RETURN(auto* t, Find(address, tenant_id, digest));
     return *t;
@@ -155,7 +161,7 @@ class FakeAgentClient final : public controller::AgentClient {
   absl::StatusOr<std::vector<std::string>> Verify(const std::string& address,
                                                   const std::string& tenant_id,
                                                   const std::string& digest) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     calls_.push_back({"Verify", address, tenant_id, "", true});
     RETURN_IF_ERROR(Find(address, tenant_id, digest).status());
     return verify_failures_[tenant_id];
@@ -165,7 +171,7 @@ class FakeAgentClient final : public controller::AgentClient {
                                                           const std::string& tenant_id,
                                                           const std::string& digest,
                                                           const std::string&) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     calls_.push_back({"DiffTenant", address, tenant_id, "", true});
     ASSIGN_OR_RETURN(auto* t, Find(address, tenant_id, digest));
     fleet::v1::DiffTenantResponse out;
@@ -175,14 +181,14 @@ class FakeAgentClient final : public controller::AgentClient {
 
   absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
                                                    const MigrateCall& call) override {
-    std::unique_lock<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     calls_.push_back({"Migrate", address, call.tenant_id, call.target, call.upgrade});
-    cv_.notify_all();
+    cv_.SignalAll();
     RETURN_IF_ERROR(Find(address, call.tenant_id, call.bundle_digest).status());
     if (blocked_.count(call.tenant_id)) {
       waiting_.insert(call.tenant_id);
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return !blocked_.count(call.tenant_id); });
+      cv_.SignalAll();
+      while (blocked_.count(call.tenant_id)) cv_.Wait(&mu_);
       waiting_.erase(call.tenant_id);
     }
     // Looked up again: the agent may have been made unreachable meanwhile.
@@ -216,10 +222,11 @@ class FakeAgentClient final : public controller::AgentClient {
     return absl::UnavailableError(absl::StrCat("agent ", address, ": connection refused"));
   }
 
-  // The tenant, or why a call about it fails. Holds mu_.
+  // The tenant, or why a call about it fails.
   absl::StatusOr<controller::TenantRecord*> Find(const std::string& address,
                                                  const std::string& tenant,
-                                                 const std::string& digest) {
+                                                 const std::string& digest)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Agent& a = agents_[address];
     if (a.unreachable) return Unreachable(address);
     auto it = tenants_.find(tenant);
@@ -232,15 +239,18 @@ class FakeAgentClient final : public controller::AgentClient {
     return &it->second;
   }
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, controller::TenantRecord> tenants_;
-  std::map<std::string, Agent> agents_;
-  std::map<std::string, std::shared_ptr<const migrations::RevisionGraph>> graphs_;
-  std::set<std::string> blocked_, waiting_;
-  std::map<std::string, absl::Status> fail_upgrade_, fail_downgrade_;
-  std::map<std::string, std::vector<std::string>> verify_failures_;
-  std::vector<Call> calls_;
+  absl::Mutex mu_;
+  absl::CondVar cv_;  // a call began, or was blocked or released
+  std::map<std::string, controller::TenantRecord> tenants_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Agent> agents_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const migrations::RevisionGraph>> graphs_
+      ABSL_GUARDED_BY(mu_);
+  std::set<std::string> blocked_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> waiting_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Status> fail_upgrade_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Status> fail_downgrade_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<std::string>> verify_failures_ ABSL_GUARDED_BY(mu_);
+  std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fleet::testing

@@ -6,10 +6,11 @@
 #define FLEET_TESTS_TESTING_FAKE_CLOCK_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "controller/clock.h"
 
@@ -19,16 +20,17 @@ class FakeClock final : public controller::Clock {
  public:
   explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1800000000)) : now_(start) {}
 
-  absl::Time Now() override {
-    std::lock_guard<std::mutex> lock(mu_);
+  absl::Time Now() override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     return now_;
   }
 
-  bool SleepUntil(absl::Time deadline, const std::function<bool()>& stop) override {
-    std::unique_lock<std::mutex> lock(mu_);
+  bool SleepUntil(absl::Time deadline, const std::function<bool()>& stop) override
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     ++sleepers_;
     ++sleeps_;
-    changed_.notify_all();
+    changed_.SignalAll();
     bool came = false;
     for (;;) {
       if (stop()) break;
@@ -36,38 +38,43 @@ class FakeClock final : public controller::Clock {
         came = true;
         break;
       }
-      changed_.wait(lock);
+      changed_.Wait(&mu_);
     }
     --sleepers_;
-    changed_.notify_all();
+    changed_.SignalAll();
     return came;
   }
 
-  void Wake() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    changed_.notify_all();
+  void Wake() override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    changed_.SignalAll();
   }
 
-  void Advance(absl::Duration d) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void Advance(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
     now_ += d;
-    changed_.notify_all();
+    changed_.SignalAll();
   }
 
   // Waits (in real time, up to `timeout`) until the `n`-th sleep on this
   // clock has begun (counting from 1) and a thread is asleep; true when so.
   // With one sleeping thread at a time, that thread is in its n-th sleep.
-  bool WaitForSleep(int n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return changed_.wait_for(lock, timeout, [&] { return sleeps_ >= n && sleepers_ > 0; });
+  bool WaitForSleep(int n, std::chrono::milliseconds timeout = std::chrono::seconds(10))
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    const absl::Time deadline = absl::Now() + absl::FromChrono(timeout);
+    while (!(sleeps_ >= n && sleepers_ > 0)) {
+      if (changed_.WaitWithDeadline(&mu_, deadline)) return sleeps_ >= n && sleepers_ > 0;
+    }
+    return true;
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable changed_;
-  absl::Time now_;   // GUARDED_BY(mu_)
-  int sleepers_ = 0;  // GUARDED_BY(mu_): asleep now
-  int sleeps_ = 0;     // GUARDED_BY(mu_): sleeps begun, ever
+  absl::Mutex mu_;
+  absl::CondVar changed_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_);
+  int sleepers_ ABSL_GUARDED_BY(mu_) = 0;  // asleep now
+  int sleeps_ ABSL_GUARDED_BY(mu_) = 0;    // sleeps begun, ever
 };
 
 }  // namespace fleet::testing

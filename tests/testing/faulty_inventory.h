@@ -10,9 +10,10 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "controller/inventory.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
@@ -30,16 +31,16 @@ class FaultyInventory final : public controller::Inventory {
   // The next `times` calls of `method` (its name, e.g. "WriteTenantStep")
   // fail with `error` and change nothing.
   void Fail(const std::string& method, absl::Status error, int times = 1) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     faults_[method] = {std::move(error), times};
   }
   // `hook` runs before every call of `method` until it returns false.
   void Before(const std::string& method, std::function<bool()> hook) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     hooks_[method] = std::move(hook);
   }
   int Calls(const std::string& method) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return calls_[method];
   }
   controller::Inventory& real() { return *real_; }
@@ -137,7 +138,7 @@ class FaultyInventory final : public controller::Inventory {
   R Call(const std::string& method, F f) {
     std::function<bool()> hook;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       ++calls_[method];
       if (auto it = faults_.find(method); it != faults_.end() && it->second.second > 0) {
         absl::Status error = it->second.first;
@@ -147,7 +148,7 @@ class FaultyInventory final : public controller::Inventory {
       if (auto it = hooks_.find(method); it != hooks_.end()) hook = it->second;
     }
     if (hook && !hook()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       hooks_.erase(method);
     }
     return f();
@@ -155,10 +156,10 @@ class FaultyInventory final : public controller::Inventory {
 
   TempDir dir_;
   std::unique_ptr<controller::Inventory> real_;
-  std::mutex mu_;
-  std::map<std::string, std::pair<absl::Status, int>> faults_;
-  std::map<std::string, std::function<bool()>> hooks_;
-  std::map<std::string, int> calls_;
+  absl::Mutex mu_;
+  std::map<std::string, std::pair<absl::Status, int>> faults_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::function<bool()>> hooks_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> calls_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fleet::testing
