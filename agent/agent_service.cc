@@ -18,7 +18,7 @@
 #include "proto/convert.h"
 #include "proto/transport.h"
 #include "proto/validate.h"
-#include "proto/log.h"
+#include "serving/log.h"
 
 namespace fleet::agent {
 namespace {

@@ -4,19 +4,16 @@
 #include <sys/prctl.h>
 
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <optional>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
-#include "proto/serving.h"
+#include "serving/serving.h"
 #include "proto/transport.h"
 
 int main(int argc, char** argv) {
@@ -46,7 +43,7 @@ int main(int argc, char** argv) {
       "certificate signed by the fleet CA that names one of tls.allowed_clients.\n"
       "SIGHUP re-reads the [tls] certificate, key and CA: connections made afterwards use them.");
   CLI11_PARSE(app, argc, argv);
-  fleet::proto::InitLogging("fleet-agent");
+  fleet::serving::InitLogging("fleet-agent");
 
   auto text = fleet::migrations::DefaultFileSystem().ReadFile(config_path);
   if (!text.ok()) {
@@ -63,7 +60,7 @@ int main(int argc, char** argv) {
   std::string address = config->listen;
   size_t tenants = config->tenants.size();
 
-  sigset_t signals = fleet::proto::BlockSignals({SIGINT, SIGTERM, SIGHUP});
+  sigset_t signals = fleet::serving::BlockSignals({SIGINT, SIGTERM, SIGHUP});
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
   std::shared_ptr<fleet::proto::ReloadableServerCredentials> tls;
@@ -86,21 +83,16 @@ int main(int argc, char** argv) {
   }
   fleet::agent::AgentServiceImpl service(*std::move(config),
                                          fleet::migrations::DefaultFileSystem());
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(address, credentials, &port);
-  builder.SetMaxReceiveMessageSize(256 << 20);  // a bundle of many scripts
-  builder.SetMaxSendMessageSize(64 << 20);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    std::cerr << "fleet-agent: cannot listen on " << address << "\n";
+  // A bundle of many scripts comes in one PutBundle (the controller is the
+  // only caller: mutual TLS is checked before any request is read).
+  auto server = fleet::serving::StartGrpcServer(address, credentials, {&service}, 256 << 20,
+                                                64 << 20);
+  if (!server.ok()) {
+    std::cerr << "fleet-agent: " << server.status().message() << "\n";
     return 1;
   }
   // /healthz answers when the gRPC server is up; it shows nothing else.
-  fleet::proto::HttpEndpoint web;
+  fleet::serving::HttpEndpoint web;
   if (!http.empty()) {
     web.server().Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
       res.set_content(absl::StrCat("ok: serving ", tenants, " tenants\n"), "text/plain");
@@ -110,10 +102,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (!port_file.empty()) fleet::proto::WritePortFile(port_file, absl::StrCat(port, "\n"));
-  std::cerr << "fleet-agent: serving " << tenants << " tenants on port " << port << std::endl;
-  int sig = 0;
-  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+  if (!port_file.empty()) {
+    fleet::serving::WritePortFile(port_file, absl::StrCat(server->port, "\n"));
+  }
+  std::cerr << "fleet-agent: serving " << tenants << " tenants on port " << server->port
+            << std::endl;
+  fleet::serving::WaitForStop(signals, [&] {
     if (!tls) {
       std::cerr << "fleet-agent: SIGHUP: no [tls] to reload" << std::endl;
     } else if (absl::Status s = tls->Reload(); !s.ok()) {
@@ -121,8 +115,8 @@ int main(int argc, char** argv) {
     } else {
       std::cerr << "fleet-agent: SIGHUP: reloaded the [tls] certificate, key and CA" << std::endl;
     }
-  }
+  });
   std::cerr << "fleet-agent: shutting down" << std::endl;
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  server->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   return 0;
 }

@@ -31,24 +31,21 @@ std::unique_ptr<Stub> Connect(Context& ctx, int* code) {
       if (const char* v = std::getenv(env)) *value = v;
     }
   }
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  if (o.insecure) {
-    if (absl::Status s = proto::CheckPlaintext("fleetctl", o.controller, true); !s.ok()) {
-      *code = UsageError(ctx, s.message());
-      return nullptr;
-    }
-    credentials = grpc::InsecureChannelCredentials();
-  } else {
-    if (o.tls_cert.empty() != o.tls_key.empty()) {
-      *code = UsageError(ctx, "a client certificate needs both --tls-cert and --tls-key");
-      return nullptr;
-    }
-    auto material = proto::ReadTlsFiles({o.tls_cert, o.tls_key, o.tls_ca});
-    if (!material.ok()) {
-      *code = UsageError(ctx, material.status().message());
-      return nullptr;
-    }
-    credentials = proto::ClientCredentials(*material);
+  if (!o.insecure && o.tls_cert.empty() != o.tls_key.empty()) {
+    *code = UsageError(ctx, "a client certificate needs both --tls-cert and --tls-key");
+    return nullptr;
+  }
+  proto::ChannelOptions channel_options;
+  channel_options.program = "fleetctl";
+  channel_options.target = o.controller;
+  channel_options.plaintext = o.insecure;
+  channel_options.tls_files = {o.tls_cert, o.tls_key, o.tls_ca};
+  channel_options.max_receive_bytes = 256 << 20;  // bundle show
+  channel_options.max_send_bytes = 8 << 20;       // the controller's limit: bundles go in pieces
+  auto channel = proto::ChannelFor(channel_options);
+  if (!channel.ok()) {
+    *code = UsageError(ctx, channel.status().message());
+    return nullptr;
   }
   // The token comes from a file or the environment, never from a flag: a
   // flag shows in `ps` and in shell history.
@@ -72,11 +69,7 @@ std::unique_ptr<Stub> Connect(Context& ctx, int* code) {
       return nullptr;
     }
   }
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(256 << 20);
-  args.SetMaxSendMessageSize(256 << 20);
-  return fleet::v1::ControllerService::NewStub(
-      grpc::CreateCustomChannel(o.controller, credentials, args));
+  return fleet::v1::ControllerService::NewStub(*std::move(channel));
 }
 
 }  // namespace

@@ -8,12 +8,12 @@
 
 #include "cli/fleetctl.h"
 #include "cli/interrupt.h"
-#include "proto/serving.h"
+#include "serving/serving.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a dropped server connection must not kill us
   // Blocked here, inherited by every thread: only the waiter below sees them.
-  sigset_t signals = fleet::proto::BlockSignals({SIGINT, SIGTERM});
+  sigset_t signals = fleet::serving::BlockSignals({SIGINT, SIGTERM});
   fleet::cli::Interrupt interrupt;
   std::thread([&signals, &interrupt] {
     for (;;) {

@@ -33,25 +33,25 @@ absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> GrpcAgentClient::
   absl::MutexLock lock(&mu_);
   auto& stub = stubs_[address];
   if (!stub) {
-    if (!tls_) {
-      if (absl::Status s = proto::CheckPlaintext("fleet-controller", address, true); !s.ok()) {
-        stubs_.erase(address);
+    proto::ChannelOptions options;
+    options.program = "fleet-controller";
+    options.target = address;
+    options.plaintext = !tls_;
+    options.tls = tls_;
+    options.max_receive_bytes = 64 << 20;  // a listing of thousands of tenants
+    options.max_send_bytes = 256 << 20;    // a bundle
+    options.fast_reconnect = true;         // a restarted agent is reachable at the next poll
+    auto channel = proto::ChannelFor(options);
+    if (!channel.ok()) {
+      stubs_.erase(address);
+      if (absl::IsFailedPrecondition(channel.status())) {
         return absl::FailedPreconditionError(absl::StrCat(
             "agent ", address, ": plaintext to agents is allowed only on loopback; start the "
             "controller with --agent-tls-cert, --agent-tls-key and --agent-tls-ca"));
       }
+      return channel.status();
     }
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(64 << 20);
-    args.SetMaxSendMessageSize(256 << 20);
-    // A restarted agent must be reachable at the next poll, not after gRPC's
-    // default reconnect backoff (up to two minutes).
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    stub = fleet::v1::AgentService::NewStub(grpc::CreateCustomChannel(
-        address, tls_ ? proto::ClientCredentials(*tls_) : grpc::InsecureChannelCredentials(),
-        args));
+    stub = fleet::v1::AgentService::NewStub(*std::move(channel));
   }
   return stub;
 }

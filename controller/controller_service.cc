@@ -15,7 +15,7 @@
 #include "proto/convert.h"
 #include "proto/states.h"
 #include "proto/validate.h"
-#include "proto/log.h"
+#include "serving/log.h"
 
 namespace fleet::controller {
 namespace {

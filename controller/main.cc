@@ -9,13 +9,9 @@
 #include <functional>
 #include <memory>
 #include <tuple>
-#include <fstream>
 #include <iostream>
-#include <thread>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
@@ -27,14 +23,16 @@
 #include "controller/controller_service.h"
 #include "controller/fleet_view.h"
 #include "controller/inventory.h"
+#include "controller/http_endpoints.h"
 #include "controller/inventory_lock.h"
+#include "controller/security.h"
 #include "controller/metrics.h"
 #include "controller/poller.h"
 #include "controller/rollout_runner.h"
 #include "migrations/file_system.h"
-#include "proto/serving.h"
+#include "serving/serving.h"
 #include "proto/transport.h"
-#include "proto/log.h"
+#include "serving/log.h"
 
 namespace {
 
@@ -121,84 +119,16 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  fleet::proto::InitLogging("fleet-controller");
+  fleet::serving::InitLogging("fleet-controller");
 
   // Security settings are checked before anything is opened.
-  std::shared_ptr<fleet::proto::ReloadableServerCredentials> api_tls;
-  std::shared_ptr<grpc::ServerCredentials> api_credentials;
-  if (!api_cert.empty() || !api_key.empty()) {
-    if (auth_path.empty()) {
-      std::cerr << "fleet-controller: --tls-cert needs --auth FILE naming who may call (bearer "
-                   "tokens or client certificates, each a viewer or an operator); see --help\n";
-      return 2;
-    }
-    auto created = fleet::proto::ReloadableServerCredentials::Create(
-        {api_cert, api_key, api_client_ca}, api_client_ca.empty()
-                                                ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                                                : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
-    if (!created.ok()) {
-      std::cerr << "fleet-controller: --tls-cert/--tls-key: " << created.status().message() << "\n";
-      return 2;
-    }
-    api_tls = *created;
-    api_credentials = api_tls;
-  } else if (absl::Status s = fleet::proto::CheckPlaintext("fleet-controller", listen, insecure);
-             !s.ok()) {
-    std::cerr << s.message() << " (--tls-cert, --tls-key, --auth)\n";
+  auto security = fleet::controller::ControllerSecurity::Create(
+      {listen, api_cert, api_key, api_client_ca, auth_path, tls_cert, tls_key, tls_ca, insecure});
+  if (!security.ok()) {
+    std::cerr << "fleet-controller: " << security.status().message() << "\n";
     return 2;
   }
-  auto read_auth = [&]() -> absl::StatusOr<std::optional<fleet::controller::AuthConfig>> {
-    if (auth_path.empty()) return std::nullopt;
-    auto text = fleet::migrations::DefaultFileSystem().ReadFile(auth_path);
-    if (!text.ok()) return text.status();
-    auto parsed = fleet::controller::ParseAuthConfig(auth_path, *text);
-    if (!parsed.ok()) return parsed.status();
-    return std::optional<fleet::controller::AuthConfig>(*std::move(parsed));
-  };
-  auto auth_config = read_auth();
-  if (!auth_config.ok()) {
-    std::cerr << "fleet-controller: --auth: " << auth_config.status().message() << "\n";
-    return 2;
-  }
-  fleet::controller::Authorizer authorizer(*auth_config);
-  // Every call proves who it is on its metadata, before its request is
-  // read: an unauthenticated caller cannot make the controller read a byte.
-  fleet::proto::EarlyCallCheck early_check =
-      [&authorizer](const std::multimap<std::string, std::string>& metadata,
-                    const std::vector<std::string>& peer_names) {
-        return authorizer.CheckCaller(metadata, peer_names);
-      };
-  if (api_tls) {
-    api_tls->SetEarlyCallCheck(early_check);
-  } else {
-    api_credentials = fleet::proto::PlaintextServerCredentials(early_check);
-  }
-
-  const fleet::proto::TlsFiles agent_files{tls_cert, tls_key, tls_ca};
-  std::unique_ptr<fleet::controller::GrpcAgentClient> agent_client;
-  if (!tls_cert.empty() || !tls_key.empty() || !tls_ca.empty()) {
-    if (tls_cert.empty() || tls_key.empty() || tls_ca.empty()) {
-      std::cerr << "fleet-controller: agent TLS needs all of --agent-tls-cert, --agent-tls-key and "
-                   "--agent-tls-ca\n";
-      return 2;
-    }
-    auto material = fleet::proto::ReadTlsFiles(agent_files);
-    if (!material.ok()) {
-      std::cerr << "fleet-controller: agent TLS: " << material.status().message() << "\n";
-      return 2;
-    }
-    agent_client =
-        std::make_unique<fleet::controller::GrpcAgentClient>(timeout, *std::move(material));
-  } else if (!insecure) {
-    std::cerr << "fleet-controller: no TLS configured for agents: give --agent-tls-cert, "
-                 "--agent-tls-key and --agent-tls-ca, or --insecure for plaintext to agents on "
-                 "loopback addresses\n";
-    return 2;
-  } else {
-    agent_client = std::make_unique<fleet::controller::GrpcAgentClient>(timeout);
-  }
-
-  sigset_t signals = fleet::proto::BlockSignals({SIGINT, SIGTERM, SIGHUP});
+  sigset_t signals = fleet::serving::BlockSignals({SIGINT, SIGTERM, SIGHUP});
 
   // One controller per inventory, for as long as this process lives.
   auto lock = fleet::controller::InventoryLock::Acquire(db, "fleet-controller");
@@ -211,9 +141,10 @@ int main(int argc, char** argv) {
     std::cerr << "fleet-controller: " << inventory.status().message() << "\n";
     return 1;
   }
-  fleet::controller::GrpcAgentClient& grpc_agents = *agent_client;
+  std::unique_ptr<fleet::controller::GrpcAgentClient> grpc_agents =
+      (*security)->NewAgentClient(timeout);
   // Agents that lost their bundle cache are sent the bundle again.
-  fleet::controller::BundleFollowingClient agents(grpc_agents, **inventory);
+  fleet::controller::BundleFollowingClient agents(*grpc_agents, **inventory);
   fleet::controller::RealClock clock;
   fleet::controller::Metrics metrics;
   fleet::controller::BundleGraphs graphs(**inventory);
@@ -232,41 +163,18 @@ int main(int argc, char** argv) {
   runner_options.at_point = CrashPointFromEnvironment();
   fleet::controller::RolloutRunner runner(**inventory, agents, graphs, clock, runner_options);
   fleet::controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner,
-                                                   authorizer);
-
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(listen, api_credentials, &port);
-  // Every request is small: a bundle comes in pieces (PushBundle). A larger
-  // message is refused before it is read.
-  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
-  builder.SetMaxSendMessageSize(256 << 20);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    std::cerr << "fleet-controller: cannot listen on " << listen << "\n";
+                                                   (*security)->authorizer());
+  // Every request is small: a bundle comes in pieces (PushBundle).
+  auto server = fleet::serving::StartGrpcServer(listen, (*security)->api_credentials(),
+                                                {&service}, kMaxRequestBytes, 256 << 20);
+  if (!server.ok()) {
+    std::cerr << "fleet-controller: " << server.status().message() << "\n";
     return 1;
   }
-
-  fleet::proto::HttpEndpoint web;
+  fleet::serving::HttpEndpoint web;
   int http_port = 0;
   if (!http.empty()) {
-    web.server().Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
-      bool ok = (*inventory)->ListAgents().ok();
-      res.status = ok ? 200 : 503;
-      res.set_content(ok ? "ok\n" : "inventory unreadable\n", "text/plain");
-    });
-    web.server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-      auto agent_list = (*inventory)->ListAgents();
-      auto bundles = (*inventory)->ListBundles();
-      if (!agent_list.ok() || !bundles.ok()) {
-        res.status = 500;
-        return;
-      }
-      res.set_content(metrics.Render(*agent_list, bundles->size()), "text/plain; version=0.0.4");
-    });
+    fleet::controller::AddHealthAndMetrics(web.server(), **inventory, metrics);
     auto bound = web.Start(http);
     if (!bound.ok()) {
       std::cerr << "fleet-controller: " << bound.status().message() << "\n";
@@ -281,38 +189,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!port_file.empty()) {
-    fleet::proto::WritePortFile(port_file, absl::StrCat(port, " ", http_port, "\n"));
+    fleet::serving::WritePortFile(port_file, absl::StrCat(server->port, " ", http_port, "\n"));
   }
-  std::cerr << "fleet-controller: gRPC on port " << port << (api_tls ? " (TLS" : " (plaintext")
-            << (auth_path.empty() ? ", no caller checks)" : ", callers checked)") << ", HTTP on port "
-            << http_port << ", agents over " << (tls_cert.empty() ? "plaintext" : "mutual TLS")
-            << ", inventory " << db << std::endl;
-  int sig = 0;
-  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
-    // Each part keeps what it had when its files do not check out.
-    if (api_tls) {
-      absl::Status s = api_tls->Reload();
-      std::cerr << "fleet-controller: SIGHUP: API certificate "
-                << (s.ok() ? "reloaded" : absl::StrCat("kept: ", s.message())) << std::endl;
+  std::cerr << "fleet-controller: gRPC on port " << server->port << " ("
+            << (*security)->Describe() << "), HTTP on port " << http_port << ", inventory " << db
+            << std::endl;
+  fleet::serving::WaitForStop(signals, [&] {
+    for (const std::string& line : (*security)->Reload(*grpc_agents)) {
+      std::cerr << "fleet-controller: SIGHUP: " << line << std::endl;
     }
-    if (!tls_cert.empty()) {
-      auto material = fleet::proto::ReadTlsFiles(agent_files);
-      if (material.ok()) grpc_agents.SetTls(*std::move(material));
-      std::cerr << "fleet-controller: SIGHUP: agent TLS certificate "
-                << (material.ok() ? "reloaded" : absl::StrCat("kept: ", material.status().message()))
-                << std::endl;
-    }
-    if (!auth_path.empty()) {
-      auto reloaded = read_auth();
-      if (reloaded.ok()) authorizer.Reload(**reloaded);
-      std::cerr << "fleet-controller: SIGHUP: --auth "
-                << (reloaded.ok() ? "reloaded" : absl::StrCat("kept: ", reloaded.status().message()))
-                << std::endl;
-    }
-  }
+  });
   std::cerr << "fleet-controller: shutting down" << std::endl;
   poller.Stop();
   runner.Stop();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }

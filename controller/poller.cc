@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "migrations/status_macros.h"
-#include "proto/log.h"
+#include "serving/log.h"
 
 namespace fleet::controller {
 

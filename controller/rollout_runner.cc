@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "controller/rollout_plan.h"
 #include "proto/states.h"
-#include "proto/log.h"
+#include "serving/log.h"
 
 namespace fleet::controller {
 namespace {

@@ -253,6 +253,32 @@ std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const TlsMaterial& m
   return grpc::SslCredentials(o);
 }
 
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelFor(const ChannelOptions& o) {
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (o.plaintext) {
+    if (absl::Status s = CheckPlaintext(o.program, o.target, true); !s.ok()) return s;
+    credentials = grpc::InsecureChannelCredentials();
+  } else if (o.tls) {
+    credentials = ClientCredentials(*o.tls);
+  } else {
+    if (o.tls_files.cert.empty() != o.tls_files.key.empty()) {
+      return absl::InvalidArgumentError("a client certificate needs both its file and its key");
+    }
+    absl::StatusOr<TlsMaterial> material = ReadTlsFiles(o.tls_files);
+    if (!material.ok()) return absl::InvalidArgumentError(material.status().message());
+    credentials = ClientCredentials(*material);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(o.max_receive_bytes);
+  args.SetMaxSendMessageSize(o.max_send_bytes);
+  if (o.fast_reconnect) {
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  }
+  return grpc::CreateCustomChannel(o.target, credentials, args);
+}
+
 std::vector<std::string> PeerNames(const grpc::AuthContext* auth) {
   std::vector<std::string> names;
   if (auth == nullptr) return names;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,27 @@ absl::StatusOr<TlsMaterial> ReadTlsFiles(const TlsFiles& files);
 // Client credentials: TLS with `material.ca` as roots (empty: the system's),
 // presenting `material.cert`/`key` when set.
 std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const TlsMaterial& material);
+
+// How a client reaches a server: the one place that decides plaintext or
+// TLS, reads and checks TLS material, and sets message limits.
+struct ChannelOptions {
+  std::string program;      // starts messages: "fleetctl", "fleet-controller"
+  std::string target;       // gRPC target syntax (see IsLoopbackAddress)
+  bool plaintext = false;   // --insecure: refused unless every address is loopback
+  TlsFiles tls_files;       // read when `tls` is empty; an empty CA: the system's roots
+  std::optional<TlsMaterial> tls;  // already read (the controller re-reads on SIGHUP)
+  int max_receive_bytes = 8 << 20;
+  int max_send_bytes = 8 << 20;
+  // Reconnect within a second instead of gRPC's backoff of up to two
+  // minutes: a daemon polling a peer that restarts.
+  bool fast_reconnect = false;
+};
+
+// The channel `options` describe. FAILED_PRECONDITION (CheckPlaintext's
+// message) for plaintext to a target that is not loopback;
+// INVALID_ARGUMENT naming the file for TLS material that does not check out.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelFor(
+    const ChannelOptions& options);
 
 // The identities a peer's verified certificate names: its subject CN and
 // every subject alternative name. Empty without a client certificate.

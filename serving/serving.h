@@ -1,20 +1,45 @@
 // What fleet-agent and fleet-controller share as long-running processes:
-// the signals they wait for, a read-only HTTP endpoint on its own thread,
-// and the port file tests and scripts read.
-#ifndef FLEET_PROTO_SERVING_H_
-#define FLEET_PROTO_SERVING_H_
+// the gRPC server set-up, the signals they wait for, a read-only HTTP
+// endpoint on its own thread, the port file tests and scripts read, and
+// their logging.
+#ifndef FLEET_SERVING_SERVING_H_
+#define FLEET_SERVING_SERVING_H_
 
 #include <signal.h>
 
+#include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
 
 #include <httplib.h>
 
 #include "absl/status/statusor.h"
 
-namespace fleet::proto {
+namespace fleet::serving {
+
+// A started gRPC server and the port it bound.
+struct GrpcServer {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+// Builds and starts a gRPC server on `address` (port 0 picks one) with
+// `credentials`, gRPC's health service and reflection, and `services`
+// (borrowed; they must outlive the server). Requests over
+// `max_receive_bytes` are refused. UNAVAILABLE naming the address when it
+// cannot listen.
+[[nodiscard]] absl::StatusOr<GrpcServer> StartGrpcServer(
+    const std::string& address, std::shared_ptr<grpc::ServerCredentials> credentials,
+    const std::vector<grpc::Service*>& services, int max_receive_bytes, int max_send_bytes);
+
+// Waits for SIGINT or SIGTERM (then returns), calling `on_hangup` for each
+// SIGHUP meanwhile. `signals` is what BlockSignals returned for the three.
+void WaitForStop(const sigset_t& signals, const std::function<void()>& on_hangup);
 
 // Blocks `signals` in this thread (and the threads it starts afterwards) so
 // that sigwait() on the returned set receives them.
@@ -49,6 +74,6 @@ void WritePortFile(const std::string& path, const std::string& contents);
 // connection string or a secret. Call once, at the start of main.
 void InitLogging(const std::string& program);
 
-}  // namespace fleet::proto
+}  // namespace fleet::serving
 
-#endif  // FLEET_PROTO_SERVING_H_
+#endif  // FLEET_SERVING_SERVING_H_

@@ -5,8 +5,8 @@
 //   spdlog::info("rollout={} tenant={} event=upgrade-failed error=\"{}\"", id, t, s.message());
 //
 // Events are one line each, key=value, with ids; never a connection string.
-#ifndef FLEET_PROTO_LOG_H_
-#define FLEET_PROTO_LOG_H_
+#ifndef FLEET_SERVING_LOG_H_
+#define FLEET_SERVING_LOG_H_
 
 #include <type_traits>
 #include <string_view>
@@ -24,4 +24,4 @@ struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
 };
 #endif
 
-#endif  // FLEET_PROTO_LOG_H_
+#endif  // FLEET_SERVING_LOG_H_

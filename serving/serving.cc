@@ -1,14 +1,42 @@
-#include "proto/serving.h"
+#include "serving/serving.h"
 
 #include <cstdio>
 #include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
 #include "spdlog/sinks/stdout_sinks.h"
-#include "proto/log.h"
+#include "serving/log.h"
 
-namespace fleet::proto {
+namespace fleet::serving {
+
+absl::StatusOr<GrpcServer> StartGrpcServer(const std::string& address,
+                                           std::shared_ptr<grpc::ServerCredentials> credentials,
+                                           const std::vector<grpc::Service*>& services,
+                                           int max_receive_bytes, int max_send_bytes) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  GrpcServer out;
+  builder.AddListeningPort(address, std::move(credentials), &out.port);
+  builder.SetMaxReceiveMessageSize(max_receive_bytes);
+  builder.SetMaxSendMessageSize(max_send_bytes);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  out.server = builder.BuildAndStart();
+  if (!out.server || out.port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+  }
+  return out;
+}
+
+void WaitForStop(const sigset_t& signals, const std::function<void()>& on_hangup) {
+  int sig = 0;
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    if (on_hangup) on_hangup();
+  }
+}
 
 sigset_t BlockSignals(std::initializer_list<int> signals) {
   sigset_t set;
@@ -53,4 +81,4 @@ void InitLogging(const std::string& program) {
   spdlog::set_default_logger(std::move(logger));
 }
 
-}  // namespace fleet::proto
+}  // namespace fleet::serving

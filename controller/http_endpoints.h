@@ -1,0 +1,20 @@
+// The controller's read-only HTTP endpoints, registered on any httplib
+// server (the daemon's, or a test's):
+//   /healthz  200 "ok" while the inventory can be read, else 503
+//   /metrics  Prometheus text: the counters Metrics keeps (no script read)
+#ifndef FLEET_CONTROLLER_HTTP_ENDPOINTS_H_
+#define FLEET_CONTROLLER_HTTP_ENDPOINTS_H_
+
+#include <httplib.h>
+
+#include "controller/inventory.h"
+#include "controller/metrics.h"
+
+namespace fleet::controller {
+
+// Both borrowed; they must outlive `server`.
+void AddHealthAndMetrics(httplib::Server& server, Inventory& inventory, Metrics& metrics);
+
+}  // namespace fleet::controller
+
+#endif  // FLEET_CONTROLLER_HTTP_ENDPOINTS_H_
