@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "migrations/dsn.h"
+#include "migrations/status_macros.h"
+#include "proto/config_file.h"
 #include "proto/validate.h"
 #include "toml++/toml.h"
 
@@ -62,13 +64,7 @@ std::string QuotedConninfoValue(absl::string_view v) {
 absl::StatusOr<AgentConfig> ParseAgentConfig(
     const std::string& path, const std::string& text,
     const std::function<const char*(const char*)>& getenv, bool allow_plaintext_password) {
-  toml::table doc;
-  try {
-    doc = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ":", e.source().begin.line, ": ", std::string(e.description())));
-  }
+  ASSIGN_OR_RETURN(toml::table doc, proto::ParseToml(text, path));
   if (absl::Status s = KnownKeys(path, doc,
                                  {"listen", "versions_cache", "lock_wait", "lock_timeout",
                                   "statement_timeout", "connect_timeout", "read_timeout",

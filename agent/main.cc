@@ -1,7 +1,6 @@
 // fleet-agent: serves the AgentService for the tenants of one agent.toml.
 // Only flag parsing and wiring here; see agent_service.h.
 #include <signal.h>
-#include <sys/prctl.h>
 
 #include <csignal>
 #include <iostream>
@@ -13,13 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
-#include "serving/serving.h"
 #include "proto/transport.h"
+#include "serving/serving.h"
 
 int main(int argc, char** argv) {
   // This process holds database credentials: no core file may carry them.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  std::signal(SIGPIPE, SIG_IGN);
+  fleet::serving::ProtectProcess();
   CLI::App app{"fleet-agent: runs migrations for the tenant databases of one host.\n"
                "Tenants, timeouts and the bundle cache come from the config file.",
                "fleet-agent"};

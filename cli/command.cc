@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "migrations/script_directory.h"
 #include "migrations/status_macros.h"
+#include "proto/config_file.h"
 
 namespace fleet::cli {
 namespace {
@@ -15,12 +16,8 @@ constexpr char kConfigFile[] = "fleet.toml";
 absl::StatusOr<std::optional<toml::table>> ParseConfig(const Context& ctx) {
   if (!ctx.fs.Exists(kConfigFile)) return std::optional<toml::table>();
   ASSIGN_OR_RETURN(std::string text, ctx.fs.ReadFile(kConfigFile));
-  try {
-    return std::optional<toml::table>(toml::parse(text, std::string(kConfigFile)));
-  } catch (const toml::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(kConfigFile, ":", e.source().begin.line, ": ",
-                                                   std::string(e.description())));
-  }
+  ASSIGN_OR_RETURN(toml::table doc, proto::ParseToml(text, kConfigFile));
+  return std::optional<toml::table>(std::move(doc));
 }
 
 }  // namespace

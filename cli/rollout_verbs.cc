@@ -11,6 +11,7 @@
 #include "cli/controller_call.h"
 #include "cli/flags.h"
 #include "migrations/status_macros.h"
+#include "proto/config_file.h"
 #include "proto/states.h"
 #include "toml++/toml.h"
 
@@ -32,8 +33,13 @@ bool BuildSpec(Context& ctx, fleet::v1::RolloutSpec* spec, int* code) {
       *code = UsageError(ctx, text.status().message());
       return false;
     }
-    try {
-      toml::table t = toml::parse(*text, o.file);
+    auto parsed = proto::ParseToml(*text, o.file);
+    if (!parsed.ok()) {
+      *code = UsageError(ctx, parsed.status().message());
+      return false;
+    }
+    {
+      toml::table& t = *parsed;
       auto str = [&](const char* key, std::string* out) {
         if (out->empty()) {
           if (auto v = t[key].value<std::string>()) *out = *v;
@@ -54,14 +60,9 @@ bool BuildSpec(Context& ctx, fleet::v1::RolloutSpec* spec, int* code) {
               v.value_or(std::string());
         }
       }
-    } catch (const toml::parse_error& e) {
-      *code = UsageError(ctx, absl::StrCat(o.file, ":", e.source().begin.line, ": ",
-                                      std::string(e.description())));
-      return false;
     }
   }
   if (!ctx.options.fleet.selector.empty()) {
-    ctx.options.fleet.selector = ctx.options.fleet.selector;
     if (!ParseSelector(ctx, spec->mutable_selector(), code)) return false;
   }
   spec->set_target(o.to);

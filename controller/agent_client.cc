@@ -108,7 +108,7 @@ absl::StatusOr<Response> Unary(Stub& stub, const std::string& address, absl::Dur
 
 }  // namespace
 
-absl::StatusOr<TenantRecord> GrpcAgentClient::GetTenant(const std::string& address,
+absl::StatusOr<TenantRecord> GrpcAgentClient::DoGetTenant(const std::string& address,
                                                         const std::string& tenant_id,
                                                         const std::string& bundle_digest) {
   fleet::v1::GetTenantRequest req;
@@ -119,7 +119,7 @@ absl::StatusOr<TenantRecord> GrpcAgentClient::GetTenant(const std::string& addre
   return FromProto(address, resp);
 }
 
-absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Verify(
+absl::StatusOr<std::vector<std::string>> GrpcAgentClient::DoVerify(
     const std::string& address, const std::string& tenant_id, const std::string& bundle_digest) {
   fleet::v1::VerifyRequest req;
   req.set_tenant_id(tenant_id);
@@ -129,7 +129,7 @@ absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Verify(
   return std::vector<std::string>(resp.failures().begin(), resp.failures().end());
 }
 
-absl::StatusOr<fleet::v1::DiffTenantResponse> GrpcAgentClient::DiffTenant(
+absl::StatusOr<fleet::v1::DiffTenantResponse> GrpcAgentClient::DoDiffTenant(
     const std::string& address, const std::string& tenant_id, const std::string& bundle_digest,
     const std::string& against) {
   fleet::v1::DiffTenantRequest req;
@@ -141,7 +141,7 @@ absl::StatusOr<fleet::v1::DiffTenantResponse> GrpcAgentClient::DiffTenant(
   return Unary(*stub, address, std::max(deadline_, absl::Seconds(60)), &Stub::DiffTenant, req);
 }
 
-absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Migrate(const std::string& address,
+absl::StatusOr<std::vector<std::string>> GrpcAgentClient::DoMigrate(const std::string& address,
                                                                   const MigrateCall& call) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + call.deadline));
@@ -168,7 +168,7 @@ absl::StatusOr<std::vector<std::string>> GrpcAgentClient::Migrate(const std::str
   return heads;
 }
 
-absl::StatusOr<AgentListing> GrpcAgentClient::ListTenants(const std::string& address,
+absl::StatusOr<AgentListing> GrpcAgentClient::DoListTenants(const std::string& address,
                                                           const std::string& bundle_digest) {
   fleet::v1::ListTenantsRequest req;
   req.set_bundle_digest(bundle_digest);
@@ -181,61 +181,21 @@ absl::StatusOr<AgentListing> GrpcAgentClient::ListTenants(const std::string& add
   return out;
 }
 
-absl::Status GrpcAgentClient::PutBundle(const std::string& address, const BundleRecord& bundle) {
+absl::Status GrpcAgentClient::DoPutBundle(const std::string& address, const BundleRecord& bundle) {
   fleet::v1::PutBundleRequest req;
   *req.mutable_bundle() = proto::BundleToProto(bundle.digest, bundle.files);
   ASSIGN_OR_RETURN(auto stub, StubFor(address));
   return Unary(*stub, address, deadline_, &Stub::PutBundle, req).status();
 }
 
-}  // namespace fleet::controller
-
-namespace fleet::controller {
-
-absl::Status BundleFollowingClient::Resend(const std::string& address, const std::string& digest) {
-  ASSIGN_OR_RETURN(BundleRecord bundle, inventory_.GetBundle(digest));
-  return inner_.PutBundle(address, bundle);
-}
-
-template <typename T, typename F>
-T BundleFollowingClient::WithBundle(const std::string& address, const std::string& digest,
-                                    F call) {
-  T result = call();
-  if (digest.empty() || !IsBundleMissing(result.status())) return result;
-  // The agent restarted with an empty cache, or dropped a damaged entry.
-  if (absl::Status s = Resend(address, digest); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("agent ", address, " lacks bundle ",
-                                               digest.substr(0, 12),
-                                               " and it could not be sent again: ", s.message()));
-  }
-  return call();
-}
-
-absl::StatusOr<TenantRecord> BundleFollowingClient::GetTenant(const std::string& address,
-                                                              const std::string& tenant_id,
-                                                              const std::string& bundle_digest) {
-  return WithBundle<absl::StatusOr<TenantRecord>>(
-      address, bundle_digest, [&] { return inner_.GetTenant(address, tenant_id, bundle_digest); });
-}
-
-absl::StatusOr<std::vector<std::string>> BundleFollowingClient::Migrate(const std::string& address,
-                                                                        const MigrateCall& call) {
-  return WithBundle<absl::StatusOr<std::vector<std::string>>>(
-      address, call.bundle_digest, [&] { return inner_.Migrate(address, call); });
-}
-
-absl::StatusOr<fleet::v1::DiffTenantResponse> BundleFollowingClient::DiffTenant(
-    const std::string& address, const std::string& tenant_id, const std::string& bundle_digest,
-    const std::string& against) {
-  return WithBundle<absl::StatusOr<fleet::v1::DiffTenantResponse>>(
-      address, bundle_digest,
-      [&] { return inner_.DiffTenant(address, tenant_id, bundle_digest, against); });
-}
-
-absl::StatusOr<std::vector<std::string>> BundleFollowingClient::Verify(
-    const std::string& address, const std::string& tenant_id, const std::string& bundle_digest) {
-  return WithBundle<absl::StatusOr<std::vector<std::string>>>(
-      address, bundle_digest, [&] { return inner_.Verify(address, tenant_id, bundle_digest); });
+absl::Status AgentClient::Resend(const std::string& address, const std::string& digest) {
+  auto bundle = bundles_->GetBundle(digest);
+  absl::Status sent = bundle.ok() ? DoPutBundle(address, *bundle) : bundle.status();
+  if (sent.ok()) return sent;
+  return absl::Status(sent.code(), absl::StrCat("agent ", address, " lacks bundle ",
+                                                digest.substr(0, 12),
+                                                " and it could not be sent again: ",
+                                                sent.message()));
 }
 
 }  // namespace fleet::controller

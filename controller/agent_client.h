@@ -1,9 +1,9 @@
 // AgentClient: how the controller talks to agents. An interface so tests
 // can stand in a dead, slow or forgetful agent (tests/testing/
 // fake_agent_client.h); the gRPC implementation sets a deadline on every
-// call and reuses one channel per address. BundleFollowingClient wraps any
-// of them so that an agent that lost its bundle cache is sent the bundle
-// again instead of failing the call.
+// call and reuses one channel per address. Any of them can follow
+// bundles (FollowBundles): an agent that lost its bundle cache is sent the
+// bundle again instead of failing the call.
 //
 // Threads: every implementation is safe to call from any thread.
 #ifndef FLEET_CONTROLLER_AGENT_CLIENT_H_
@@ -40,19 +40,38 @@ struct AgentListing {
 absl::Status BundleMissingError(const std::string& address, const std::string& digest);
 bool IsBundleMissing(const absl::Status& status);
 
+// The calls are public and non-virtual; implementations override the
+// private Do* hooks. That way following bundles (FollowBundles) is done
+// once, here, for every implementation.
 class AgentClient {
  public:
   virtual ~AgentClient() = default;
+
+  // From now on a call that fails because its agent has not cached the
+  // bundle it names (IsBundleMissing: the agent restarted with an empty
+  // cache, or dropped a damaged entry) is answered by sending that bundle,
+  // read from `inventory`, and calling once more. Migrate, Verify,
+  // DiffTenant and GetTenant alike; ListTenants reports bundle_missing
+  // instead. `inventory` is borrowed and must outlive this; call before
+  // the client is shared between threads.
+  void FollowBundles(Inventory& inventory) { bundles_ = &inventory; }
+
   // The agent's tenants; drift computed against `bundle_digest` when set
   // (and cached there: see AgentListing::bundle_missing).
-  [[nodiscard]] virtual absl::StatusOr<AgentListing> ListTenants(
-      const std::string& address, const std::string& bundle_digest) = 0;
-  [[nodiscard]] virtual absl::Status PutBundle(const std::string& address,
-                                               const BundleRecord& bundle) = 0;
+  [[nodiscard]] absl::StatusOr<AgentListing> ListTenants(const std::string& address,
+                                                         const std::string& bundle_digest) {
+    return DoListTenants(address, bundle_digest);
+  }
+  [[nodiscard]] absl::Status PutBundle(const std::string& address, const BundleRecord& bundle) {
+    return DoPutBundle(address, bundle);
+  }
   // One tenant as its agent reads it now.
-  [[nodiscard]] virtual absl::StatusOr<TenantRecord> GetTenant(const std::string& address,
-                                                               const std::string& tenant_id,
-                                                               const std::string& bundle_digest) = 0;
+  [[nodiscard]] absl::StatusOr<TenantRecord> GetTenant(const std::string& address,
+                                                       const std::string& tenant_id,
+                                                       const std::string& bundle_digest) {
+    return WithBundle(address, bundle_digest,
+                      [&] { return DoGetTenant(address, tenant_id, bundle_digest); });
+  }
   struct MigrateCall {
     std::string tenant_id;
     std::string target;
@@ -62,19 +81,57 @@ class AgentClient {
     std::string actor;
     absl::Duration deadline = absl::Minutes(10);
   };
+  // Runs a migration to the end; returns the heads the agent reported.
+  [[nodiscard]] absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
+                                                                 const MigrateCall& call) {
+    return WithBundle(address, call.bundle_digest, [&] { return DoMigrate(address, call); });
+  }
   // Checks a tenant against a bundle and runs its verify queries again;
   // returns the failures (empty: all good).
-  [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> Verify(
-      const std::string& address, const std::string& tenant_id,
-      const std::string& bundle_digest) = 0;
-  // Runs a migration to the end; returns the heads the agent reported.
-  [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> Migrate(
-      const std::string& address, const MigrateCall& call) = 0;
+  [[nodiscard]] absl::StatusOr<std::vector<std::string>> Verify(
+      const std::string& address, const std::string& tenant_id, const std::string& bundle_digest) {
+    return WithBundle(address, bundle_digest,
+                      [&] { return DoVerify(address, tenant_id, bundle_digest); });
+  }
   // A tenant's real schema against what its revisions build (see the
   // agent's DiffTenant).
-  [[nodiscard]] virtual absl::StatusOr<fleet::v1::DiffTenantResponse> DiffTenant(
+  [[nodiscard]] absl::StatusOr<fleet::v1::DiffTenantResponse> DiffTenant(
+      const std::string& address, const std::string& tenant_id, const std::string& bundle_digest,
+      const std::string& against) {
+    return WithBundle(address, bundle_digest,
+                      [&] { return DoDiffTenant(address, tenant_id, bundle_digest, against); });
+  }
+
+ private:
+  virtual absl::StatusOr<AgentListing> DoListTenants(const std::string& address,
+                                                     const std::string& bundle_digest) = 0;
+  virtual absl::Status DoPutBundle(const std::string& address, const BundleRecord& bundle) = 0;
+  virtual absl::StatusOr<TenantRecord> DoGetTenant(const std::string& address,
+                                                   const std::string& tenant_id,
+                                                   const std::string& bundle_digest) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> DoMigrate(const std::string& address,
+                                                             const MigrateCall& call) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> DoVerify(const std::string& address,
+                                                            const std::string& tenant_id,
+                                                            const std::string& bundle_digest) = 0;
+  virtual absl::StatusOr<fleet::v1::DiffTenantResponse> DoDiffTenant(
       const std::string& address, const std::string& tenant_id, const std::string& bundle_digest,
       const std::string& against) = 0;
+
+  // `call()`, and once more after sending bundle `digest` when it failed
+  // for want of it (see FollowBundles).
+  template <typename F>
+  auto WithBundle(const std::string& address, const std::string& digest, F call)
+      -> decltype(call()) {
+    auto result = call();
+    if (bundles_ == nullptr || digest.empty() || !IsBundleMissing(result.status())) return result;
+    if (absl::Status s = Resend(address, digest); !s.ok()) return s;
+    return call();
+  }
+  // Sends bundle `digest` to `address`; the error says why it could not.
+  absl::Status Resend(const std::string& address, const std::string& digest);
+
+  Inventory* bundles_ = nullptr;
 };
 
 class GrpcAgentClient final : public AgentClient {
@@ -90,22 +147,23 @@ class GrpcAgentClient final : public AgentClient {
   // New certificates (SIGHUP): calls that start afterwards connect with them.
   void SetTls(proto::TlsMaterial tls) ABSL_LOCKS_EXCLUDED(mu_);
 
-  absl::StatusOr<AgentListing> ListTenants(const std::string& address,
-                                           const std::string& bundle_digest) override;
-  absl::Status PutBundle(const std::string& address, const BundleRecord& bundle) override;
-  absl::StatusOr<TenantRecord> GetTenant(const std::string& address, const std::string& tenant_id,
-                                         const std::string& bundle_digest) override;
-  absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
-                                                   const MigrateCall& call) override;
-  absl::StatusOr<fleet::v1::DiffTenantResponse> DiffTenant(const std::string& address,
-                                                          const std::string& tenant_id,
-                                                          const std::string& bundle_digest,
-                                                          const std::string& against) override;
-  absl::StatusOr<std::vector<std::string>> Verify(const std::string& address,
-                                                  const std::string& tenant_id,
-                                                  const std::string& bundle_digest) override;
-
  private:
+  absl::StatusOr<AgentListing> DoListTenants(const std::string& address,
+                                             const std::string& bundle_digest) override;
+  absl::Status DoPutBundle(const std::string& address, const BundleRecord& bundle) override;
+  absl::StatusOr<TenantRecord> DoGetTenant(const std::string& address,
+                                           const std::string& tenant_id,
+                                           const std::string& bundle_digest) override;
+  absl::StatusOr<std::vector<std::string>> DoMigrate(const std::string& address,
+                                                     const MigrateCall& call) override;
+  absl::StatusOr<fleet::v1::DiffTenantResponse> DoDiffTenant(const std::string& address,
+                                                            const std::string& tenant_id,
+                                                            const std::string& bundle_digest,
+                                                            const std::string& against) override;
+  absl::StatusOr<std::vector<std::string>> DoVerify(const std::string& address,
+                                                    const std::string& tenant_id,
+                                                    const std::string& bundle_digest) override;
+
   absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> StubFor(const std::string& address)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -113,46 +171,6 @@ class GrpcAgentClient final : public AgentClient {
   absl::Mutex mu_;
   std::optional<proto::TlsMaterial> tls_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<fleet::v1::AgentService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
-};
-
-// Wraps `inner`: a call that fails because its agent has not cached the
-// bundle it names (IsBundleMissing) is answered by sending that bundle,
-// read from `inventory`, and calling once more. Migrate, Verify, DiffTenant
-// and GetTenant alike; ListTenants reports bundle_missing instead.
-class BundleFollowingClient final : public AgentClient {
- public:
-  // Both borrowed; they must outlive this.
-  BundleFollowingClient(AgentClient& inner, Inventory& inventory)
-      : inner_(inner), inventory_(inventory) {}
-
-  absl::StatusOr<AgentListing> ListTenants(const std::string& address,
-                                           const std::string& bundle_digest) override {
-    return inner_.ListTenants(address, bundle_digest);
-  }
-  absl::Status PutBundle(const std::string& address, const BundleRecord& bundle) override {
-    return inner_.PutBundle(address, bundle);
-  }
-  absl::StatusOr<TenantRecord> GetTenant(const std::string& address, const std::string& tenant_id,
-                                         const std::string& bundle_digest) override;
-  absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
-                                                   const MigrateCall& call) override;
-  absl::StatusOr<fleet::v1::DiffTenantResponse> DiffTenant(const std::string& address,
-                                                          const std::string& tenant_id,
-                                                          const std::string& bundle_digest,
-                                                          const std::string& against) override;
-  absl::StatusOr<std::vector<std::string>> Verify(const std::string& address,
-                                                  const std::string& tenant_id,
-                                                  const std::string& bundle_digest) override;
-
- private:
-  // Sends bundle `digest` to `address` (the answer to IsBundleMissing).
-  absl::Status Resend(const std::string& address, const std::string& digest);
-  // `call()`, and once more after Resend when it failed for want of the bundle.
-  template <typename T, typename F>
-  T WithBundle(const std::string& address, const std::string& digest, F call);
-
-  AgentClient& inner_;
-  Inventory& inventory_;
 };
 
 }  // namespace fleet::controller

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "migrations/script.h"
 #include "migrations/status_macros.h"
+#include "proto/config_file.h"
 #include "proto/transport.h"
 #include "toml++/toml.h"
 
@@ -82,13 +83,7 @@ std::string Claimed(const grpc::ServerContext& ctx) {
 absl::string_view RoleName(Role role) { return role == Role::kOperator ? "operator" : "viewer"; }
 
 absl::StatusOr<AuthConfig> ParseAuthConfig(const std::string& path, const std::string& text) {
-  toml::table doc;
-  try {
-    doc = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ":", e.source().begin.line, ": ", std::string(e.description())));
-  }
+  ASSIGN_OR_RETURN(toml::table doc, proto::ParseToml(text, path));
   for (const auto& [key, value] : doc) {
     if (key.str() != "tokens" && key.str() != "certificates") {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -18,7 +18,7 @@ namespace fleet::controller {
 class ControllerServiceImpl final : public fleet::v1::ControllerService::Service {
  public:
   // Everything is borrowed and must outlive the service. `agents` should
-  // follow bundles (BundleFollowingClient). `auth` decides who may call what
+  // follow bundles (AgentClient::FollowBundles). `auth` decides who may call what
   // (see auth.h).
   ControllerServiceImpl(Inventory& inventory, AgentClient& agents, Poller& poller,
                         BundleGraphs& graphs, RolloutRunner& runner, const Authorizer& auth)

@@ -1,38 +1,37 @@
 // fleet-controller: the inventory, agent polling, the ControllerService and
 // the HTTP endpoints. Only flag parsing and wiring here.
 #include <signal.h>
-#include <sys/prctl.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <tuple>
-#include <iostream>
 
 #include <grpcpp/grpcpp.h>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "absl/strings/numbers.h"
 #include "controller/agent_client.h"
-#include "controller/clock.h"
 #include "controller/auth.h"
+#include "controller/clock.h"
 #include "controller/controller_service.h"
 #include "controller/fleet_view.h"
-#include "controller/inventory.h"
 #include "controller/http_endpoints.h"
+#include "controller/inventory.h"
 #include "controller/inventory_lock.h"
-#include "controller/security.h"
 #include "controller/metrics.h"
 #include "controller/poller.h"
 #include "controller/rollout_runner.h"
+#include "controller/security.h"
 #include "migrations/file_system.h"
-#include "serving/serving.h"
 #include "proto/transport.h"
 #include "serving/log.h"
+#include "serving/serving.h"
 
 namespace {
 
@@ -64,8 +63,7 @@ std::function<void(std::string_view, const std::string&)> CrashPointFromEnvironm
 
 int main(int argc, char** argv) {
   // It holds TLS keys and the tokens' hashes: no core file may carry them.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  std::signal(SIGPIPE, SIG_IGN);
+  fleet::serving::ProtectProcess();
   CLI::App app{"fleet-controller: the fleet's inventory (SQLite), agent polling, and the API "
                "fleetctl talks to.",
                "fleet-controller"};
@@ -144,7 +142,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<fleet::controller::GrpcAgentClient> grpc_agents =
       (*security)->NewAgentClient(timeout);
   // Agents that lost their bundle cache are sent the bundle again.
-  fleet::controller::BundleFollowingClient agents(*grpc_agents, **inventory);
+  grpc_agents->FollowBundles(**inventory);
+  fleet::controller::AgentClient& agents = *grpc_agents;
   fleet::controller::RealClock clock;
   fleet::controller::Metrics metrics;
   fleet::controller::BundleGraphs graphs(**inventory);

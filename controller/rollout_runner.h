@@ -72,7 +72,7 @@ class RolloutRunner {
     std::function<void(std::string_view point, const std::string& rollout_id)> at_point;
   };
   // Everything borrowed must outlive the runner. `agents` should follow
-  // bundles (BundleFollowingClient): an agent that lost its cache is then
+  // bundles (AgentClient::FollowBundles): an agent that lost its cache is then
   // sent the bundle again.
   RolloutRunner(Inventory& inventory, AgentClient& agents, BundleGraphs& graphs, Clock& clock,
                 Options options);

@@ -37,6 +37,15 @@ struct CheckFailed : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Runs `script`'s migrate:verify query in `tx`; throws CheckFailed unless
+// its first column of its first row is true.
+void CheckVerify(pqxx::transaction_base& tx, const Script& script) {
+  pqxx::result r = tx.exec(script.verify->sql);
+  if (r.empty() || r[0].empty() || r[0][0].is_null() || !r[0][0].as<bool>()) {
+    throw CheckFailed("its migrate:verify query returned false");
+  }
+}
+
 std::string CleanMessage(absl::string_view what) {
   // libpq messages read "ERROR:  text\nDETAIL: ...": keep them, one line.
   std::string s(absl::StripAsciiWhitespace(what));
@@ -249,12 +258,13 @@ class Migrator::Session {
         }
       }
       if (!Exists(tx, kLogTable)) return;
-      const std::string vt = tx.quote(o_.version_table);
-      pqxx::result dirty = tx.exec(absl::StrCat(
-          "SELECT revision, error FROM ", LogTable(tx), " WHERE outcome = 'dirty' AND version_table = ",
-          vt, " AND id > coalesce((SELECT max(id) FROM ", LogTable(tx),
-          " WHERE direction = 'stamp' AND outcome = 'ok' AND version_table = ", vt,
-          "), 0) ORDER BY id DESC LIMIT 1"));
+      pqxx::result dirty = tx.exec_params(
+          absl::StrCat("SELECT revision, error FROM ", LogTable(tx),
+                       " WHERE outcome = 'dirty' AND version_table = $1"
+                       " AND id > coalesce((SELECT max(id) FROM ", LogTable(tx),
+                       " WHERE direction = 'stamp' AND outcome = 'ok' AND version_table = $1"
+                       "), 0) ORDER BY id DESC LIMIT 1"),
+          o_.version_table);
       if (!dirty.empty()) {
         state.dirty = true;
         state.dirty_revision = dirty[0][0].as<std::string>();
@@ -267,9 +277,11 @@ class Migrator::Session {
           state.invalid_indexes.push_back(row[0].as<std::string>());
         }
       }
-      pqxx::result last = tx.exec(absl::StrCat(
-          "SELECT revision, direction, outcome, coalesce(finished_at, started_at)::text FROM ",
-          LogTable(tx), " WHERE version_table = ", vt, " ORDER BY id DESC LIMIT 1"));
+      pqxx::result last = tx.exec_params(
+          absl::StrCat(
+              "SELECT revision, direction, outcome, coalesce(finished_at, started_at)::text FROM ",
+              LogTable(tx), " WHERE version_table = $1 ORDER BY id DESC LIMIT 1"),
+          o_.version_table);
       if (!last.empty()) {
         state.last_revision = last[0][0].as<std::string>();
         state.last_direction = last[0][1].as<std::string>();
@@ -277,10 +289,13 @@ class Migrator::Session {
         state.last_finished_at = last[0][3].as<std::string>();
       }
       if (with_drift) {
-        for (const auto& row : tx.exec(absl::StrCat(
-                 "SELECT DISTINCT ON (revision) revision, checksum FROM ", LogTable(tx),
-                 " WHERE direction IN ('upgrade', 'stamp') AND outcome = 'ok' AND checksum <> '' "
-                 "AND version_table = ", vt, " ORDER BY revision, id DESC"))) {
+        for (const auto& row : tx.exec_params(
+                 absl::StrCat("SELECT DISTINCT ON (revision) revision, checksum FROM ",
+                              LogTable(tx),
+                              " WHERE direction IN ('upgrade', 'stamp') AND outcome = 'ok' "
+                              "AND checksum <> '' AND version_table = $1 "
+                              "ORDER BY revision, id DESC"),
+                 o_.version_table)) {
           recorded.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
         }
       }
@@ -358,19 +373,14 @@ class Migrator::Session {
     for (RevisionGraph::Index i : applied) {
       const Script& s = m_.graph_.script(i);
       if (!s.verify) continue;
-      std::string problem;
       DbError err = Guard([&] {
         pqxx::read_transaction tx(*conn_);
-        pqxx::result r = tx.exec(s.verify->sql);
-        if (r.empty() || r[0].empty() || r[0][0].is_null() || !r[0][0].as<bool>()) {
-          problem = "its migrate:verify query returned false";
-        }
+        CheckVerify(tx, s);
       });
       if (err.kind == ErrKind::kLost) return ToStatus(err, "while verifying");
-      if (err) problem = err.message;
-      if (!problem.empty()) {
+      if (err) {
         failures.push_back(absl::StrCat("revision ", s.revision, " (", s.path, ":", s.verify->line,
-                                        "): ", problem));
+                                        "): ", err.message));
       }
     }
     return failures;
@@ -567,10 +577,7 @@ class Migrator::Session {
         }
         if (verify) {
           line = step.script->verify->line;
-          pqxx::result r = tx.exec(step.script->verify->sql);
-          if (r.empty() || r[0].empty() || r[0][0].is_null() || !r[0][0].as<bool>()) {
-            throw CheckFailed("its migrate:verify query returned false");
-          }
+          CheckVerify(tx, *step.script);
         }
         line = section.line;
         ApplyVersionChanges(tx, step);
@@ -630,10 +637,7 @@ class Migrator::Session {
       pqxx::work tx(*conn_);
       if (step.direction == Direction::kUpgrade && step.script->verify) {
         line = step.script->verify->line;
-        pqxx::result r = tx.exec(step.script->verify->sql);
-        if (r.empty() || r[0].empty() || r[0][0].is_null() || !r[0][0].as<bool>()) {
-          throw CheckFailed("its migrate:verify query returned false");
-        }
+        CheckVerify(tx, *step.script);
       }
       ApplyVersionChanges(tx, step);
       tx.exec_params(absl::StrCat("UPDATE ", LogTable(tx),

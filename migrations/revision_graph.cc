@@ -322,8 +322,8 @@ std::optional<Index> RevisionGraph::FindExact(absl::string_view revision_id) con
   return it->second;
 }
 
-RevisionGraph::Marks RevisionGraph::Ancestors(const std::vector<Index>& from,
-                                              bool include_deps) const {
+RevisionGraph::Marks RevisionGraph::Reachable(const std::vector<Index>& from,
+                                              std::vector<Index> Node::*edges) const {
   Marks mark(nodes_.size(), 0);
   std::vector<Index> stack(from.begin(), from.end());
   while (!stack.empty()) {
@@ -331,23 +331,19 @@ RevisionGraph::Marks RevisionGraph::Ancestors(const std::vector<Index>& from,
     stack.pop_back();
     if (mark[i]) continue;
     mark[i] = 1;
-    for (Index d : include_deps ? nodes_[i].norm_down : nodes_[i].down) stack.push_back(d);
+    for (Index next : nodes_[i].*edges) stack.push_back(next);
   }
   return mark;
 }
 
+RevisionGraph::Marks RevisionGraph::Ancestors(const std::vector<Index>& from,
+                                              bool include_deps) const {
+  return Reachable(from, include_deps ? &Node::norm_down : &Node::down);
+}
+
 RevisionGraph::Marks RevisionGraph::Descendants(const std::vector<Index>& from,
                                                 bool include_deps) const {
-  Marks mark(nodes_.size(), 0);
-  std::vector<Index> stack(from.begin(), from.end());
-  while (!stack.empty()) {
-    Index i = stack.back();
-    stack.pop_back();
-    if (mark[i]) continue;
-    mark[i] = 1;
-    for (Index c : include_deps ? nodes_[i].all_next : nodes_[i].next) stack.push_back(c);
-  }
-  return mark;
+  return Reachable(from, include_deps ? &Node::all_next : &Node::next);
 }
 
 absl::Status RevisionGraph::CheckOverlap(const std::vector<Index>& targets) const {

@@ -166,6 +166,8 @@ class RevisionGraph {
   RevisionGraph() = default;
   absl::Status Link();
 
+  // `from` and every revision reached from it along `edges`.
+  Marks Reachable(const std::vector<Index>& from, std::vector<Index> Node::*edges) const;
   Marks Ancestors(const std::vector<Index>& from, bool include_deps) const;
   Marks Descendants(const std::vector<Index>& from, bool include_deps) const;
   absl::Status CheckOverlap(const std::vector<Index>& targets) const;

@@ -1,5 +1,8 @@
 #include "serving/serving.h"
 
+#include <sys/prctl.h>
+
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 
@@ -11,6 +14,11 @@
 #include "serving/log.h"
 
 namespace fleet::serving {
+
+void ProtectProcess() {
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  std::signal(SIGPIPE, SIG_IGN);
+}
 
 absl::StatusOr<GrpcServer> StartGrpcServer(const std::string& address,
                                            std::shared_ptr<grpc::ServerCredentials> credentials,

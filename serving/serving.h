@@ -37,6 +37,12 @@ struct GrpcServer {
     const std::string& address, std::shared_ptr<grpc::ServerCredentials> credentials,
     const std::vector<grpc::Service*>& services, int max_receive_bytes, int max_send_bytes);
 
+// For a process that holds secrets (database credentials, TLS keys, token
+// hashes): no core file and no ptrace by other users (PR_SET_DUMPABLE 0),
+// and a peer closing a socket is an error to handle, not a SIGPIPE that
+// kills the process. Call first thing in main.
+void ProtectProcess();
+
 // Waits for SIGINT or SIGTERM (then returns), calling `on_hangup` for each
 // SIGHUP meanwhile. `signals` is what BlockSignals returned for the three.
 void WaitForStop(const sigset_t& signals, const std::function<void()>& on_hangup);

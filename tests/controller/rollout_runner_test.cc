@@ -44,6 +44,12 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
+// `agents`, following bundles kept in `inventory` (as the controller's main does).
+AgentClient& FollowingBundles(AgentClient& agents, Inventory& inventory) {
+  agents.FollowBundles(inventory);
+  return agents;
+}
+
 constexpr char kAgent[] = "127.0.0.1:1";
 
 class RunnerTest : public ::testing::Test {
@@ -166,7 +172,7 @@ class RunnerTest : public ::testing::Test {
 
   FaultyInventory inventory_;
   FakeAgentClient fake_;
-  BundleFollowingClient agents_{fake_, inventory_};
+  AgentClient& agents_ = FollowingBundles(fake_, inventory_);
   FakeClock clock_;
   Metrics metrics_;
   BundleGraphs graphs_{inventory_};

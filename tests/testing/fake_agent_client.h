@@ -119,7 +119,8 @@ class FakeAgentClient final : public controller::AgentClient {
     return n;
   }
 
-  absl::StatusOr<controller::AgentListing> ListTenants(const std::string& address,
+ private:
+  absl::StatusOr<controller::AgentListing> DoListTenants(const std::string& address,
                                                        const std::string& digest) override {
     absl::MutexLock lock(&mu_);
     calls_.push_back({"ListTenants", address, "", "", true});
@@ -134,7 +135,7 @@ class FakeAgentClient final : public controller::AgentClient {
     return out;
   }
 
-  absl::Status PutBundle(const std::string& address,
+  absl::Status DoPutBundle(const std::string& address,
                          const controller::BundleRecord& bundle) override {
     absl::MutexLock lock(&mu_);
     calls_.push_back({"PutBundle", address, "", "", true});
@@ -149,7 +150,7 @@ class FakeAgentClient final : public controller::AgentClient {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<controller::TenantRecord> GetTenant(const std::string& address,
+  absl::StatusOr<controller::TenantRecord> DoGetTenant(const std::string& address,
                                                      const std::string& tenant_id,
                                                      const std::string& digest) override {
     absl::MutexLock lock(&mu_);
@@ -158,7 +159,7 @@ class FakeAgentClient final : public controller::AgentClient {
     return *t;
   }
 
-  absl::StatusOr<std::vector<std::string>> Verify(const std::string& address,
+  absl::StatusOr<std::vector<std::string>> DoVerify(const std::string& address,
                                                   const std::string& tenant_id,
                                                   const std::string& digest) override {
     absl::MutexLock lock(&mu_);
@@ -167,7 +168,7 @@ class FakeAgentClient final : public controller::AgentClient {
     return verify_failures_[tenant_id];
   }
 
-  absl::StatusOr<fleet::v1::DiffTenantResponse> DiffTenant(const std::string& address,
+  absl::StatusOr<fleet::v1::DiffTenantResponse> DoDiffTenant(const std::string& address,
                                                           const std::string& tenant_id,
                                                           const std::string& digest,
                                                           const std::string&) override {
@@ -179,7 +180,7 @@ class FakeAgentClient final : public controller::AgentClient {
     return out;
   }
 
-  absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
+  absl::StatusOr<std::vector<std::string>> DoMigrate(const std::string& address,
                                                    const MigrateCall& call) override {
     absl::MutexLock lock(&mu_);
     calls_.push_back({"Migrate", address, call.tenant_id, call.target, call.upgrade});
@@ -211,7 +212,6 @@ class FakeAgentClient final : public controller::AgentClient {
     return tenant.heads;
   }
 
- private:
   struct Agent {
     bool unreachable = false;
     int instance = 1;
