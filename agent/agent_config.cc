@@ -69,7 +69,8 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
                                  {"listen", "versions_cache", "lock_wait", "lock_timeout",
                                   "statement_timeout", "connect_timeout", "read_timeout",
                                   "retries", "max_concurrent_migrations", "max_concurrent_reads",
-                                  "tls", "tenants"});
+                                  "max_connections", "connection_idle_timeout", "tls",
+                                  "tenants"});
       !s.ok()) {
     return s;
   }
@@ -85,7 +86,9 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
   auto st = Duration(path + ": statement_timeout", doc["statement_timeout"], c.statement_timeout);
   auto ct = Duration(path + ": connect_timeout", doc["connect_timeout"], c.connect_timeout);
   auto rt = Duration(path + ": read_timeout", doc["read_timeout"], c.read_timeout);
-  for (absl::StatusOr<absl::Duration>* s : {&lw, &lt, &st, &ct, &rt}) {
+  auto it = Duration(path + ": connection_idle_timeout", doc["connection_idle_timeout"],
+                     c.connection_idle_timeout);
+  for (absl::StatusOr<absl::Duration>* s : {&lw, &lt, &st, &ct, &rt, &it}) {
     if (!s->ok()) return s->status();
   }
   c.lock_wait = *lw;
@@ -93,6 +96,11 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
   c.statement_timeout = *st;
   c.connect_timeout = *ct;
   c.read_timeout = *rt;
+  c.connection_idle_timeout = *it;
+  if (c.connection_idle_timeout < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": connection_idle_timeout: at least 1s"));
+  }
   if (c.connect_timeout < absl::Seconds(1)) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": connect_timeout: at least 1s (libpq counts whole seconds, at least 2)"));
@@ -102,7 +110,8 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(
                                      std::tuple{"max_concurrent_migrations",
                                                 &c.max_concurrent_migrations, 1, 256},
                                      std::tuple{"max_concurrent_reads", &c.max_concurrent_reads,
-                                                1, 256}}) {
+                                                1, 256},
+                                     std::tuple{"max_connections", &c.max_connections, 1, 4096}}) {
     auto node = doc[key];
     if (!node) continue;
     const toml::value<int64_t>* v = node.as_integer();

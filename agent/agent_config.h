@@ -46,6 +46,10 @@ struct AgentConfig {
   int retries = 3;
   int max_concurrent_migrations = 4;
   int max_concurrent_reads = 16;  // connections used at once to read tenants
+  // Tenant connections are kept open for reuse: at most this many at once,
+  // idle and in use, for all tenants together; one idle this long is closed.
+  int max_connections = 32;
+  absl::Duration connection_idle_timeout = absl::Seconds(60);
   std::vector<TenantConfig> tenants;
   std::optional<AgentTls> tls;  // absent: plaintext (loopback development only)
 };

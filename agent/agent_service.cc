@@ -70,7 +70,8 @@ AgentServiceImpl::AgentServiceImpl(AgentConfig config, migrations::FileSystem& f
       fs_(fs),
       instance_id_(NewInstanceId()),
       empty_graph_(*migrations::RevisionGraph::Build({})),
-      migrations_(config_.max_concurrent_migrations) {
+      migrations_(config_.max_concurrent_migrations),
+      pool_({config_.max_connections, config_.connection_idle_timeout}) {
   for (const TenantConfig& t : config_.tenants) by_id_[t.id] = &t;
 }
 
@@ -209,6 +210,7 @@ migrations::MigratorOptions AgentServiceImpl::OptionsFor(const TenantConfig& t,
   o.retries = config_.retries;
   o.actor = actor.empty() ? "fleet-agent" : actor;
   o.rollout_id = rollout_id;
+  o.pool = &pool_;
   return o;
 }
 

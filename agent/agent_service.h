@@ -19,6 +19,7 @@
 #include "fleet/v1/agent.grpc.pb.h"
 #include "migrations/autogenerate.h"
 #include "migrations/bundle.h"
+#include "migrations/connection_pool.h"
 #include "migrations/file_system.h"
 #include "migrations/lru_cache.h"
 #include "migrations/migrator.h"
@@ -44,6 +45,9 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
                       fleet::v1::VerifyResponse* resp) override;
   grpc::Status DiffTenant(grpc::ServerContext* ctx, const fleet::v1::DiffTenantRequest* req,
                           fleet::v1::DiffTenantResponse* resp) override;
+
+  // The tenants' connections, for tests and diagnostics.
+  migrations::ConnectionPoolStats connection_stats() const { return pool_.stats(); }
 
  private:
   struct LoadedBundle {
@@ -96,6 +100,11 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
   // disk cache keeps them all).
   static constexpr size_t kBundleMemoryBytes = size_t{256} << 20;
   migrations::LruCache<LoadedBundle> bundles_{kBundleMemoryBytes};
+  // Every tenant connection (polls, plans, migrations, read-backs) is
+  // leased from here: a tenant touched again soon costs no new session.
+  // The server stops calling handlers before the service is destroyed, so
+  // no lease outlives it.
+  mutable migrations::ConnectionPool pool_;  // thread-safe: leased from const methods too
 };
 
 }  // namespace fleet::agent

@@ -157,14 +157,21 @@ absl::StatusOr<std::vector<std::string>> GrpcAgentClient::DoMigrate(const std::s
   auto reader = stub->Migrate(&ctx, req);
   fleet::v1::MigrateEvent ev;
   std::vector<std::string> heads;
+  bool ended = false;
   while (reader->Read(&ev)) {
     if (ev.kind() == fleet::v1::MigrateEvent::DONE ||
         ev.kind() == fleet::v1::MigrateEvent::NOTHING_TO_DO) {
       heads.assign(ev.heads().begin(), ev.heads().end());
+      ended = true;
     }
   }
   grpc::Status s = reader->Finish();
   if (!s.ok()) return FromAgent(address, ctx, s);
+  if (!ended) {
+    return absl::InternalError(absl::StrCat("agent ", address, " ended the migration of ",
+                                            call.tenant_id,
+                                            " without saying where the tenant is"));
+  }
   return heads;
 }
 

@@ -81,7 +81,8 @@ class AgentClient {
     std::string actor;
     absl::Duration deadline = absl::Minutes(10);
   };
-  // Runs a migration to the end; returns the heads the agent reported.
+  // Runs a migration to the end; returns the heads the agent read back from
+  // the tenant after its last commit (MigrateEvent.heads).
   [[nodiscard]] absl::StatusOr<std::vector<std::string>> Migrate(const std::string& address,
                                                                  const MigrateCall& call) {
     return WithBundle(address, call.bundle_digest, [&] { return DoMigrate(address, call); });

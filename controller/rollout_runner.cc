@@ -311,15 +311,16 @@ RolloutRunner::Outcome RolloutRunner::FailWave(Driven& d, const RolloutRecord& r
   return o;
 }
 
-absl::Status RolloutRunner::MigrateTenant(Driven& d, const RolloutTenantRecord& t,
-                                          const std::string& target, bool upgrade) {
+absl::StatusOr<std::vector<std::string>> RolloutRunner::MigrateTenant(
+    Driven& d, const RolloutTenantRecord& t, const std::string& target, bool upgrade) {
   absl::Time deadline = clock_.Now() + absl::Seconds(d.spec.tenant_timeout_seconds());
   for (;;) {
     AgentClient::MigrateCall call{t.tenant_id, target,  upgrade, d.bundle_digest,
                                   d.id,        d.actor, deadline - clock_.Now()};
-    absl::Status outcome = agents_.Migrate(t.agent, call).status();
+    absl::StatusOr<std::vector<std::string>> outcome = agents_.Migrate(t.agent, call);
     // An unreachable agent is retried until the tenant's deadline.
-    if (!absl::IsUnavailable(outcome) || clock_.Now() + options_.retry_backoff >= deadline) {
+    if (!absl::IsUnavailable(outcome.status()) ||
+        clock_.Now() + options_.retry_backoff >= deadline) {
       return outcome;
     }
     spdlog::warn("rollout={} tenant={} agent={} event=agent-unreachable retry_in={}", d.id,
@@ -384,23 +385,23 @@ RolloutRunner::WaveResult RolloutRunner::RunWave(Driven& d, const RolloutRecord&
       AtPoint("tenant-started", d.id);
       t = started;
       auto expected = d.graph->PlanUpgrade(t.start_heads, d.spec.target());
-      absl::Status outcome = MigrateTenant(d, t, d.spec.target(), true);
-      // Never trust a success reply alone: read the heads back. After a
-      // failure too, so the log says where the tenant was left.
+      auto migrated = MigrateTenant(d, t, d.spec.target(), true);
+      absl::Status outcome = migrated.status();
+      // Never trust a success reply alone: the heads the agent read back
+      // after its last commit must be the plan's. After a failure, the
+      // tenant is read again, so the log says where it was left.
       bool heads_known = false;
-      auto now = agents_.GetTenant(t.agent, t.tenant_id, "");
-      if (now.ok()) {
-        t.heads = now->heads;
+      if (migrated.ok()) {
+        t.heads = *migrated;
         heads_known = true;
-      }
-      if (outcome.ok()) {
-        if (!now.ok()) {
-          outcome = now.status();
-        } else if (!expected.ok() || Sorted(now->heads) != Sorted(expected->end_heads)) {
+        if (!expected.ok() || Sorted(t.heads) != Sorted(expected->end_heads)) {
           outcome = absl::InternalError(absl::StrCat(
-              "the agent reported success but tenant ", t.tenant_id, " is at ", Heads(now->heads),
+              "the agent reported success but tenant ", t.tenant_id, " is at ", Heads(t.heads),
               ", not ", expected.ok() ? Heads(expected->end_heads) : std::string("the target")));
         }
+      } else if (auto now = agents_.GetTenant(t.agent, t.tenant_id, ""); now.ok()) {
+        t.heads = now->heads;
+        heads_known = true;
       }
       AtPoint("tenant-migrated", d.id);
       RolloutTenantRecord done = t;
@@ -545,13 +546,21 @@ RolloutRunner::Outcome RolloutRunner::RunRollback(Driven& d, const RolloutRecord
       spdlog::info("rollout={} tenant={} agent={} event=rollback-started to={}", d.id,
                    t.tenant_id, t.agent, Heads(t.start_heads));
       absl::Status outcome;
-      auto now = agents_.GetTenant(t.agent, t.tenant_id, "");
+      absl::StatusOr<TenantRecord> now = agents_.GetTenant(t.agent, t.tenant_id, "");
       // Down to exactly the heads it started from, every branch included.
       if (!now.ok() || Sorted(now->heads) != Sorted(t.start_heads)) {
-        outcome = MigrateTenant(d, t, absl::StrCat("=", absl::StrJoin(t.start_heads, ",")), false);
+        auto migrated =
+            MigrateTenant(d, t, absl::StrCat("=", absl::StrJoin(t.start_heads, ",")), false);
+        outcome = migrated.status();
+        if (migrated.ok()) {
+          // The heads the agent read back after its last commit.
+          now = TenantRecord{};
+          now->heads = *std::move(migrated);
+        } else {
+          now = agents_.GetTenant(t.agent, t.tenant_id, "");  // where it was left
+        }
       }
       if (stopping_) return;  // a restarted controller picks this tenant up again
-      now = agents_.GetTenant(t.agent, t.tenant_id, "");
       if (outcome.ok() && now.ok() && Sorted(now->heads) != Sorted(t.start_heads)) {
         outcome = absl::InternalError(absl::StrCat("tenant ", t.tenant_id, " is at ",
                                                    Heads(now->heads), " after the rollback, not ",

@@ -111,9 +111,9 @@ class RolloutRunner {
   Outcome FailWave(Driven& d, const RolloutRecord& r, const std::string& reason);
   Outcome RunRollback(Driven& d, const RolloutRecord& r);
   // Migrates one tenant (upgrade or downgrade) until its deadline, retrying
-  // an unreachable agent.
-  absl::Status MigrateTenant(Driven& d, const RolloutTenantRecord& t, const std::string& target,
-                             bool upgrade);
+  // an unreachable agent. Returns the heads its agent read back afterwards.
+  absl::StatusOr<std::vector<std::string>> MigrateTenant(Driven& d, const RolloutTenantRecord& t,
+                                                         const std::string& target, bool upgrade);
   // Writes `t` as the move of `event` from `r`'s state: kReread when written
   // or when the rollout moved meanwhile (ABORTED); anything else stalls it.
   Outcome Move(Driven& d, const RolloutRecord& r, RolloutEvent event, RolloutTransition t);

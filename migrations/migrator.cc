@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "migrations/connection_pool.h"
 #include "migrations/dsn.h"
 #include "migrations/sql_parse.h"
 #include "migrations/status_macros.h"
@@ -66,7 +67,8 @@ std::string Rfc3339(absl::Time t) {
 
 }  // namespace
 
-// One connection to the database for the length of one Migrator call.
+// One connection to the database for the length of one Migrator call: its
+// own, or one leased from options.pool and given back at the end.
 class Migrator::Session {
  public:
   explicit Session(Migrator& m) : m_(m), o_(m.options_) {}
@@ -81,9 +83,14 @@ class Migrator::Session {
         pqxx::nontransaction tx(*conn_);
         tx.exec_params("SELECT pg_advisory_unlock($1)", lock_key_);
       } catch (const std::exception&) {
-        // Closing the connection below releases the lock anyway.
+        // Closing the connection releases the lock anyway.
+        lost_ = true;
       }
     }
+    // A pooled connection in doubt is closed, not given back: one that was
+    // lost, or cancelled (a cancel request can arrive after its statement
+    // and hit the next holder's).
+    if (lease_ && (lost_ || m_.cancelled_ || !conn_->is_open())) lease_->Discard();
   }
 
   // Connects and sets the session up for options.schema. Creates the
@@ -100,30 +107,62 @@ class Migrator::Session {
     // by its fields.
     auto info = ParseConnectionString(o_.dsn);
     if (!info.ok()) return info.status();
-    try {
-      conn_ = std::make_unique<pqxx::connection>(m_.ConnectionString());
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("cannot connect to ", info->Name(), ": ",
-                                                 CleanMessage(e.what())));
-    }
+    const std::string conninfo = m_.ConnectionString();
+    ConnectionPool::Opener open = [&]() -> absl::StatusOr<std::unique_ptr<pqxx::connection>> {
+      try {
+        auto c = std::make_unique<pqxx::connection>(conninfo);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    // Never reconnect behind our back: a new session would not hold the lock.
-    conn_->inhibit_reactivation(true);
+        // Never reconnect behind our back: a new session would not hold the lock.
+        c->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
-    pid_ = conn_->backendpid();
-    {
-      absl::MutexLock lock(&m_.mu_);
-      m_.active_pid_ = pid_;
+        return c;
+      } catch (const std::exception& e) {
+        return absl::UnavailableError(absl::StrCat("cannot connect to ", info->Name(), ": ",
+                                                   CleanMessage(e.what())));
+      }
+    };
+    for (int attempt = 0;; ++attempt) {
+      if (o_.pool != nullptr) {
+        // Waiting for a free connection is bounded like waiting for the lock.
+        auto lease = o_.pool->Acquire(
+            conninfo, open, absl::Now() + std::max(o_.lock_wait, o_.connect_timeout),
+            &m_.cancelled_);
+        if (!lease.ok()) {
+          if (!absl::IsDeadlineExceeded(lease.status())) return lease.status();
+          return absl::UnavailableError(absl::StrCat("no connection to ", info->Name(),
+                                                     " could be had: ", lease.status().message()));
+        }
+        lease_ = std::move(*lease);
+        conn_ = &lease_->connection();
+      } else {
+        ASSIGN_OR_RETURN(own_, open());
+        conn_ = own_.get();
+      }
+      pid_ = conn_->backendpid();
+      {
+        absl::MutexLock lock(&m_.mu_);
+        m_.active_pid_ = pid_;
+      }
+      DbError err = Guard([&] {
+        pqxx::nontransaction tx(*conn_);
+        // Reads are bounded; a migration sets its own timeout once locked.
+        // One round trip.
+        tx.exec(absl::StrCat("SET application_name = 'fleet'; SET statement_timeout = '",
+                             Millis(o_.read_timeout), "'"));
+      });
+      if (!err) return absl::OkStatus();
+      if (err.kind == ErrKind::kLost && lease_ && lease_->reused() && attempt == 0) {
+        // The server closed it while it was idle (a restart, an idle
+        // timeout): a new one, once.
+        lease_->Discard();
+        lease_.reset();
+        conn_ = nullptr;
+        lost_ = false;
+        continue;
+      }
+      return ToStatus(err, "while opening the session");
     }
-    DbError err = Guard([&] {
-      pqxx::nontransaction tx(*conn_);
-      tx.exec("SET application_name = 'fleet'");
-      // Reads are bounded; a migration sets its own timeout once locked.
-      tx.exec(absl::StrCat("SET statement_timeout = '", Millis(o_.read_timeout), "'"));
-    });
-    if (err) return ToStatus(err, "while opening the session");
-    return absl::OkStatus();
   }
 
   // Points the session at `schema` (empty: the connection's default).
@@ -253,7 +292,8 @@ class Migrator::Session {
       state.has_version_table = Exists(tx, table_.name);
       if (state.has_version_table) {
         for (const auto& row : tx.exec(absl::StrCat("SELECT version_num FROM ",
-                                                    VersionTableName(tx)))) {
+                                                    VersionTableName(tx),
+                                                    " ORDER BY version_num"))) {
           state.heads.push_back(row[0].as<std::string>());
         }
       }
@@ -390,8 +430,17 @@ class Migrator::Session {
   const std::string& schema() const { return schema_; }
 
  private:
+  // Runs `f`, turning what it throws into a DbError; remembers a lost
+  // connection (see ~Session).
   template <typename F>
   DbError Guard(F&& f) {
+    DbError err = Classify(std::forward<F>(f));
+    if (err.kind == ErrKind::kLost) lost_ = true;
+    return err;
+  }
+
+  template <typename F>
+  DbError Classify(F&& f) {
     try {
       f();
       return {};
@@ -725,7 +774,10 @@ class Migrator::Session {
 
   Migrator& m_;
   const MigratorOptions& o_;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pqxx::connection> own_;       // without a pool
+  std::optional<ConnectionPool::Lease> lease_;  // with one
+  pqxx::connection* conn_ = nullptr;            // either
+  bool lost_ = false;  // the connection failed: its state is unknown
   int pid_ = 0;
   bool locked_ = false;
   int64_t lock_key_ = 0;
@@ -795,7 +847,7 @@ absl::StatusOr<RunResult> Migrator::Run(Direction direction, absl::string_view t
     ASSIGN_OR_RETURN(Plan plan, std::move(planned));
     RunResult result;
     result.start_heads = plan.start_heads;
-    result.end_heads = plan.start_heads;
+    result.end_heads = state.heads;
     // Only a plan with work creates the version table and the log: a bad
     // target, or nothing to do, leaves the database exactly as it was.
     if (!plan.steps.empty()) RETURN_IF_ERROR(session.EnsureTables());
@@ -804,7 +856,12 @@ absl::StatusOr<RunResult> Migrator::Run(Direction direction, absl::string_view t
       RETURN_IF_ERROR(session.RunStep(step, observer));
       ++result.steps;
     }
-    result.end_heads = plan.end_heads;
+    if (result.steps > 0) {
+      // Where the database is now, read back on this connection after the
+      // last commit: what callers report, never the plan's expectation.
+      ASSIGN_OR_RETURN(DatabaseState after, session.ReadState(/*with_drift=*/false));
+      result.end_heads = std::move(after.heads);
+    }
     return result;
   };
   absl::StatusOr<RunResult> r = run();

@@ -14,7 +14,7 @@
 // - the password in the DSN never appears in a returned status.
 //
 // Threads: a Migrator holds no connection between calls; every call opens
-// its own. Different Migrators may run at once from any threads. Cancel()
+// its own, or leases one from MigratorOptions::pool. Different Migrators may run at once from any threads. Cancel()
 // may be called from any thread while another thread is inside a call.
 #ifndef FLEET_MIGRATIONS_MIGRATOR_H_
 #define FLEET_MIGRATIONS_MIGRATOR_H_
@@ -29,6 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "migrations/connection_pool.h"
 #include "migrations/offline_sql.h"
 #include "migrations/revision_graph.h"
 
@@ -55,6 +56,10 @@ struct MigratorOptions {
   bool allow_drift = false;
   std::string actor;       // who runs it, for the log ("user@host")
   std::string rollout_id;  // empty outside a rollout
+  // Borrowed; when set, every call leases its connection from it (and gives
+  // it back) instead of opening and closing its own. Waiting for a free one
+  // is bounded by the longer of lock_wait and connect_timeout.
+  ConnectionPool* pool = nullptr;
 };
 
 // One event per step: started, then succeeded or failed.
@@ -73,6 +78,9 @@ using StepObserver = std::function<void(const StepEvent&)>;
 
 struct RunResult {
   std::vector<std::string> start_heads;
+  // The version table as read back after the last step committed, on the
+  // same connection (with nothing to do: as read under the lock at the
+  // start). A fresh read, not the plan's expectation.
   std::vector<std::string> end_heads;
   int steps = 0;  // steps applied; 0 means there was nothing to do
 };
