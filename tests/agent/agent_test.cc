@@ -134,7 +134,8 @@ TEST(AgentConfigTest, NumbersAreFiniteAndInRangeOrTheKeyIsNamed) {
         "lock_wait = 1e300", "statement_timeout = \"-5s\"", "lock_wait = \"48h\"",
         "retries = 1.5", "retries = -1", "retries = 1000", "retries = \"3\"",
         "max_concurrent_migrations = 0", "max_concurrent_reads = 257",
-        "max_concurrent_reads = nan"}) {
+        "max_concurrent_reads = nan", "max_connections = 0", "max_connections = 5000",
+        "connection_idle_timeout = \"0.5s\"", "connection_idle_timeout = nan"}) {
     const std::string bad = bad_text;
     auto c = ParseAgentConfig("agent.toml", base + bad + "\n", FakeEnv);
     ASSERT_FALSE(c.ok()) << bad;
@@ -144,11 +145,14 @@ TEST(AgentConfigTest, NumbersAreFiniteAndInRangeOrTheKeyIsNamed) {
   }
   auto ok = ParseAgentConfig("agent.toml",
                              base + "lock_timeout = 0.5\nretries = 0\nstatement_timeout = \"0s\"\n"
+                                    "max_connections = 8\nconnection_idle_timeout = \"5m\"\n"
                                     "[[tenants]]\nid = \"acme\"\ndsn_env = \"ACME_DSN\"\n",
                              FakeEnv);
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->lock_timeout, absl::Milliseconds(500));
   EXPECT_EQ(ok->retries, 0);
+  EXPECT_EQ(ok->max_connections, 8);
+  EXPECT_EQ(ok->connection_idle_timeout, absl::Minutes(5));
 }
 
 class AgentServiceTest : public fleet::testing::PostgresTest {
@@ -305,6 +309,135 @@ TEST_F(AgentServiceTest, ACallerThatGoesAwayCancelsItsMigration) {
     return Query(Dsn(), "SELECT string_agg(version_num, ',') FROM alembic_version")[0][0] == "a1";
   }, std::chrono::seconds(10)));
   EXPECT_EQ(Query(Dsn(), "SELECT to_regclass('second') IS NULL")[0][0], "t");
+}
+
+// The controller's whole path for a tenant — a poll with the drift check,
+// the migration with its read-back, the bake's read and verify, the next
+// poll — costs one PostgreSQL session per tenant database, and the heads of
+// the final event are the tenant's.
+TEST_F(AgentServiceTest, ATenantPolledMigratedAndReadBackCostsOneSession) {
+  TempDir cache;
+  AgentConfig config;
+  config.versions_cache = cache.path();
+  std::vector<std::string> dbs = {name_};
+  for (int i = 1; i < 6; ++i) dbs.push_back(NewDatabase());
+  for (size_t i = 0; i < dbs.size(); ++i) {
+    config.tenants.push_back({absl::StrCat("t", i), DsnFor(dbs[i]), "dsn", "", "alembic_version", {}});
+  }
+  auto stub = Serve(config);
+  fleet::v1::Bundle bundle = Example();
+  fleet::v1::PutBundleRequest put;
+  *put.mutable_bundle() = bundle;
+  fleet::v1::PutBundleResponse put_resp;
+  ASSERT_TRUE(stub->PutBundle(Ctx().get(), put, &put_resp).ok());
+
+  fleet::v1::ListTenantsRequest list;
+  list.set_bundle_digest(bundle.digest());
+  fleet::v1::ListTenantsResponse listed;
+  ASSERT_TRUE(stub->ListTenants(Ctx().get(), list, &listed).ok());
+  for (const auto& t : config.tenants) {
+    fleet::v1::MigrateRequest req;
+    req.set_tenant_id(t.id);
+    req.set_target("heads");
+    req.set_direction(fleet::v1::MigrateRequest::UPGRADE);
+    req.set_bundle_digest(bundle.digest());
+    auto ctx = Ctx();
+    auto reader = stub->Migrate(ctx.get(), req);
+    fleet::v1::MigrateEvent ev, last;
+    while (reader->Read(&ev)) last = ev;
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(last.kind(), fleet::v1::MigrateEvent::DONE);
+    EXPECT_THAT(last.heads(), ElementsAre("9c0d1e2f3041"));
+
+    fleet::v1::GetTenantRequest get;
+    get.set_tenant_id(t.id);
+    get.set_bundle_digest(bundle.digest());
+    fleet::v1::TenantState state;
+    ASSERT_TRUE(stub->GetTenant(Ctx().get(), get, &state).ok());
+    EXPECT_THAT(state.heads(), ElementsAre("9c0d1e2f3041"));
+    fleet::v1::VerifyRequest verify;
+    verify.set_tenant_id(t.id);
+    verify.set_bundle_digest(bundle.digest());
+    fleet::v1::VerifyResponse verified;
+    ASSERT_TRUE(stub->Verify(Ctx().get(), verify, &verified).ok());
+    EXPECT_TRUE(verified.ok());
+  }
+  ASSERT_TRUE(stub->ListTenants(Ctx().get(), list, &listed).ok());
+  migrations::ConnectionPoolStats stats = service_->connection_stats();
+  EXPECT_EQ(stats.opened, static_cast<int64_t>(dbs.size()));
+  EXPECT_EQ(stats.idle, static_cast<int>(dbs.size()));
+  server_->Shutdown();
+}
+
+// Polls and migrations at once, over more databases than connections: the
+// server never sees more sessions of this agent than max_connections, and
+// every call still succeeds (callers wait for a free connection).
+TEST_F(AgentServiceTest, ThePoolNeverHoldsMoreConnectionsThanItsBudget) {
+  TempDir cache;
+  AgentConfig config;
+  config.versions_cache = cache.path();
+  config.max_connections = 2;
+  config.max_concurrent_reads = 4;
+  std::vector<std::string> dbs = {name_};
+  for (int i = 1; i < 6; ++i) dbs.push_back(NewDatabase());
+  std::string list;
+  for (size_t i = 0; i < dbs.size(); ++i) {
+    config.tenants.push_back({absl::StrCat("t", i), DsnFor(dbs[i]), "dsn", "", "alembic_version", {}});
+    absl::StrAppend(&list, i ? "," : "", "'", dbs[i], "'");
+  }
+  auto stub = Serve(config);
+  fleet::v1::Bundle bundle = Example();
+  fleet::v1::PutBundleRequest put;
+  *put.mutable_bundle() = bundle;
+  fleet::v1::PutBundleResponse put_resp;
+  ASSERT_TRUE(stub->PutBundle(Ctx().get(), put, &put_resp).ok());
+
+  std::atomic<bool> done{false};
+  std::atomic<int> peak{0};
+  std::thread sampler([&] {
+    pqxx::connection c(admin_);
+    const std::string sql =
+        absl::StrCat("SELECT count(*) FROM pg_stat_activity WHERE datname IN (", list, ")");
+    while (!done) {
+      pqxx::nontransaction tx(c);
+      peak = std::max(peak.load(), tx.exec(sql)[0][0].as<int>());
+    }
+  });
+  std::atomic<int> failed{0};
+  std::vector<std::thread> callers;
+  for (int p = 0; p < 3; ++p) {
+    callers.emplace_back([&] {
+      fleet::v1::ListTenantsRequest req;
+      req.set_bundle_digest(bundle.digest());
+      fleet::v1::ListTenantsResponse resp;
+      grpc::Status s = stub->ListTenants(Ctx().get(), req, &resp);
+      if (!s.ok()) ++failed;
+      for (const auto& t : resp.tenants()) failed += !t.error().empty();
+    });
+  }
+  for (const auto& t : config.tenants) {
+    callers.emplace_back([&, id = t.id] {
+      fleet::v1::MigrateRequest req;
+      req.set_tenant_id(id);
+      req.set_target("heads");
+      req.set_direction(fleet::v1::MigrateRequest::UPGRADE);
+      req.set_bundle_digest(bundle.digest());
+      auto ctx = Ctx();
+      auto reader = stub->Migrate(ctx.get(), req);
+      fleet::v1::MigrateEvent ev;
+      while (reader->Read(&ev)) {
+      }
+      if (!reader->Finish().ok()) ++failed;
+    });
+  }
+  for (auto& c : callers) c.join();
+  done = true;
+  sampler.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_GT(peak, 0);
+  EXPECT_LE(peak, 2);
+  EXPECT_LE(service_->connection_stats().peak_open, 2);
+  server_->Shutdown();
 }
 
 // A cached bundle that no longer checks out (a crash, a disk error, a hand)
