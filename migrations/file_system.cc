@@ -1,6 +1,7 @@
 #include "migrations/file_system.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -34,15 +35,29 @@ class PosixFileSystem final : public FileSystem {
   }
 
   absl::StatusOr<std::string> ReadFile(const std::string& path) const override {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
       if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
       return absl::PermissionDeniedError(absl::StrCat(path, ": ", std::strerror(errno)));
     }
-    std::ostringstream out;
-    out << in.rdbuf();
-    if (in.bad()) return absl::InternalError(absl::StrCat(path, ": read failed"));
-    return std::move(out).str();
+    // Sized once from fstat, then read until the end (it may have grown).
+    struct stat st;
+    std::string out;
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        std::string why = std::strerror(errno);
+        ::close(fd);
+        return absl::InternalError(absl::StrCat(path, ": read failed: ", why));
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
   }
 
   absl::Status WriteNewFile(const std::string& path, const std::string& contents) override {

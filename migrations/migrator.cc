@@ -1,5 +1,6 @@
 #include "migrations/migrator.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <pqxx/pqxx>
@@ -344,18 +345,143 @@ class Migrator::Session {
     // Drift needs every head known to the scripts; with an unknown head the
     // state is still worth reporting (the caller sees the unknown revision).
     // `recorded` is filled only when drift was asked for.
-    if (!recorded.empty()) {
-      auto applied = m_.graph_.AppliedRevisions(state.heads);
-      absl::flat_hash_map<std::string, std::string> by_rev(recorded.begin(), recorded.end());
-      for (RevisionGraph::Index i : applied.ok() ? *applied : std::vector<RevisionGraph::Index>{}) {
-        const Script& s = m_.graph_.script(i);
-        auto it = by_rev.find(s.revision);
-        if (it != by_rev.end() && it->second != s.checksum) {
-          state.drift.push_back({s.revision, s.path, it->second, s.checksum});
-        }
+    AddDrift(recorded, &state);
+    return state;
+  }
+
+  // The revisions among `state`'s applied ones whose recorded checksum
+  // (revision, checksum pairs from the log) differs from the script's.
+  void AddDrift(const std::vector<std::pair<std::string, std::string>>& recorded,
+                DatabaseState* state) const {
+    if (recorded.empty()) return;
+    auto applied = m_.graph_.AppliedRevisions(state->heads);
+    absl::flat_hash_map<std::string, std::string> by_rev(recorded.begin(), recorded.end());
+    for (RevisionGraph::Index i : applied.ok() ? *applied : std::vector<RevisionGraph::Index>{}) {
+      const Script& s = m_.graph_.script(i);
+      auto it = by_rev.find(s.revision);
+      if (it != by_rev.end() && it->second != s.checksum) {
+        state->drift.push_back({s.revision, s.path, it->second, s.checksum});
       }
     }
-    return state;
+  }
+
+  // ReadState for many schemas of this database at once, without touching
+  // search_path: per chunk of schemas one catalog query, one query over
+  // their version tables and one over their logs, however many schemas.
+  // One result per schema, in order.
+  std::vector<absl::StatusOr<DatabaseState>> ReadSchemaStates(
+      const std::vector<std::string>& schemas, bool with_drift) {
+    constexpr size_t kChunk = 200;
+    const size_t n = schemas.size();
+    std::vector<absl::StatusOr<DatabaseState>> out;
+    std::vector<DatabaseState> states(n);
+    std::vector<std::vector<std::pair<std::string, std::string>>> recorded(n);
+    std::vector<std::string> missing(n);  // the error of a schema that does not exist
+    DbError err = Guard([&] {
+      pqxx::read_transaction tx(*conn_);
+      const std::string database = tx.exec("SELECT current_database()")[0][0].as<std::string>();
+      const std::string vt = absl::StrCat("'", tx.esc(o_.version_table), "'");
+      std::vector<char> has_version(n, 0), has_log(n, 0);
+      for (size_t from = 0; from < n; from += kChunk) {
+        const size_t to = std::min(n, from + kChunk);
+        std::string values;
+        for (size_t i = from; i < to; ++i) {
+          absl::StrAppend(&values, i == from ? "" : ", ", "(", i, ", '", tx.esc(schemas[i]), "')");
+        }
+        for (const auto& row : tx.exec(absl::StrCat(
+                 "SELECT v.i, n.oid IS NOT NULL, "
+                 "EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid "
+                 "AND c.relname = ", vt, "), "
+                 "EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid "
+                 "AND c.relname = '", kLogTable, "') "
+                 "FROM (VALUES ", values, ") AS v(i, name) "
+                 "LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = v.name"))) {
+          const size_t i = row[0].as<size_t>();
+          DatabaseState& st = states[i];
+          st.database = database;
+          st.schema = schemas[i];
+          if (!row[1].as<bool>()) {
+            missing[i] = absl::StrCat("schema \"", schemas[i], "\" does not exist in database ",
+                                      database, " (create it, or pass --create-schema)");
+          }
+          st.has_version_table = row[2].as<bool>();
+          has_version[i] = st.has_version_table;
+          has_log[i] = row[3].as<bool>();
+        }
+        std::string versions, logs;
+        for (size_t i = from; i < to; ++i) {
+          const std::string schema = tx.quote_name(schemas[i]);
+          if (has_version[i]) {
+            absl::StrAppend(&versions, versions.empty() ? "" : " UNION ALL ", "SELECT ", i,
+                            ", version_num::text FROM ", schema, ".",
+                            tx.quote_name(o_.version_table));
+          }
+          if (!has_log[i]) continue;
+          const std::string log = absl::StrCat(schema, ".", tx.quote_name(kLogTable));
+          absl::StrAppend(
+              &logs, logs.empty() ? "" : " UNION ALL ",
+              "(SELECT ", i, ", 'd', revision, error, '', '' FROM ", log,
+              " WHERE outcome = 'dirty' AND version_table = ", vt,
+              " AND id > coalesce((SELECT max(id) FROM ", log,
+              " WHERE direction = 'stamp' AND outcome = 'ok' AND version_table = ", vt,
+              "), 0) ORDER BY id DESC LIMIT 1) UNION ALL (SELECT ", i,
+              ", 'l', revision, direction, outcome, coalesce(finished_at, started_at)::text FROM ",
+              log, " WHERE version_table = ", vt, " ORDER BY id DESC LIMIT 1)");
+          if (with_drift) {
+            absl::StrAppend(&logs, " UNION ALL (SELECT DISTINCT ON (revision) ", i,
+                            ", 'c', revision, checksum, '', '' FROM ", log,
+                            " WHERE direction IN ('upgrade', 'stamp') AND outcome = 'ok' "
+                            "AND checksum <> '' AND version_table = ", vt,
+                            " ORDER BY revision, id DESC)");
+          }
+        }
+        if (!versions.empty()) {
+          for (const auto& row : tx.exec(absl::StrCat(versions, " ORDER BY 1, 2"))) {
+            states[row[0].as<size_t>()].heads.push_back(row[1].as<std::string>());
+          }
+        }
+        if (logs.empty()) continue;
+        for (const auto& row : tx.exec(logs)) {
+          const size_t i = row[0].as<size_t>();
+          DatabaseState& st = states[i];
+          const std::string what = row[1].as<std::string>();
+          if (what == "d") {
+            st.dirty = true;
+            st.dirty_revision = row[2].as<std::string>();
+            st.dirty_error = row[3].as<std::string>();
+          } else if (what == "l") {
+            st.last_revision = row[2].as<std::string>();
+            st.last_direction = row[3].as<std::string>();
+            st.last_outcome = row[4].as<std::string>();
+            st.last_finished_at = row[5].as<std::string>();
+          } else {
+            recorded[i].emplace_back(row[2].as<std::string>(), row[3].as<std::string>());
+          }
+        }
+      }
+      // Rare: what a dirty schema's failed revision left behind.
+      for (size_t i = 0; i < n; ++i) {
+        if (!states[i].dirty) continue;
+        for (const auto& row : tx.exec_params(
+                 "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 "WHERE NOT i.indisvalid AND n.nspname = $1 ORDER BY 1",
+                 schemas[i])) {
+          states[i].invalid_indexes.push_back(row[0].as<std::string>());
+        }
+      }
+    });
+    for (size_t i = 0; i < n; ++i) {
+      if (err) {
+        out.push_back(ToStatus(err, "while reading the version tables"));
+      } else if (!missing[i].empty()) {
+        out.push_back(absl::FailedPreconditionError(missing[i]));
+      } else {
+        AddDrift(recorded[i], &states[i]);
+        out.push_back(std::move(states[i]));
+      }
+    }
+    return out;
   }
 
   // Runs one step, retrying lock timeouts and deadlocks.
@@ -924,6 +1050,17 @@ std::vector<absl::StatusOr<DatabaseState>> Migrator::InspectSchemas(
   std::vector<absl::StatusOr<DatabaseState>> out;
   Session session(*this);
   absl::Status connected = session.Connect();
+  const bool batch =
+      schemas.size() > 1 &&
+      std::none_of(schemas.begin(), schemas.end(), [](const std::string& s) { return s.empty(); });
+  if (connected.ok() && batch) {
+    // Named schemas of one database: their tables are read all at once.
+    out = session.ReadSchemaStates(schemas, /*with_drift=*/true);
+    for (auto& state : out) {
+      if (!state.ok()) state = Redacted(state.status());
+    }
+    return out;
+  }
   for (const std::string& schema : schemas) {
     if (!connected.ok()) {
       out.push_back(Redacted(connected));

@@ -3,9 +3,11 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace fleet::migrations {
@@ -15,6 +17,12 @@ namespace {
 struct ParseResultFree {
   void operator()(PgQueryProtobufParseResult* r) const {
     pg_query_free_protobuf_parse_result(*r);
+    delete r;
+  }
+};
+struct SplitFree {
+  void operator()(PgQuerySplitResult* r) const {
+    pg_query_free_split_result(*r);
     delete r;
   }
 };
@@ -33,9 +41,8 @@ struct ScanTreeFree {
 
 // Lines before byte `offset` of `text`.
 int LinesBefore(absl::string_view text, size_t offset) {
-  int n = 0;
-  for (size_t i = 0; i < offset && i < text.size(); ++i) n += text[i] == '\n';
-  return n;
+  return static_cast<int>(std::count(text.begin(), text.begin() + std::min(offset, text.size()),
+                                     '\n'));
 }
 
 // The first byte at or after `i` that is neither whitespace nor inside a
@@ -75,13 +82,6 @@ size_t ByteOfCharacter(absl::string_view text, int pos) {
     while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
   }
   return i;
-}
-
-std::string NodeName(const PgQuery__Node* node) {
-  if (node == nullptr) return "";
-  const ProtobufCFieldDescriptor* field = protobuf_c_message_descriptor_get_field(
-      &pg_query__node__descriptor, static_cast<unsigned>(node->node_case));
-  return field ? field->name : "";
 }
 
 bool IsTransactionControl(const PgQuery__Node* node) {
@@ -129,41 +129,78 @@ bool IsConcurrently(const PgQuery__Node* node) {
   }
 }
 
-}  // namespace
+// Whether `statement` (its text from its first token) could be one the
+// parse tree must judge: a transaction statement starts with one of these
+// keywords, and every CONCURRENTLY form holds that keyword (keywords cannot
+// be quoted or escaped). Only a filter: the tree decides.
+bool MayNeedItsTree(absl::string_view statement) {
+  size_t word = 0;
+  while (word < statement.size() && absl::ascii_isalpha(static_cast<unsigned char>(statement[word]))) {
+    ++word;
+  }
+  const std::string first = absl::AsciiStrToLower(statement.substr(0, word));
+  for (absl::string_view k : {"begin", "start", "commit", "end", "rollback", "abort", "prepare"}) {
+    if (first == k) return true;
+  }
+  return absl::StrContains(absl::AsciiStrToLower(statement), "concurrently");
+}
 
-absl::StatusOr<std::vector<SqlStatement>> ParseSqlStatements(absl::string_view sql,
-                                                             int first_line) {
-  const std::string text(sql);  // NUL-terminated for the parser
+// Fills in what only the parse tree of one statement tells.
+absl::Status Classify(absl::string_view statement, SqlStatement* s) {
+  const std::string text(statement);
   std::unique_ptr<PgQueryProtobufParseResult, ParseResultFree> parsed(
       new PgQueryProtobufParseResult(pg_query_parse_protobuf(text.c_str())));
   if (parsed->error != nullptr) {
-    size_t at = parsed->error->cursorpos > 0
-                    ? ByteOfCharacter(text, parsed->error->cursorpos)
-                    : 0;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "line ", first_line + LinesBefore(text, at), ": ", parsed->error->message));
+    return absl::InvalidArgumentError(absl::StrCat("line ", s->line, ": ", parsed->error->message));
   }
   std::unique_ptr<PgQuery__ParseResult, TreeFree> tree(pg_query__parse_result__unpack(
       nullptr, parsed->parse_tree.len,
       reinterpret_cast<const uint8_t*>(parsed->parse_tree.data)));
   if (!tree) return absl::InternalError("the SQL parser's result could not be read");
-  std::vector<SqlStatement> out;
-  out.reserve(tree->n_stmts);
   for (size_t i = 0; i < tree->n_stmts; ++i) {
-    const PgQuery__RawStmt* raw = tree->stmts[i];
+    s->transaction_control = s->transaction_control || IsTransactionControl(tree->stmts[i]->stmt);
+    s->concurrently = s->concurrently || IsConcurrently(tree->stmts[i]->stmt);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<SqlStatement>> ParseSqlStatements(absl::string_view sql,
+                                                             int first_line) {
+  const std::string text(sql);  // NUL-terminated for the parser
+  // The parser splits and checks the whole text; the tree, whose encoding
+  // costs more than the parse, is built only for the statements that need
+  // it (MayNeedItsTree).
+  std::unique_ptr<PgQuerySplitResult, SplitFree> split(
+      new PgQuerySplitResult(pg_query_split_with_parser(text.c_str())));
+  if (split->error != nullptr) {
+    size_t at = split->error->cursorpos > 0 ? ByteOfCharacter(text, split->error->cursorpos) : 0;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line ", first_line + LinesBefore(text, at), ": ", split->error->message));
+  }
+  std::vector<SqlStatement> out;
+  out.reserve(static_cast<size_t>(std::max(0, split->n_stmts)));
+  size_t counted = 0;  // lines are counted once, statement after statement
+  int line = first_line;
+  for (int i = 0; i < split->n_stmts; ++i) {
+    const PgQuerySplitStmt* raw = split->stmts[i];
     size_t begin = static_cast<size_t>(std::max(0, raw->stmt_location));
     // A length of 0 means "to the end of the text".
     size_t end = raw->stmt_len > 0 ? begin + static_cast<size_t>(raw->stmt_len) : text.size();
     end = std::min(end, text.size());
     size_t first_token = SkipBlanks(text, begin);
     if (first_token >= end) continue;
+    line += LinesBefore(absl::string_view(text).substr(counted), first_token - counted);
+    counted = first_token;
     SqlStatement s;
     s.offset = first_token;
     s.length = end - first_token;
-    s.line = first_line + LinesBefore(text, first_token);
-    s.kind = NodeName(raw->stmt);
-    s.transaction_control = IsTransactionControl(raw->stmt);
-    s.concurrently = IsConcurrently(raw->stmt);
+    s.line = line;
+    absl::string_view body = absl::string_view(text).substr(s.offset, s.length);
+    if (MayNeedItsTree(body)) {
+      if (absl::Status c = Classify(body, &s); !c.ok()) return c;
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -1,7 +1,7 @@
 // SQL as PostgreSQL itself reads it: a section of a script split into its
 // statements by PostgreSQL 15's own parser (libpg_query), each with the
-// exact bytes it came from, the file line it starts on and what kind of
-// statement it is. What runs on the server is the file's bytes; what is
+// exact bytes it came from, the file line it starts on and whether it is
+// one a transaction cannot hold. What runs on the server is the file's bytes; what is
 // refused at parse time (transaction control, CONCURRENTLY inside a
 // transaction) is decided from the parse tree, never by scanning text.
 //
@@ -22,9 +22,6 @@ struct SqlStatement {
   size_t offset = 0;  // of its first token in the text it was parsed from
   size_t length = 0;  // its bytes from there, without the terminating semicolon
   int line = 0;       // 1-based line of its first token in the file
-  // The statement's parse node, as PostgreSQL names it in snake case:
-  // "create_stmt", "index_stmt", "transaction_stmt", "select_stmt".
-  std::string kind;
   // BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE
   // TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED: they would end the
   // transaction a revision runs in. (SAVEPOINT and ROLLBACK TO are not.)

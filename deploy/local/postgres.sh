@@ -6,6 +6,8 @@
 #   deploy/local/postgres.sh stop DIR    stop it (fast shutdown)
 #   deploy/local/postgres.sh dsn DIR     print the connection string of a running cluster
 #
+# FLEET_PG_MAX_CONNECTIONS (default 300) sets the server's max_connections at start.
+#
 # As root (CI), the server runs as the `postgres` user, since PostgreSQL refuses to
 # run as root. Authentication is `trust` on 127.0.0.1 only: it is a scratch cluster.
 set -euo pipefail
@@ -61,7 +63,7 @@ start() {
     if as_pg "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$data \
           -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-          -c max_connections=300" start >/dev/null; then
+          -c max_connections=${FLEET_PG_MAX_CONNECTIONS:-300}" start >/dev/null; then
       echo "$port" >"$dir/port"
       dsn
       return

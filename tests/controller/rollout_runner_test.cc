@@ -313,6 +313,28 @@ TEST_F(RunnerTest, RollbackDuringAHaltMovesTheWaveBack) {
   EXPECT_THAT(r.reason(), HasSubstr("2 tenants rolled back"));
 }
 
+// One call per tenant: the heads the agent read back after its last commit
+// come with the migration's reply, and a success is checked against the
+// plan with them — never a success reply alone, never a second read.
+TEST_F(RunnerTest, ASuccessIsCheckedAgainstTheHeadsTheAgentReadBack) {
+  SetUpFleet(3);
+  fake_.MisreportHeads("t1", {"b"});
+  v1::RolloutSpec spec;
+  spec.set_on_failure("halt");
+  std::string id = Start("c", spec);
+  v1::Rollout r = WaitUntil(id, v1::ROLLOUT_HALTED);
+  EXPECT_EQ(TenantStates(r)["t0"], v1::TENANT_SUCCEEDED);
+  EXPECT_EQ(TenantStates(r)["t1"], v1::TENANT_FAILED);
+  for (const auto& t : r.tenants()) {
+    if (t.id() == "t1") {
+      EXPECT_THAT(t.error(), HasSubstr("reported success but tenant t1 is at b, not c"));
+      EXPECT_THAT(t.heads(), ElementsAre("b"));
+    }
+  }
+  EXPECT_EQ(fake_.CallsTo("GetTenant"), 0);
+  EXPECT_EQ(fake_.CallsTo("Migrate"), 2);
+}
+
 TEST_F(RunnerTest, AFailedWaveIsHaltedAndMarkedForRollbackInOneWrite) {
   SetUpFleet(3);
   fake_.FailUpgrade("t2", absl::InternalError("boom"));

@@ -371,6 +371,79 @@ TEST_F(MigratorTest, SchemaPerTenantWithHostileNames) {
   EXPECT_THAT(Heads(Dsn(), "tenant_b.alembic_version"), ElementsAre("2b3c4d5e6f70"));
 }
 
+// Many schemas of one database read in a few queries say exactly what one
+// Inspect per schema says: heads, the last step, dirty, drift, a missing
+// schema, an empty one, hostile names and a version table named oddly.
+TEST_F(MigratorTest, InspectSchemasReadsManyAsInspectReadsOne) {
+  TempDir dir;
+  dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);", "DROP TABLE t;"));
+  dir.Write("a2.sql", ScriptText("a2", "a1", "CREATE TABLE u (x int);", "DROP TABLE u;"));
+  dir.Write("a3.sql", ScriptText("a3", "a2", "SELECT 1/0;", "", "-- transactional: false\n"));
+  auto g = dir.Graph();
+  ASSERT_NE(g, nullptr);
+  const std::vector<std::string> schemas = {"at_a2", "tenant \"7\"; é✓", "empty", "missing",
+                                            "dirty", "order"};
+  for (const std::string& schema : schemas) {
+    if (schema == "missing") continue;
+    MigratorOptions o = Options();
+    o.schema = schema;
+    o.create_schema = true;
+    o.version_table = "version's";
+    if (schema == "empty") {
+      ASSERT_TRUE(Migrator(*g, o).Upgrade("base").ok());  // creates the schema only
+      continue;
+    }
+    ASSERT_TRUE(Migrator(*g, o).Upgrade(schema == "at_a2" ? "a2" : "a1").ok()) << schema;
+    if (schema == "dirty") {
+      ASSERT_FALSE(Migrator(*g, o).Upgrade("a3").ok());
+    }
+  }
+  // A script changed since it ran in "order": drift.
+  TempDir changed;
+  changed.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x bigint);", "DROP TABLE t;"));
+  changed.Write("a2.sql", ScriptText("a2", "a1", "CREATE TABLE u (x int);", "DROP TABLE u;"));
+  changed.Write("a3.sql", ScriptText("a3", "a2", "SELECT 1/0;", "", "-- transactional: false\n"));
+  auto g2 = changed.Graph();
+  ASSERT_NE(g2, nullptr);
+
+  MigratorOptions o = Options();
+  o.version_table = "version's";
+  auto many = Migrator(*g2, o).InspectSchemas(schemas);
+  ASSERT_EQ(many.size(), schemas.size());
+  for (size_t i = 0; i < schemas.size(); ++i) {
+    MigratorOptions one = o;
+    one.schema = schemas[i];
+    auto single = Migrator(*g2, one).Inspect();
+    ASSERT_EQ(many[i].ok(), single.ok()) << schemas[i] << ": " << many[i].status();
+    if (!single.ok()) {
+      EXPECT_EQ(many[i].status(), single.status()) << schemas[i];
+      continue;
+    }
+    EXPECT_EQ(many[i]->database, single->database);
+    EXPECT_EQ(many[i]->schema, single->schema);
+    EXPECT_EQ(many[i]->has_version_table, single->has_version_table) << schemas[i];
+    EXPECT_EQ(many[i]->heads, single->heads) << schemas[i];
+    EXPECT_EQ(many[i]->dirty, single->dirty) << schemas[i];
+    EXPECT_EQ(many[i]->dirty_revision, single->dirty_revision) << schemas[i];
+    EXPECT_EQ(many[i]->dirty_error, single->dirty_error) << schemas[i];
+    EXPECT_EQ(many[i]->last_revision, single->last_revision) << schemas[i];
+    EXPECT_EQ(many[i]->last_direction, single->last_direction) << schemas[i];
+    EXPECT_EQ(many[i]->last_outcome, single->last_outcome) << schemas[i];
+    EXPECT_EQ(many[i]->last_finished_at, single->last_finished_at) << schemas[i];
+    ASSERT_EQ(many[i]->drift.size(), single->drift.size()) << schemas[i];
+    for (size_t d = 0; d < single->drift.size(); ++d) {
+      EXPECT_EQ(many[i]->drift[d].revision, single->drift[d].revision);
+    }
+  }
+  EXPECT_THAT(many[0]->heads, ElementsAre("a2"));
+  EXPECT_TRUE(many[2]->heads.empty());
+  EXPECT_THAT(many[3].status().message(), HasSubstr("schema \"missing\" does not exist"));
+  EXPECT_TRUE(many[4]->dirty);
+  EXPECT_EQ(many[4]->dirty_revision, "a3");
+  ASSERT_EQ(many[5]->drift.size(), 1u);
+  EXPECT_EQ(many[5]->drift[0].revision, "a1");
+}
+
 // A schema named like a keyword is that schema: the version table, the log
 // and the tenant's tables land in it, and nothing in public.
 TEST_F(MigratorTest, KeywordSchemasMigrateIntoThemselves) {

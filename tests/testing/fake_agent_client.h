@@ -77,6 +77,12 @@ class FakeAgentClient final : public controller::AgentClient {
     absl::MutexLock lock(&mu_);
     fail_downgrade_[tenant] = std::move(error);
   }
+  // Migrate of `tenant` moves it but reports `heads` as where it is (an
+  // agent that is wrong about its own read-back).
+  void MisreportHeads(const std::string& tenant, std::vector<std::string> heads) {
+    absl::MutexLock lock(&mu_);
+    misreport_[tenant] = std::move(heads);
+  }
   // Verify of `tenant` reports these failures.
   void SetVerifyFailures(const std::string& tenant, std::vector<std::string> failures) {
     absl::MutexLock lock(&mu_);
@@ -209,6 +215,7 @@ class FakeAgentClient final : public controller::AgentClient {
     } else {
       return absl::UnimplementedError("the fake downgrades only to =HEADS");
     }
+    if (auto m = misreport_.find(call.tenant_id); m != misreport_.end()) return m->second;
     return tenant.heads;
   }
 
@@ -248,6 +255,7 @@ class FakeAgentClient final : public controller::AgentClient {
   std::set<std::string> blocked_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> waiting_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Status> fail_upgrade_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<std::string>> misreport_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Status> fail_downgrade_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<std::string>> verify_failures_ ABSL_GUARDED_BY(mu_);
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
