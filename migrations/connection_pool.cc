@@ -41,10 +41,31 @@ ConnectionPool::~ConnectionPool() {
   // `idle` closes its connections here, outside the lock.
 }
 
-absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(const std::string& key,
-                                                              const Opener& open,
-                                                              absl::Time deadline,
-                                                              const std::atomic<bool>* cancelled) {
+namespace {
+
+// What DISCARD ALL resets, in statements a multi-statement query may hold
+// (DISCARD ALL itself may not), so the reset and the next holder's set-up
+// travel together.
+constexpr char kReset[] =
+    "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; UNLISTEN *; "
+    "SELECT pg_advisory_unlock_all(); DEALLOCATE ALL; DISCARD TEMP; DISCARD SEQUENCES; ";
+
+// Runs `sql` on `conn`; false when it fails (the connection is suspect).
+bool RunSetup(pqxx::connection& conn, const std::string& sql) {
+  if (sql.empty()) return true;
+  try {
+    pqxx::nontransaction tx(conn);
+    tx.exec(sql);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+absl::Status ConnectionPool::Reserve(const std::string& key, absl::Time deadline,
+                                     const std::atomic<bool>* cancelled, Lease* lease) {
   std::unique_ptr<pqxx::connection> evicted;
   {
     absl::MutexLock lock(&mu_);
@@ -53,14 +74,13 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(const std::string&
       auto same = std::find_if(idle_.begin(), idle_.end(),
                                [&](const Idle& i) { return i.key == key; });
       if (same != idle_.end()) {
-        Lease lease;
-        lease.pool_ = this;
-        lease.key_ = key;
-        lease.conn_ = std::move(same->conn);
-        lease.reused_ = true;
+        lease->pool_ = this;
+        lease->key_ = key;
+        lease->conn_ = std::move(same->conn);
+        lease->reused_ = true;
         idle_.erase(same);
         ++stats_.reused;
-        return lease;
+        return absl::OkStatus();
       }
       if (open_ < options_.max_connections) {
         ++open_;
@@ -86,8 +106,30 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(const std::string&
       cv_.WaitWithDeadline(&mu_, std::min(deadline, now + absl::Milliseconds(50)));
     }
   }
-  evicted.reset();
+  evicted.reset();  // closed outside the lock
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(const std::string& key,
+                                                              const Opener& open,
+                                                              absl::Time deadline,
+                                                              const std::atomic<bool>* cancelled,
+                                                              const std::string& setup) {
+  Lease lease;
+  if (absl::Status s = Reserve(key, deadline, cancelled, &lease); !s.ok()) return s;
+  if (lease.conn_) {
+    if (RunSetup(*lease.conn_, kReset + setup)) return lease;
+    // The server closed it while it was idle (a restart, an idle timeout):
+    // a new one in its place.
+    lease.conn_.reset();
+    lease.pool_ = nullptr;
+    absl::MutexLock lock(&mu_);
+    ++stats_.closed;  // its place stays counted in open_ for the new one
+  }
   absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = open();
+  if (conn.ok() && *conn != nullptr && !RunSetup(**conn, setup)) {
+    conn = absl::UnavailableError("a new database connection failed its set-up statements");
+  }
   absl::MutexLock lock(&mu_);
   if (!conn.ok() || *conn == nullptr) {
     --open_;
@@ -96,28 +138,18 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(const std::string&
     return absl::InternalError("the connection opener returned nothing");
   }
   ++stats_.opened;
-  Lease lease;
   lease.pool_ = this;
   lease.key_ = key;
   lease.conn_ = *std::move(conn);
+  lease.reused_ = false;
   return lease;
 }
 
 void ConnectionPool::Return(std::string key, std::unique_ptr<pqxx::connection> conn,
                             bool discard) {
-  if (!discard) {
-    try {
-      // Whatever the last holder set or took (settings, search_path,
-      // advisory locks, temporary tables) goes, as for a new session.
-      pqxx::nontransaction tx(*conn);
-      tx.exec("DISCARD ALL");
-    } catch (const std::exception&) {
-      discard = true;
-    }
-  }
   {
     absl::MutexLock lock(&mu_);
-    if (!discard && !stop_) {
+    if (!discard && !stop_ && conn->is_open()) {
       idle_.push_front(Idle{std::move(key), std::move(conn), absl::Now()});
       cv_.SignalAll();
       return;

@@ -10,10 +10,12 @@
 //   When the budget is used up by idle connections of other keys, the one
 //   idle longest is closed to make room; when every connection is leased,
 //   Acquire waits for one to come back, up to its deadline.
-// - A returned connection is reset with DISCARD ALL (settings, search_path,
-//   advisory locks, temporary tables, prepared statements), so the next
-//   lease starts clean; one that cannot be reset, or that its holder
-//   discarded, is closed.
+// - A connection is reset before it serves its next holder — settings,
+//   search_path, role, advisory locks, cursors, prepared statements,
+//   temporary tables (what DISCARD ALL resets) — in the same round trip as
+//   that holder's own set-up statements. A holder must release the advisory
+//   locks it took before giving a connection back (or Discard it); one that
+//   cannot be reset, or that its holder discarded, is closed.
 // - A connection idle longer than `idle_timeout` is closed by a background
 //   thread, so an agent that goes quiet holds no sessions.
 //
@@ -87,13 +89,17 @@ class ConnectionPool {
   };
 
   // A connection for `key` (the complete connection string): an idle one
-  // when there is one, else one made by `open` within the budget. `open`
-  // runs without the pool's lock; its error is returned as it is. Waits
-  // for a free place until `deadline`, then DEADLINE_EXCEEDED; CANCELLED
-  // as soon as `*cancelled` becomes true (when given).
+  // when there is one, else one made by `open` within the budget, with
+  // `setup` (SQL statements, no transaction control; may be empty) run on
+  // it — on an idle one after the reset, in one round trip. An idle one
+  // that fails them (the server closed it meanwhile) is replaced by a new
+  // one, once. `open` runs without the pool's lock; its error is returned
+  // as it is. Waits for a free place until `deadline`, then
+  // DEADLINE_EXCEEDED; CANCELLED as soon as `*cancelled` becomes true.
   [[nodiscard]] absl::StatusOr<Lease> Acquire(const std::string& key, const Opener& open,
                                               absl::Time deadline,
-                                              const std::atomic<bool>* cancelled = nullptr)
+                                              const std::atomic<bool>* cancelled = nullptr,
+                                              const std::string& setup = "")
       ABSL_LOCKS_EXCLUDED(mu_);
 
   ConnectionPoolStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -106,6 +112,10 @@ class ConnectionPool {
     absl::Time since;
   };
 
+  // Takes an idle connection of `key`, or a place for a new one (*lease
+  // empty), waiting as Acquire says.
+  absl::Status Reserve(const std::string& key, absl::Time deadline,
+                       const std::atomic<bool>* cancelled, Lease* lease) ABSL_LOCKS_EXCLUDED(mu_);
   void Return(std::string key, std::unique_ptr<pqxx::connection> conn, bool discard)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets one open connection (closed by the caller, outside the lock).

@@ -79,10 +79,12 @@ class Migrator::Session {
       absl::MutexLock lock(&m_.mu_);
       m_.active_pid_ = 0;
     }
-    if (conn_ && locked_) {
+    if (conn_ && (locked_ || (lease_ && mutating_))) {
       try {
+        // Every session-level advisory lock goes, ours and any a script
+        // took: a pooled connection waits idle holding none.
         pqxx::nontransaction tx(*conn_);
-        tx.exec_params("SELECT pg_advisory_unlock($1)", lock_key_);
+        tx.exec("SELECT pg_advisory_unlock_all()");
       } catch (const std::exception&) {
         // Closing the connection releases the lock anyway.
         lost_ = true;
@@ -97,6 +99,7 @@ class Migrator::Session {
   // Connects and sets the session up for options.schema. Creates the
   // schema only when `mutating` and create_schema.
   absl::Status Open(bool mutating) {
+    mutating_ = mutating;
     RETURN_IF_ERROR(Connect());
     return UseSchema(o_.schema, mutating);
   }
@@ -123,47 +126,38 @@ class Migrator::Session {
                                                    CleanMessage(e.what())));
       }
     };
-    for (int attempt = 0;; ++attempt) {
-      if (o_.pool != nullptr) {
-        // Waiting for a free connection is bounded like waiting for the lock.
-        auto lease = o_.pool->Acquire(
-            conninfo, open, absl::Now() + std::max(o_.lock_wait, o_.connect_timeout),
-            &m_.cancelled_);
-        if (!lease.ok()) {
-          if (!absl::IsDeadlineExceeded(lease.status())) return lease.status();
-          return absl::UnavailableError(absl::StrCat("no connection to ", info->Name(),
-                                                     " could be had: ", lease.status().message()));
-        }
-        lease_ = std::move(*lease);
-        conn_ = &lease_->connection();
-      } else {
-        ASSIGN_OR_RETURN(own_, open());
-        conn_ = own_.get();
+    // Reads are bounded; a migration sets its own timeout once locked.
+    const std::string setup = absl::StrCat(
+        "SET application_name = 'fleet'; SET statement_timeout = '", Millis(o_.read_timeout), "'");
+    if (o_.pool != nullptr) {
+      // Waiting for a free connection is bounded like waiting for the lock.
+      // The pool resets a reused one and runs `setup` in one round trip.
+      auto lease = o_.pool->Acquire(conninfo, open,
+                                    absl::Now() + std::max(o_.lock_wait, o_.connect_timeout),
+                                    &m_.cancelled_, setup);
+      if (!lease.ok()) {
+        if (!absl::IsDeadlineExceeded(lease.status())) return lease.status();
+        return absl::UnavailableError(absl::StrCat("no connection to ", info->Name(),
+                                                   " could be had: ", lease.status().message()));
       }
-      pid_ = conn_->backendpid();
-      {
-        absl::MutexLock lock(&m_.mu_);
-        m_.active_pid_ = pid_;
-      }
-      DbError err = Guard([&] {
-        pqxx::nontransaction tx(*conn_);
-        // Reads are bounded; a migration sets its own timeout once locked.
-        // One round trip.
-        tx.exec(absl::StrCat("SET application_name = 'fleet'; SET statement_timeout = '",
-                             Millis(o_.read_timeout), "'"));
-      });
-      if (!err) return absl::OkStatus();
-      if (err.kind == ErrKind::kLost && lease_ && lease_->reused() && attempt == 0) {
-        // The server closed it while it was idle (a restart, an idle
-        // timeout): a new one, once.
-        lease_->Discard();
-        lease_.reset();
-        conn_ = nullptr;
-        lost_ = false;
-        continue;
-      }
-      return ToStatus(err, "while opening the session");
+      lease_ = std::move(*lease);
+      conn_ = &lease_->connection();
+    } else {
+      ASSIGN_OR_RETURN(own_, open());
+      conn_ = own_.get();
     }
+    pid_ = conn_->backendpid();
+    {
+      absl::MutexLock lock(&m_.mu_);
+      m_.active_pid_ = pid_;
+    }
+    if (lease_) return absl::OkStatus();
+    DbError err = Guard([&] {
+      pqxx::nontransaction tx(*conn_);
+      tx.exec(setup);
+    });
+    if (err) return ToStatus(err, "while opening the session");
+    return absl::OkStatus();
   }
 
   // Points the session at `schema` (empty: the connection's default).
@@ -184,8 +178,11 @@ class Migrator::Session {
         // Quoted by libpq, always: a schema named "default" or "user" is
         // that schema, not a keyword.
         tx.exec(absl::StrCat("SET search_path TO ", tx.quote_name(schema)));
-      } else {
-        tx.exec("RESET search_path");  // a shared session may have pointed elsewhere
+        search_path_set_ = true;
+      } else if (search_path_set_) {
+        // This session pointed elsewhere before (a new or reset one never has).
+        tx.exec("RESET search_path");
+        search_path_set_ = false;
       }
       pqxx::result r = tx.exec("SELECT current_database(), coalesce(current_schema(), '')");
       database_ = r[0][0].as<std::string>();
@@ -363,6 +360,12 @@ class Migrator::Session {
         state->drift.push_back({s.revision, s.path, it->second, s.checksum});
       }
     }
+  }
+
+  // ReadState (with drift) of the schema UseSchema chose, in the fewest
+  // round trips (ReadSchemaStates): what reads of a tenant use.
+  absl::StatusOr<DatabaseState> ReadCurrentSchema() {
+    return std::move(ReadSchemaStates({schema_}, /*with_drift=*/true).front());
   }
 
   // ReadState for many schemas of this database at once, without touching
@@ -904,6 +907,8 @@ class Migrator::Session {
   std::optional<ConnectionPool::Lease> lease_;  // with one
   pqxx::connection* conn_ = nullptr;            // either
   bool lost_ = false;  // the connection failed: its state is unknown
+  bool search_path_set_ = false;  // UseSchema named a schema on this session
+  bool mutating_ = false;         // opened to change the database (scripts may run)
   int pid_ = 0;
   bool locked_ = false;
   int64_t lock_key_ = 0;
@@ -1025,7 +1030,7 @@ absl::StatusOr<DatabaseState> Migrator::Inspect() {
   auto run = [&]() -> absl::StatusOr<DatabaseState> {
     Session session(*this);
     RETURN_IF_ERROR(session.Open(/*mutating=*/false));
-    return session.ReadState(/*with_drift=*/true);
+    return session.ReadCurrentSchema();
   };
   absl::StatusOr<DatabaseState> r = run();
   if (!r.ok()) return Redacted(r.status());
@@ -1068,7 +1073,7 @@ std::vector<absl::StatusOr<DatabaseState>> Migrator::InspectSchemas(
     }
     absl::Status used = session.UseSchema(schema, /*mutating=*/false);
     absl::StatusOr<DatabaseState> state =
-        used.ok() ? session.ReadState(/*with_drift=*/true) : absl::StatusOr<DatabaseState>(used);
+        used.ok() ? session.ReadCurrentSchema() : absl::StatusOr<DatabaseState>(used);
     if (!state.ok()) {
       state = Redacted(state.status());
       // A lost connection fails the rest rather than reconnecting silently.

@@ -243,5 +243,71 @@ TEST_F(ConnectionPoolTest, AnIdleConnectionTheServerClosedIsReplacedUnnoticed) {
   EXPECT_EQ(pool.stats().opened, 2);
 }
 
+// Schema-per-tenant on one pooled session: tenants migrated in turns end
+// with their own tables in their own schema and nothing in another's, and a
+// tenant whose script fails part-way, having taken a lock, made a temporary
+// table and pointed search_path elsewhere, leaves nothing for the next.
+TEST_F(ConnectionPoolTest, TenantsTakingTurnsOnOneSessionLeaveNothingToEachOther) {
+  TempDir dir;
+  dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE one (x int);"));
+  dir.Write("a2.sql", ScriptText("a2", "a1", "CREATE TABLE two (x int);"));
+  auto g = dir.Graph();
+  ASSERT_NE(g, nullptr);
+  TempDir bad;
+  bad.Write("b1.sql", ScriptText("b1", "",
+                                 "SELECT pg_advisory_lock(99);\nCREATE TEMP TABLE leak (x int);\n"
+                                 "SET search_path TO public;\nSET lock_timeout = '1ms';\n"
+                                 "SELECT 1/0;",
+                                 "", "-- transactional: false\n"));
+  auto gb = bad.Graph();
+  ASSERT_NE(gb, nullptr);
+  ConnectionPool pool({1, absl::Seconds(60)});
+  auto options = [&](const std::string& schema) {
+    MigratorOptions o;
+    o.dsn = Dsn();
+    o.schema = schema;
+    o.create_schema = true;
+    o.pool = &pool;
+    return o;
+  };
+  for (const char* target : {"a1", "a2"}) {
+    for (const char* schema : {"s1", "s2"}) {
+      auto r = Migrator(*g, options(schema)).Upgrade(target);
+      ASSERT_TRUE(r.ok()) << schema << " " << target << ": " << r.status();
+    }
+  }
+  auto failed = Migrator(*gb, options("s3")).Upgrade("head");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.status().message(), HasSubstr("division by zero"));
+  // Nothing is held while the session waits idle.
+  EXPECT_TRUE(Query(admin_, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 99")
+                  .empty());
+  auto next = Migrator(*g, options("s4")).Upgrade("head");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(pool.stats().opened, 1);  // one session served them all
+
+  auto tables = [&](const std::string& schema) {
+    std::vector<std::string> out;
+    for (auto& row : Query(Dsn(), "SELECT tablename FROM pg_tables WHERE schemaname = '" + schema +
+                                      "' AND tablename NOT IN ('alembic_version', "
+                                      "'fleet_migration_log') ORDER BY 1")) {
+      out.push_back(row[0]);
+    }
+    return out;
+  };
+  EXPECT_THAT(tables("s1"), ElementsAre("one", "two"));
+  EXPECT_THAT(tables("s2"), ElementsAre("one", "two"));
+  EXPECT_THAT(tables("s4"), ElementsAre("one", "two"));
+  EXPECT_TRUE(tables("public").empty());
+  EXPECT_TRUE(tables("s3").empty());
+  EXPECT_TRUE(Query(admin_, "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 99")
+                  .empty());
+  auto lease = pool.Acquire(Dsn(), OpenerFor(Dsn()), absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  pqxx::nontransaction tx(lease->connection());
+  EXPECT_TRUE(tx.exec("SELECT to_regclass('pg_temp.leak') IS NULL")[0][0].as<bool>());
+  EXPECT_EQ(tx.exec("SHOW lock_timeout")[0][0].as<std::string>(), "0");
+}
+
 }  // namespace
 }  // namespace fleet::migrations
