@@ -173,6 +173,31 @@ class AgentServiceTest : public fleet::testing::PostgresTest {
   std::unique_ptr<grpc::Server> server_;
   std::ostringstream log_stream_;
 
+  // Sends the support-desk example to the agent behind `stub`; returns it.
+  fleet::v1::Bundle PushExample(fleet::v1::AgentService::Stub& stub) {
+    fleet::v1::Bundle bundle = Example();
+    fleet::v1::PutBundleRequest put;
+    *put.mutable_bundle() = bundle;
+    fleet::v1::PutBundleResponse put_resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    grpc::Status s = stub.PutBundle(&ctx, put, &put_resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return bundle;
+  }
+
+  // `n` tenant databases (this test's and n - 1 more), t0..t(n-1) in
+  // `config`; their names.
+  std::vector<std::string> TenantDatabases(int n, AgentConfig* config) {
+    std::vector<std::string> dbs = {name_};
+    for (int i = 1; i < n; ++i) dbs.push_back(NewDatabase());
+    for (size_t i = 0; i < dbs.size(); ++i) {
+      config->tenants.push_back(
+          {absl::StrCat("t", i), DsnFor(dbs[i]), "dsn", "", "alembic_version", {}});
+    }
+    return dbs;
+  }
+
   fleet::v1::Bundle Example() {
     auto files = migrations::ReadBundleFiles(
         migrations::DefaultFileSystem(),
@@ -319,17 +344,9 @@ TEST_F(AgentServiceTest, ATenantPolledMigratedAndReadBackCostsOneSession) {
   TempDir cache;
   AgentConfig config;
   config.versions_cache = cache.path();
-  std::vector<std::string> dbs = {name_};
-  for (int i = 1; i < 6; ++i) dbs.push_back(NewDatabase());
-  for (size_t i = 0; i < dbs.size(); ++i) {
-    config.tenants.push_back({absl::StrCat("t", i), DsnFor(dbs[i]), "dsn", "", "alembic_version", {}});
-  }
+  std::vector<std::string> dbs = TenantDatabases(6, &config);
   auto stub = Serve(config);
-  fleet::v1::Bundle bundle = Example();
-  fleet::v1::PutBundleRequest put;
-  *put.mutable_bundle() = bundle;
-  fleet::v1::PutBundleResponse put_resp;
-  ASSERT_TRUE(stub->PutBundle(Ctx().get(), put, &put_resp).ok());
+  fleet::v1::Bundle bundle = PushExample(*stub);
 
   fleet::v1::ListTenantsRequest list;
   list.set_bundle_digest(bundle.digest());
@@ -378,19 +395,11 @@ TEST_F(AgentServiceTest, ThePoolNeverHoldsMoreConnectionsThanItsBudget) {
   config.versions_cache = cache.path();
   config.max_connections = 2;
   config.max_concurrent_reads = 4;
-  std::vector<std::string> dbs = {name_};
-  for (int i = 1; i < 6; ++i) dbs.push_back(NewDatabase());
+  std::vector<std::string> dbs = TenantDatabases(6, &config);
   std::string list;
-  for (size_t i = 0; i < dbs.size(); ++i) {
-    config.tenants.push_back({absl::StrCat("t", i), DsnFor(dbs[i]), "dsn", "", "alembic_version", {}});
-    absl::StrAppend(&list, i ? "," : "", "'", dbs[i], "'");
-  }
+  for (size_t i = 0; i < dbs.size(); ++i) absl::StrAppend(&list, i ? "," : "", "'", dbs[i], "'");
   auto stub = Serve(config);
-  fleet::v1::Bundle bundle = Example();
-  fleet::v1::PutBundleRequest put;
-  *put.mutable_bundle() = bundle;
-  fleet::v1::PutBundleResponse put_resp;
-  ASSERT_TRUE(stub->PutBundle(Ctx().get(), put, &put_resp).ok());
+  fleet::v1::Bundle bundle = PushExample(*stub);
 
   std::atomic<bool> done{false};
   std::atomic<int> peak{0};
