@@ -13,6 +13,7 @@
 #include "agent/agent_config.h"
 #include "agent/agent_service.h"
 #include "proto/transport.h"
+#include "proto/version.h"
 #include "serving/serving.h"
 
 int main(int argc, char** argv) {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   CLI::App app{"fleet-agent: runs migrations for the tenant databases of one host.\n"
                "Tenants, timeouts and the bundle cache come from the config file.",
                "fleet-agent"};
+  app.set_version_flag("--version", std::string("fleet-agent ") + fleet::proto::kVersion);
   std::string config_path, listen, port_file, http;
   app.add_option("--config", config_path, "agent.toml")->required();
   app.add_option("--listen", listen, "Override the listen address (host:port; port 0 picks one)");

@@ -9,6 +9,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/command.h"
+#include "proto/version.h"
 
 namespace fleet::cli {
 namespace {
@@ -49,7 +50,7 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
       "./fleet.toml, else ./versions. The database is --dsn, else $DATABASE_URL.\n"
       "Exit codes: 0 ok, 1 a check found something, 2 usage error, 3 failed, 130 interrupted.",
       "fleetctl"};
-  app.set_version_flag("--version", "fleetctl 0.1.0");
+  app.set_version_flag("--version", std::string("fleetctl ") + proto::kVersion);
   app.require_subcommand(1);
   app.fallthrough();  // global options work before or after the verb
   app.add_option("--dir", ctx.options.dir, "Versions directory");

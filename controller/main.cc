@@ -30,6 +30,7 @@
 #include "controller/security.h"
 #include "migrations/file_system.h"
 #include "proto/transport.h"
+#include "proto/version.h"
 #include "serving/log.h"
 #include "serving/serving.h"
 
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
   CLI::App app{"fleet-controller: the fleet's inventory (SQLite), agent polling, and the API "
                "fleetctl talks to.",
                "fleet-controller"};
+  app.set_version_flag("--version", std::string("fleet-controller ") + fleet::proto::kVersion);
   std::string db = "fleet.sqlite", listen = "127.0.0.1:7080", http = "127.0.0.1:7081",
               poll = "15s", agent_timeout = "10s", port_file;
   app.add_option("--db", db, "SQLite inventory file (created when missing)")->capture_default_str();
