@@ -264,9 +264,16 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
     by_database[{config_.tenants[i].dsn, config_.tenants[i].version_table}].push_back(i);
   }
   const size_t workers_wanted = std::max<size_t>(1, config_.max_concurrent_reads);
+  // Schemas of one database are read a few hundred per session in three
+  // queries (Migrator::InspectSchemas): more sessions on one database would
+  // not read faster, and every idle session there slows the DDL that runs
+  // on it (each backend must take in every catalog invalidation).
+  constexpr size_t kSchemasPerSession = 200;
   std::vector<std::vector<size_t>> batches;
   for (auto& [key, members] : by_database) {
-    size_t chunks = std::min(members.size(), std::max<size_t>(1, workers_wanted / by_database.size()));
+    size_t chunks = std::min({members.size(),
+                              std::max<size_t>(1, workers_wanted / by_database.size()),
+                              (members.size() + kSchemasPerSession - 1) / kSchemasPerSession});
     for (size_t c = 0; c < chunks; ++c) {
       std::vector<size_t> batch;
       for (size_t k = c; k < members.size(); k += chunks) batch.push_back(members[k]);
