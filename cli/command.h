@@ -19,7 +19,9 @@
 #include "absl/status/statusor.h"
 #include "cli/exit_codes.h"
 #include "cli/interrupt.h"
+#include "fleet/v1/common.pb.h"
 #include "migrations/file_system.h"
+#include "nlohmann/json.hpp"
 #include "migrations/offline_sql.h"
 #include "migrations/revision_graph.h"
 #include "toml++/toml.h"
@@ -47,6 +49,7 @@ struct FleetOptions {
   std::string tenant_timeout = "10m";
   int parallel = 0;
   bool watch = false;
+  bool allow_lint_errors = false;
 };
 
 // Everything a command line can set; one instance per run.
@@ -85,6 +88,7 @@ struct Options {
   bool concurrent_indexes = false;
   std::string dev_url;   // else $FLEET_DEV_URL
   std::string declared;  // else schema = in fleet.toml
+  bool show_ignored = false;  // lint, rollout plan
   FleetOptions fleet;    // the verbs that talk to the controller
 };
 
@@ -129,6 +133,14 @@ std::vector<Command> GraphVerbs();     // heads, branches, history, show (graph_
 std::vector<Command> DatabaseVerbs();  // upgrade, downgrade, stamp, current, check, validate
 std::vector<Command> FleetVerbs();     // status, agents, tenants, bundle (inventory_verbs.cc)
 std::vector<Command> RolloutVerbs();   // rollout (rollout_verbs.cc)
+std::vector<Command> CheckVerbs();     // lint, test (check_verbs.cc)
+
+// Lint findings for people, then a count line; ignored ones only with
+// `show_ignored`. Returns the errors that are not ignored.
+int PrintLintFindings(Context& ctx, const std::vector<fleet::v1::LintFinding>& findings,
+                      bool show_ignored);
+// The same as JSON objects.
+nlohmann::json LintFindingsJson(const std::vector<fleet::v1::LintFinding>& findings);
 
 // Where --autogenerate builds and what it compares with (revision, check).
 void AddAutogenerateSources(CLI::App& c, Options& o);

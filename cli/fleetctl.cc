@@ -17,7 +17,8 @@ namespace {
 // Every verb, in the order --help lists them.
 std::vector<Command> AllVerbs() {
   std::vector<Command> all;
-  for (auto table : {ScriptVerbs, GraphVerbs, DatabaseVerbs, FleetVerbs, RolloutVerbs}) {
+  for (auto table :
+       {ScriptVerbs, GraphVerbs, CheckVerbs, DatabaseVerbs, FleetVerbs, RolloutVerbs}) {
     for (Command& c : table()) all.push_back(std::move(c));
   }
   return all;

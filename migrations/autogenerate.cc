@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 #include <random>
 #include <optional>
+#include <set>
 #include <regex>
 
 #include "absl/strings/match.h"
@@ -52,6 +53,63 @@ std::string RandomSuffix() {
   return absl::StrFormat("%08x", rd());
 }
 
+// Connects to the dev database, refuses it unless it is empty (but for our
+// own schemas), drops what an interrupted run of ours left, and creates
+// `schemas`.
+absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenScratch(
+    const std::string& dev_dsn, const std::vector<std::string>& schemas) {
+  auto scrub = [&](absl::string_view what, const std::exception& e) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": ", ScrubSecrets(e.what(), dev_dsn)));
+  };
+  std::unique_ptr<pqxx::connection> conn;
+  try {
+    conn = std::make_unique<pqxx::connection>(dev_dsn);
+  } catch (const std::exception& e) {
+    return scrub(absl::StrCat("cannot connect to the dev database ", ConnectionName(dev_dsn)), e);
+  }
+  try {
+    pqxx::work tx(*conn);
+    const std::string database = tx.exec("SELECT current_database()")[0][0].as<std::string>();
+    std::vector<std::string> occupants = Occupants(tx);
+    if (!occupants.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the dev database ", database, " is not empty (", absl::StrJoin(occupants, ", "),
+          "): fleetctl builds and drops schemas there, so give it an empty scratch "
+          "database (createdb fleet_dev) and never a real one"));
+    }
+    // Schemas an interrupted run of ours left behind.
+    for (const auto& row :
+         tx.exec("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'fleet\\_autogen\\_%'")) {
+      tx.exec(absl::StrCat("DROP SCHEMA ", tx.quote_name(row[0].as<std::string>()), " CASCADE"));
+    }
+    for (const std::string& schema : schemas) {
+      tx.exec(absl::StrCat("CREATE SCHEMA ", tx.quote_name(schema)));
+    }
+    tx.commit();
+  } catch (const std::exception& e) {
+    return scrub(absl::StrCat("preparing the dev database ", ConnectionName(dev_dsn)), e);
+  }
+  return conn;
+}
+
+// Drops its schemas of the dev database when it goes, whatever happened.
+struct DropOnExit {
+  const std::string& dsn;
+  std::vector<std::string> schemas;
+  ~DropOnExit() {
+    try {
+      pqxx::connection c(dsn);
+      pqxx::work tx(c);
+      for (const auto& s : schemas) {
+        tx.exec(absl::StrCat("DROP SCHEMA IF EXISTS ", tx.quote_name(s), " CASCADE"));
+      }
+      tx.commit();
+    } catch (const std::exception&) {
+    }
+  }
+};
+
 }  // namespace
 
 absl::StatusOr<std::vector<DeclaredFile>> LoadDeclaredSchema(FileSystem& fs,
@@ -88,53 +146,14 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
     return absl::FailedPreconditionError(
         absl::StrCat(what, ": ", ScrubSecrets(e.what(), dev_dsn)));
   };
-  std::unique_ptr<pqxx::connection> conn;
-  try {
-    conn = std::make_unique<pqxx::connection>(dev_dsn);
-  } catch (const std::exception& e) {
-    return scrub(absl::StrCat("cannot connect to the dev database ", ConnectionName(dev_dsn)), e);
-  }
   const std::string suffix = RandomSuffix();
   const std::string heads_schema = absl::StrCat(kPrefix, suffix, "_heads");
   const std::string declared_schema = absl::StrCat(kPrefix, suffix, "_declared");
-  std::string database;
-  try {
-    pqxx::work tx(*conn);
-    database = tx.exec("SELECT current_database()")[0][0].as<std::string>();
-    std::vector<std::string> occupants = Occupants(tx);
-    if (!occupants.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the dev database ", database, " is not empty (", absl::StrJoin(occupants, ", "),
-          "): autogenerate builds and drops schemas there, so give it an empty scratch "
-          "database (createdb fleet_dev) and never a real one"));
-    }
-    // Schemas an interrupted run of ours left behind.
-    for (const auto& row :
-         tx.exec("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'fleet\\_autogen\\_%'")) {
-      tx.exec(absl::StrCat("DROP SCHEMA ", tx.quote_name(row[0].as<std::string>()), " CASCADE"));
-    }
-    tx.exec(absl::StrCat("CREATE SCHEMA ", tx.quote_name(declared_schema)));
-    tx.commit();
-  } catch (const std::exception& e) {
-    return scrub(absl::StrCat("preparing the dev database ", ConnectionName(dev_dsn)), e);
-  }
+  ASSIGN_OR_RETURN(std::unique_ptr<pqxx::connection> conn,
+                   OpenScratch(dev_dsn, {declared_schema}));
   // Whatever happens next, both schemas go (an error here leaves them for
   // the next run, which drops them).
-  struct DropOnExit {
-    const std::string& dsn;
-    std::vector<std::string> schemas;
-    ~DropOnExit() {
-      try {
-        pqxx::connection c(dsn);
-        pqxx::work tx(c);
-        for (const auto& s : schemas) {
-          tx.exec(absl::StrCat("DROP SCHEMA IF EXISTS ", tx.quote_name(s), " CASCADE"));
-        }
-        tx.commit();
-      } catch (const std::exception&) {
-      }
-    }
-  } drop_on_exit{dev_dsn, {heads_schema, declared_schema}};
+  DropOnExit drop_on_exit{dev_dsn, {heads_schema, declared_schema}};
 
   MigratorOptions options;
   options.dsn = dev_dsn;
@@ -190,6 +209,78 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
                    ReadSchemaCatalog(*conn, heads_schema, {version_table, "fleet_migration_log"}));
   ASSIGN_OR_RETURN(pair.declared, ReadSchemaCatalog(*conn, declared_schema, {}));
   return pair;
+}
+
+absl::StatusOr<StairwayResult> RunStairway(const RevisionGraph& graph, const std::string& dev_dsn,
+                                           const std::string& version_table,
+                                           const StairwayObserver& observer) {
+  const std::string schema = absl::StrCat(kPrefix, RandomSuffix(), "_stairway");
+  ASSIGN_OR_RETURN(std::unique_ptr<pqxx::connection> conn, OpenScratch(dev_dsn, {schema}));
+  DropOnExit drop_on_exit{dev_dsn, {schema}};
+  MigratorOptions options;
+  options.dsn = dev_dsn;
+  options.schema = schema;
+  options.create_schema = true;
+  options.version_table = version_table;
+  options.actor = "fleetctl test";
+  Migrator migrator(graph, options);
+  const std::set<std::string> skip = {version_table, "fleet_migration_log"};
+  auto read = [&]() -> absl::StatusOr<SchemaCatalog> {
+    return ReadSchemaCatalog(*conn, schema, skip);
+  };
+  // What turns `want` into `got`, for people: "drop index tickets_subject_idx".
+  auto differences = [](const SchemaCatalog& got, const SchemaCatalog& want) {
+    DiffOptions o;
+    o.allow_drop = true;
+    SchemaDiff diff = DiffSchemaCatalogs(got, want, o);
+    std::vector<std::string> out;
+    for (const SchemaChange& c : diff.changes) out.push_back(c.summary);
+    for (const std::string& r : diff.refusals) out.push_back(r);
+    return out;
+  };
+
+  ASSIGN_OR_RETURN(Plan plan, graph.PlanUpgrade({}, "heads"));
+  StairwayResult result;
+  std::vector<std::string> heads;  // the version table before each step
+  for (const Step& step : plan.steps) {
+    const Script& script = *step.script;
+    auto fail = [&](std::string why) {
+      result.failed_revision = script.revision;
+      result.failed_path = script.path;
+      result.failure = std::move(why);
+      return result;
+    };
+    ASSIGN_OR_RETURN(SchemaCatalog before, read());
+    absl::StatusOr<RunResult> up = migrator.Upgrade(script.revision);
+    if (!up.ok()) return fail(absl::StrCat("upgrade failed: ", up.status().message()));
+    ASSIGN_OR_RETURN(std::vector<std::string> broken, migrator.RunVerifies());
+    if (!broken.empty()) return fail(absl::StrCat("verify failed: ", absl::StrJoin(broken, "; ")));
+    ASSIGN_OR_RETURN(SchemaCatalog after, read());
+    StairwayStep passed{script.revision, script.path, script.is_reversible()};
+    if (script.is_reversible()) {
+      absl::StatusOr<RunResult> down = migrator.Downgrade(absl::StrCat("=", absl::StrJoin(heads, ",")));
+      if (!down.ok()) return fail(absl::StrCat("downgrade failed: ", down.status().message()));
+      ASSIGN_OR_RETURN(SchemaCatalog undone, read());
+      if (std::vector<std::string> left = differences(undone, before); !left.empty()) {
+        return fail(absl::StrCat("its downgrade does not undo its upgrade; still to undo: ",
+                                 absl::StrJoin(left, "; ")));
+      }
+      absl::StatusOr<RunResult> again = migrator.Upgrade(script.revision);
+      if (!again.ok()) {
+        return fail(absl::StrCat("upgrade after its downgrade failed: ", again.status().message()));
+      }
+      ASSIGN_OR_RETURN(SchemaCatalog redone, read());
+      if (std::vector<std::string> diff = differences(after, redone); !diff.empty()) {
+        return fail(absl::StrCat(
+            "upgrading again after its downgrade builds another schema than the first time: ",
+            absl::StrJoin(diff, "; ")));
+      }
+    }
+    heads = up->end_heads;
+    result.passed.push_back(passed);
+    if (observer) observer(passed);
+  }
+  return result;
 }
 
 std::optional<SchemaCatalog> ExpectedSchemaCache::Find(const std::string& key) const {

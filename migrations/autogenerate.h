@@ -9,6 +9,7 @@
 #ifndef FLEET_MIGRATIONS_AUTOGENERATE_H_
 #define FLEET_MIGRATIONS_AUTOGENERATE_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -78,6 +79,31 @@ class ExpectedSchemaCache {
     const RevisionGraph& graph, const std::string& dsn, const std::string& schema,
     const std::string& version_table, const std::string& against,
     const std::string& bundle_digest = "", ExpectedSchemaCache* cache = nullptr);
+
+// The stairway test of Alembic's cookbook ("test upgrade and downgrade
+// cycles"), in a scratch schema of the empty dev database: for each revision
+// from base to the heads in order, upgrade to it, run every verify query,
+// downgrade it, check the catalog equals the one before its upgrade, and
+// upgrade it again, checking the catalog equals the one after its first
+// upgrade. A revision without a downgrade is upgraded once and noted. The
+// scratch schema is dropped before returning.
+struct StairwayStep {
+  std::string revision;
+  std::string path;
+  bool reversible = true;
+};
+struct StairwayResult {
+  std::vector<StairwayStep> passed;  // in the order they ran
+  // Empty when every revision passed; else the first that broke, and how.
+  std::string failed_revision;
+  std::string failed_path;
+  std::string failure;
+};
+using StairwayObserver = std::function<void(const StairwayStep&)>;
+[[nodiscard]] absl::StatusOr<StairwayResult> RunStairway(const RevisionGraph& graph,
+                                                         const std::string& dev_dsn,
+                                                         const std::string& version_table,
+                                                         const StairwayObserver& observer = {});
 
 }  // namespace fleet::migrations
 

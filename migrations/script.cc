@@ -141,7 +141,8 @@ std::string Sha256Hex(absl::string_view bytes) {
   return out;
 }
 
-absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view bytes) {
+absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view bytes,
+                                   const ParseScriptOptions& options) {
   if (int bad = FirstInvalidUtf8Line(bytes); bad != 0) {
     return LineError(path, bad, "bytes that are not UTF-8; scripts must be UTF-8 text");
   }
@@ -303,7 +304,8 @@ absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view byt
       return absl::InvalidArgumentError(absl::StrCat(path, ":", message));
     }
     n.section->statements = *std::move(statements);
-    const bool in_transaction = script.transactional || n.is_verify;
+    const bool in_transaction =
+        (script.transactional || n.is_verify) && !options.keep_misplaced_transaction_statements;
     for (const SqlStatement& st : n.section->statements) {
       if (in_transaction && st.transaction_control) {
         return LineError(

@@ -58,7 +58,16 @@ struct Script {
 // transactional revision (and in every verify section), a statement that
 // would end the transaction (COMMIT, BEGIN, ...) or needs to run outside
 // one (CREATE INDEX CONCURRENTLY, ...).
-[[nodiscard]] absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view bytes);
+//
+// `options.keep_misplaced_transaction_statements` accepts those two instead,
+// leaving them in the statements (marked): what `fleetctl lint` loads, to
+// report them as findings beside everything else rather than stop at the
+// first. Nothing that runs SQL loads scripts that way.
+struct ParseScriptOptions {
+  bool keep_misplaced_transaction_statements = false;
+};
+[[nodiscard]] absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view bytes,
+                                                 const ParseScriptOptions& options = {});
 
 // OK when `id` can name a revision: non-empty, at most 32 characters, none of
 // `@ - + :`, no whitespace, comma or quote. The message says which rule failed.

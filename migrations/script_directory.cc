@@ -10,7 +10,8 @@
 
 namespace fleet::migrations {
 
-absl::StatusOr<std::vector<Script>> LoadScripts(const FileSystem& fs, const std::string& dir) {
+absl::StatusOr<std::vector<Script>> LoadScripts(const FileSystem& fs, const std::string& dir,
+                                                const ParseScriptOptions& options) {
   absl::StatusOr<std::vector<std::string>> names = fs.ListFiles(dir);
   if (!names.ok()) {
     if (absl::IsNotFound(names.status())) {
@@ -35,7 +36,7 @@ absl::StatusOr<std::vector<Script>> LoadScripts(const FileSystem& fs, const std:
   auto load = [&](size_t i) {
     std::string path = JoinPath(dir, sql[i]);
     absl::StatusOr<std::string> bytes = fs.ReadFile(path);
-    loaded[i] = bytes.ok() ? ParseScript(path, *bytes) : absl::StatusOr<Script>(bytes.status());
+    loaded[i] = bytes.ok() ? ParseScript(path, *bytes, options) : absl::StatusOr<Script>(bytes.status());
   };
   constexpr size_t kPerThread = 64;
   const size_t threads = std::min<size_t>(

@@ -21,8 +21,8 @@ namespace fleet::migrations {
 // Parses every `.sql` file directly inside `dir`, sorted by file name. Other
 // files are ignored; a `.sql` file that does not parse is an error naming
 // file and line, never skipped. NOT_FOUND when `dir` does not exist.
-[[nodiscard]] absl::StatusOr<std::vector<Script>> LoadScripts(const FileSystem& fs,
-                                                              const std::string& dir);
+[[nodiscard]] absl::StatusOr<std::vector<Script>> LoadScripts(
+    const FileSystem& fs, const std::string& dir, const ParseScriptOptions& options = {});
 
 // LoadScripts, then RevisionGraph::Build.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<const RevisionGraph>> LoadRevisionGraph(

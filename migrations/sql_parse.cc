@@ -26,9 +26,6 @@ struct SplitFree {
     delete r;
   }
 };
-struct TreeFree {
-  void operator()(PgQuery__ParseResult* t) const { pg_query__parse_result__free_unpacked(t, nullptr); }
-};
 struct ScanFree {
   void operator()(PgQueryScanResult* r) const {
     pg_query_free_scan_result(*r);
@@ -147,24 +144,34 @@ bool MayNeedItsTree(absl::string_view statement) {
 
 // Fills in what only the parse tree of one statement tells.
 absl::Status Classify(absl::string_view statement, SqlStatement* s) {
-  const std::string text(statement);
-  std::unique_ptr<PgQueryProtobufParseResult, ParseResultFree> parsed(
-      new PgQueryProtobufParseResult(pg_query_parse_protobuf(text.c_str())));
-  if (parsed->error != nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("line ", s->line, ": ", parsed->error->message));
+  absl::StatusOr<ParseTree> tree = ParseToTree(statement);
+  if (!tree.ok()) {
+    if (!absl::IsInvalidArgument(tree.status())) return tree.status();
+    return absl::InvalidArgumentError(absl::StrCat("line ", s->line, ": ", tree.status().message()));
   }
-  std::unique_ptr<PgQuery__ParseResult, TreeFree> tree(pg_query__parse_result__unpack(
-      nullptr, parsed->parse_tree.len,
-      reinterpret_cast<const uint8_t*>(parsed->parse_tree.data)));
-  if (!tree) return absl::InternalError("the SQL parser's result could not be read");
-  for (size_t i = 0; i < tree->n_stmts; ++i) {
-    s->transaction_control = s->transaction_control || IsTransactionControl(tree->stmts[i]->stmt);
-    s->concurrently = s->concurrently || IsConcurrently(tree->stmts[i]->stmt);
+  for (size_t i = 0; i < (*tree)->n_stmts; ++i) {
+    s->transaction_control = s->transaction_control || IsTransactionControl((*tree)->stmts[i]->stmt);
+    s->concurrently = s->concurrently || IsConcurrently((*tree)->stmts[i]->stmt);
   }
   return absl::OkStatus();
 }
 
 }  // namespace
+
+void ParseTreeFree::operator()(PgQuery__ParseResult* tree) const {
+  pg_query__parse_result__free_unpacked(tree, nullptr);
+}
+
+absl::StatusOr<ParseTree> ParseToTree(absl::string_view sql) {
+  const std::string text(sql);  // NUL-terminated for the parser
+  std::unique_ptr<PgQueryProtobufParseResult, ParseResultFree> parsed(
+      new PgQueryProtobufParseResult(pg_query_parse_protobuf(text.c_str())));
+  if (parsed->error != nullptr) return absl::InvalidArgumentError(parsed->error->message);
+  ParseTree tree(pg_query__parse_result__unpack(
+      nullptr, parsed->parse_tree.len, reinterpret_cast<const uint8_t*>(parsed->parse_tree.data)));
+  if (!tree) return absl::InternalError("the SQL parser's result could not be read");
+  return tree;
+}
 
 absl::StatusOr<std::vector<SqlStatement>> ParseSqlStatements(absl::string_view sql,
                                                              int first_line) {

@@ -10,11 +10,14 @@
 #ifndef FLEET_MIGRATIONS_SQL_PARSE_H_
 #define FLEET_MIGRATIONS_SQL_PARSE_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
+struct PgQuery__ParseResult;  // libpg_query's parse tree (pg_query.pb-c.h)
 
 namespace fleet::migrations {
 
@@ -37,6 +40,15 @@ struct SqlStatement {
 // it is not valid PostgreSQL 15 SQL.
 [[nodiscard]] absl::StatusOr<std::vector<SqlStatement>> ParseSqlStatements(absl::string_view sql,
                                                                            int first_line);
+
+// The parse tree of `sql` (one statement, or several), for code that walks
+// it with pg_query.pb-c.h's types. INVALID_ARGUMENT with the parser's message
+// when it does not parse.
+struct ParseTreeFree {
+  void operator()(PgQuery__ParseResult* tree) const;
+};
+using ParseTree = std::unique_ptr<PgQuery__ParseResult, ParseTreeFree>;
+[[nodiscard]] absl::StatusOr<ParseTree> ParseToTree(absl::string_view sql);
 
 // The bytes of `statement` in the `sql` it was parsed from.
 inline absl::string_view StatementText(absl::string_view sql, const SqlStatement& statement) {

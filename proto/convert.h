@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "fleet/v1/common.pb.h"
 #include "migrations/bundle.h"
+#include "migrations/lint.h"
 
 namespace fleet::proto {
 
@@ -67,6 +68,23 @@ inline std::vector<fleet::v1::Bundle> BundlePieces(const std::string& digest,
   }
   for (auto& p : pieces) p.set_digest(digest);
   return pieces;
+}
+
+inline fleet::v1::LintFinding LintFindingToProto(const migrations::LintFinding& f) {
+  fleet::v1::LintFinding out;
+  out.set_rule(f.rule->id);
+  out.set_severity(std::string(migrations::LintSeverityName(f.severity)));
+  out.set_revision(f.revision);
+  out.set_file(f.path);
+  out.set_line(f.line);
+  out.set_statement(f.statement);
+  out.set_table(f.table);
+  out.set_detail(f.detail);
+  out.set_why(f.rule->why);
+  out.set_fix(f.rule->fix);
+  out.set_ignored(f.ignored);
+  out.set_ignore_reason(f.ignore_reason);
+  return out;
 }
 
 }  // namespace fleet::proto
