@@ -74,6 +74,7 @@ bool BuildSpec(Context& ctx, fleet::v1::RolloutSpec* spec, int* code) {
   spec->set_on_failure(o.on_failure);
   spec->set_bundle_digest(o.bundle);
   spec->set_actor(WhoAmI());
+  spec->set_allow_lint_errors(o.allow_lint_errors);
   auto bake = Seconds("--bake", o.bake);
   auto timeout = Seconds("--tenant-timeout", o.tenant_timeout);
   for (auto* s : {&bake, &timeout}) {
@@ -249,8 +250,10 @@ int Plan(Context& ctx, ControllerCall& call) {
     }
     std::vector<std::string> skipped;
     for (const auto& t : plan.skipped()) skipped.push_back(t.id());
+    std::vector<fleet::v1::LintFinding> lint(plan.lint().begin(), plan.lint().end());
     ctx.out << nlohmann::json{{"bundle", plan.bundle_digest()}, {"waves", waves},
-                              {"skipped", skipped}}.dump(2) << "\n";
+                              {"skipped", skipped}, {"lint", LintFindingsJson(lint)}}.dump(2)
+            << "\n";
     return kExitOk;
   }
   ctx.out << "Plan against bundle " << plan.bundle_digest().substr(0, 12) << " (heads "
@@ -268,6 +271,14 @@ int Plan(Context& ctx, ControllerCall& call) {
     std::vector<std::string> ids;
     for (const auto& t : plan.skipped()) ids.push_back(t.id());
     ctx.out << "Skipped, already at the target: " << absl::StrJoin(ids, ", ") << "\n";
+  }
+  if (plan.waves_size() > 0) {
+    ctx.out << "Lint of the revisions it would run:\n";
+    int errors = PrintLintFindings(ctx, {plan.lint().begin(), plan.lint().end()},
+                                   ctx.options.show_ignored);
+    if (errors > 0 && !ctx.options.fleet.allow_lint_errors) {
+      ctx.out << "rollout start refuses these errors unless --allow-lint-errors\n";
+    }
   }
   return kExitOk;
 }
@@ -392,6 +403,11 @@ std::vector<Command> RolloutVerbs() {
                       "How long to retry a tenant whose agent is unreachable (default 10m)");
          c.add_option("--file", f.file, "Read the rollout from a TOML file (flags override it)");
          c.add_flag("--watch", f.watch, "After start, follow the rollout until it ends");
+         c.add_flag("--allow-lint-errors", f.allow_lint_errors,
+                    "Start even though lint finds errors in the revisions it would run "
+                    "(plan and start lint them; see fleetctl lint)");
+         c.add_flag("--show-ignored", o.show_ignored,
+                    "plan: also list the lint findings lint:ignore silenced");
        },
        nullptr,
        {{"start", "Start a rollout (see the flags)", nullptr, WithController<Start>},

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "migrations/status_macros.h"
 #include "migrations/bundle.h"
@@ -446,6 +447,22 @@ std::string NewRolloutId() {
                       "-", absl::StrFormat("%016x", bits));
 }
 
+// FAILED_PRECONDITION naming every lint error a rollout would run, unless
+// they are allowed.
+absl::Status RefuseLintErrors(const std::vector<migrations::LintFinding>& lint, bool allowed) {
+  std::vector<std::string> errors;
+  for (const auto& f : lint) {
+    if (f.ignored || f.severity != migrations::LintSeverity::kError) continue;
+    errors.push_back(absl::StrCat(f.rule->id, " at ", f.path, ":", f.line, " (revision ",
+                                  f.revision, ")"));
+  }
+  if (errors.empty() || allowed) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "lint found ", errors.size(), errors.size() == 1 ? " error" : " errors",
+      " in the revisions this rollout would run: ", absl::StrJoin(errors, "; "),
+      ". Fix them (fleetctl lint shows why and how), or start with --allow-lint-errors"));
+}
+
 }  // namespace
 
 absl::StatusOr<ControllerServiceImpl::Planned> ControllerServiceImpl::Plan(
@@ -483,6 +500,15 @@ absl::StatusOr<ControllerServiceImpl::Planned> ControllerServiceImpl::Plan(
     for (const auto& m : members) busy.insert(m.tenant_id);
   }
   ASSIGN_OR_RETURN(p.plan, controller::PlanRollout(p.spec, tenants, *graph, busy));
+  std::set<migrations::RevisionGraph::Index> to_run;
+  for (const auto& wave : p.plan.waves) {
+    for (const auto& t : wave) {
+      for (const std::string& step : t.steps) {
+        if (auto r = graph->FindExact(step)) to_run.insert(*r);
+      }
+    }
+  }
+  p.lint = migrations::LintRevisions(*graph, {to_run.begin(), to_run.end()});
   return p;
 }
 
@@ -522,6 +548,7 @@ grpc::Status ControllerServiceImpl::PlanRollout(grpc::ServerContext* ctx,
     for (const auto& t : p->plan.waves[w]) PlannedToProto(t, wave->add_tenants());
   }
   for (const auto& t : p->plan.skipped) PlannedToProto(t, resp->add_skipped());
+  for (const auto& f : p->lint) *resp->add_lint() = proto::LintFindingToProto(f);
   return grpc::Status::OK;
 }
 
@@ -532,6 +559,11 @@ grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext* ctx,
   if (!actor.ok()) return ToGrpc(actor.status());
   auto p = Plan(*req);
   if (!p.ok()) return ToGrpc(p.status());
+  if (absl::Status s = RefuseLintErrors(p->lint, p->spec.allow_lint_errors()); !s.ok()) {
+    spdlog::warn("event=rollout-refused actor=\"{}\" reason=lint-errors",
+                 Actor(*actor, p->spec.actor()));
+    return ToGrpc(s);
+  }
   RolloutRecord r;
   r.id = NewRolloutId();
   r.bundle_digest = p->bundle.digest;

@@ -10,6 +10,7 @@
 #include "controller/inventory.h"
 #include "controller/poller.h"
 #include "controller/rollout_plan.h"
+#include "migrations/lint.h"
 #include "controller/rollout_runner.h"
 #include "fleet/v1/controller.grpc.pb.h"
 
@@ -80,6 +81,8 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
     fleet::v1::RolloutSpec spec;
     BundleRecord bundle;
     RolloutPlanResult plan;
+    // Lint of every revision some planned tenant would run.
+    std::vector<migrations::LintFinding> lint;
   };
   absl::StatusOr<Planned> Plan(const fleet::v1::RolloutSpec& request);
   absl::StatusOr<fleet::v1::Rollout> Load(const std::string& id);

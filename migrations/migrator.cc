@@ -505,6 +505,68 @@ class Migrator::Session {
     return status;
   }
 
+  absl::StatusOr<Rehearsal> RunRehearsal(const Plan& plan) {
+    Rehearsal out;
+    out.start_heads = plan.start_heads;
+    const Step* at = nullptr;
+    const SqlStatement* statement = nullptr;
+    const absl::Time start = absl::Now();
+    DbError err = Guard([&] {
+      CheckPid();
+      pqxx::work tx(*conn_);
+      for (const Step& step : plan.steps) {
+        if (!step.script->transactional) {
+          for (const Step* s = &step; s != plan.steps.data() + plan.steps.size(); ++s) {
+            out.not_rehearsed.push_back(s->script->revision);
+          }
+          break;
+        }
+        at = &step;
+        for (const SqlStatement& st : step.script->upgrade.statements) {
+          if (m_.cancelled_) throw CheckFailed("cancelled");
+          statement = &st;
+          tx.exec(std::string(StatementText(step.script->upgrade.sql, st)));
+        }
+        statement = nullptr;
+        if (step.script->verify) CheckVerify(tx, *step.script);
+        out.rehearsed.push_back(step.script->revision);
+      }
+      at = nullptr;
+      // The tables this backend holds locks on, as the real run would.
+      for (const auto& row : tx.exec(
+               "SELECT CASE WHEN n.nspname = current_schema() THEN c.relname "
+               "ELSE n.nspname || '.' || c.relname END, l.mode "
+               "FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+               "JOIN pg_namespace n ON n.oid = c.relnamespace "
+               "WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted "
+               "AND c.relkind IN ('r', 'p', 'm') "
+               "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+               "AND n.nspname NOT LIKE 'pg\\_temp\\_%' ORDER BY 1, 2")) {
+        out.locks.push_back({row[0].as<std::string>(), row[1].as<std::string>()});
+      }
+      out.duration = absl::Now() - start;
+      tx.abort();  // always: a rehearsal leaves nothing behind
+    });
+    if (!err) return out;
+    if (m_.cancelled_) return absl::CancelledError("cancelled while rehearsing");
+    if (err.kind == ErrKind::kLost) return ToStatus(err, "while rehearsing");
+    out.failed = true;
+    out.duration = absl::Now() - start;
+    out.error = err.message;
+    if (at != nullptr) {
+      out.revision = at->script->revision;
+      out.file = at->script->path;
+      if (statement != nullptr) {
+        out.line = statement->line;
+        out.statement = std::string(StatementText(at->script->upgrade.sql, *statement));
+      } else if (at->script->verify) {
+        out.line = at->script->verify->line;
+        out.statement = at->script->verify->sql;
+      }
+    }
+    return out;
+  }
+
   absl::Status RunStamp(const Plan& plan, bool purge) {
     absl::Time start = absl::Now();
     DbError err = Guard([&] {
@@ -1023,6 +1085,26 @@ absl::StatusOr<RunResult> Migrator::Stamp(const std::vector<std::string>& revisi
   };
   absl::StatusOr<RunResult> r = run();
   if (!r.ok()) return Redacted(r.status());
+  return r;
+}
+
+absl::StatusOr<Rehearsal> Migrator::Rehearse(absl::string_view target) {
+  auto run = [&]() -> absl::StatusOr<Rehearsal> {
+    Session session(*this);
+    RETURN_IF_ERROR(session.Open(/*mutating=*/false));
+    RETURN_IF_ERROR(session.Lock());
+    ASSIGN_OR_RETURN(DatabaseState state, session.ReadState(/*with_drift=*/false));
+    if (state.dirty) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("database ", state.database, "/", state.schema, " is dirty: revision ",
+                       state.dirty_revision, " failed part-way; nothing was rehearsed"));
+    }
+    ASSIGN_OR_RETURN(Plan plan, graph_.PlanUpgrade(state.heads, target));
+    return session.RunRehearsal(plan);
+  };
+  absl::StatusOr<Rehearsal> r = run();
+  if (!r.ok()) return Redacted(r.status());
+  r->error = ScrubSecrets(r->error, options_.dsn);
   return r;
 }
 

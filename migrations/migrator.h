@@ -110,6 +110,30 @@ struct DatabaseState {
   std::string last_finished_at;
 };
 
+// A rehearsal: an upgrade run inside one transaction that is always rolled
+// back (Migrator::Rehearse).
+struct RehearsalLock {
+  std::string relation;  // a table's name (schema-qualified outside the tenant's schema)
+  std::string mode;      // "AccessExclusiveLock", "ShareLock", ...
+  bool operator==(const RehearsalLock&) const = default;
+};
+struct Rehearsal {
+  bool failed = false;
+  // Where it failed: the revision, its file and line, the statement and
+  // PostgreSQL's message (a lock timeout is a failure too: the real run
+  // would wait as long).
+  std::string revision;
+  std::string file;
+  int line = 0;
+  std::string statement;
+  std::string error;
+  absl::Duration duration;              // from the first statement to the rollback
+  std::vector<RehearsalLock> locks;     // held just before the rollback, tables only
+  std::vector<std::string> start_heads;
+  std::vector<std::string> rehearsed;      // revisions run, in order
+  std::vector<std::string> not_rehearsed;  // the first non-transactional one and all after it
+};
+
 class Migrator {
  public:
   // `graph` is borrowed and must outlive the Migrator.
@@ -131,6 +155,16 @@ class Migrator {
   // transaction. Clears the dirty mark.
   [[nodiscard]] absl::StatusOr<RunResult> Stamp(const std::vector<std::string>& revisions,
                                                 bool purge);
+  // Rehearses the upgrade to `target`: under the migration lock and the
+  // lock and statement timeouts, every transactional revision of the plan
+  // runs, with its verify query, in ONE transaction that is then rolled
+  // back, whatever happened; the tables it locked are read from pg_locks
+  // first. Revisions from the first non-transactional one on are not run
+  // (named in not_rehearsed). Nothing is written: not the version table,
+  // not the log, not a row. A failing statement is a result (failed),
+  // not an error; errors are a dirty tenant, a bad target, a lost
+  // connection.
+  [[nodiscard]] absl::StatusOr<Rehearsal> Rehearse(absl::string_view target);
   // Reads heads, dirty state, drift and the last migration. Creates nothing.
   [[nodiscard]] absl::StatusOr<DatabaseState> Inspect();
   // Inspect for each of `schemas` (options.schema is ignored) over one

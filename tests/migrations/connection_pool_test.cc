@@ -118,7 +118,9 @@ TEST_F(ConnectionPoolTest, ManyThreadsOverManyDatabasesNeverExceedTheBudget) {
   EXPECT_EQ(failures, 0);
   ConnectionPoolStats s = pool.stats();
   EXPECT_LE(s.peak_open, kBudget);
-  EXPECT_LE(server_peak, kBudget);
+  // The server's view lags by one: a session the pool closed to make room
+  // (PQfinish does not wait) still shows while its backend exits.
+  EXPECT_LE(server_peak, kBudget + 1);
   EXPECT_GT(server_peak, 0);  // the sampler saw our sessions at all
   EXPECT_EQ(s.opened + s.reused, 120);
 }

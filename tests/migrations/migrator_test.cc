@@ -128,6 +128,70 @@ TEST_F(MigratorTest, FailingSecondStatementLeavesThePreviousRevisionAndNoPartial
               HasSubstr("no_such_column"));
 }
 
+TEST_F(MigratorTest, ARehearsalPredictsTheFailureAndLeavesNothingBehind) {
+  TempDir dir;
+  dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (subject text);"));
+  dir.Write("a2.sql", ScriptText("a2", "a1",
+                                 "CREATE TABLE extra (x int);\n"
+                                 "ALTER TABLE t ADD CONSTRAINT subject_min CHECK "
+                                 "(char_length(subject) >= 3);",
+                                 "ALTER TABLE t DROP CONSTRAINT subject_min;\nDROP TABLE extra;"));
+  auto g = dir.Graph();
+  Migrator m(*g, Options());
+  ASSERT_TRUE(m.Upgrade("a1").ok());
+  Exec(Dsn(), "INSERT INTO t VALUES ('printer on fire'), ('hi')");
+  const auto log_before = Log();
+
+  auto bad = m.Rehearse("heads");
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_TRUE(bad->failed);
+  EXPECT_EQ(bad->revision, "a2");
+  EXPECT_EQ(bad->file, dir.path() + "/a2.sql");
+  EXPECT_EQ(bad->line, 7);
+  EXPECT_THAT(bad->statement, HasSubstr("ADD CONSTRAINT subject_min"));
+  EXPECT_THAT(bad->error, HasSubstr("subject_min"));
+  EXPECT_THAT(bad->start_heads, ElementsAre("a1"));
+  EXPECT_TRUE(bad->rehearsed.empty());
+  // Nothing moved: revision, schema, rows, log.
+  EXPECT_THAT(Heads(), ElementsAre("a1"));
+  EXPECT_FALSE(TableExists("extra"));
+  EXPECT_EQ(Query(Dsn(), "SELECT count(*) FROM t")[0][0], "2");
+  EXPECT_EQ(Log(), log_before);
+
+  Exec(Dsn(), "DELETE FROM t WHERE subject = 'hi'");
+  auto good = m.Rehearse("heads");
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_FALSE(good->failed) << good->error;
+  EXPECT_THAT(good->rehearsed, ElementsAre("a2"));
+  EXPECT_TRUE(good->not_rehearsed.empty());
+  EXPECT_THAT(good->locks, ::testing::Contains(RehearsalLock{"t", "AccessExclusiveLock"}));
+  EXPECT_THAT(good->locks, ::testing::Contains(RehearsalLock{"extra", "AccessExclusiveLock"}));
+  EXPECT_THAT(Heads(), ElementsAre("a1"));
+  EXPECT_FALSE(TableExists("extra"));
+  EXPECT_EQ(Query(Dsn(), "SELECT count(*) FROM pg_constraint WHERE conname = 'subject_min'")[0][0],
+            "0");
+  EXPECT_EQ(Log(), log_before);
+}
+
+TEST_F(MigratorTest, ARehearsalStopsAtTheFirstNonTransactionalRevision) {
+  TempDir dir;
+  dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);"));
+  dir.Write("a2.sql", ScriptText("a2", "a1", "ALTER TABLE t ADD COLUMN y int;"));
+  dir.Write("a3.sql", ScriptText("a3", "a2", "CREATE INDEX CONCURRENTLY t_y ON t (y);",
+                                 "DROP INDEX CONCURRENTLY t_y;", "-- transactional: false\n"));
+  dir.Write("a4.sql", ScriptText("a4", "a3", "ALTER TABLE t ADD COLUMN z int;"));
+  auto g = dir.Graph();
+  Migrator m(*g, Options());
+  ASSERT_TRUE(m.Upgrade("a1").ok());
+  auto r = m.Rehearse("heads");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->failed);
+  EXPECT_THAT(r->rehearsed, ElementsAre("a2"));
+  EXPECT_THAT(r->not_rehearsed, ElementsAre("a3", "a4"));
+  EXPECT_EQ(Query(Dsn(), "SELECT count(*) FROM information_schema.columns WHERE table_name = 't'")[0][0],
+            "1");
+}
+
 TEST_F(MigratorTest, BackendKilledDuringAMigrationLeavesThePreviousRevision) {
   TempDir dir;
   dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);"));
