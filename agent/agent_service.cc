@@ -476,4 +476,46 @@ grpc::Status AgentServiceImpl::DiffTenant(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status AgentServiceImpl::Rehearse(grpc::ServerContext* ctx,
+                                        const fleet::v1::RehearseRequest* req,
+                                        fleet::v1::Rehearsal* resp) {
+  auto t = PeerTenant(ctx, req->tenant_id());
+  if (!t.ok()) return proto::ToGrpc(t.status());
+  if (absl::Status s = CheckText("target", req->target(), kMaxTargetLength, true); !s.ok()) {
+    return proto::ToGrpc(s);
+  }
+  auto bundle = ResolveBundle(req->bundle_digest(), true);
+  if (!bundle.ok()) return BundleError(ctx, bundle.status(), req->bundle_digest());
+  // It takes real locks on the tenant: it shares the migrations' bound.
+  Slot slot(migrations_);
+  if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+  migrations::Migrator m(*(*bundle)->graph, OptionsFor(**t, "fleet-agent rehearsal", ""));
+  auto r = m.Rehearse(req->target());
+  if (!r.ok()) {
+    spdlog::warn("tenant={} event=rehearsal-error error=\"{}\"", (*t)->id,
+                 migrations::ScrubSecrets(r.status().message(), (*t)->dsn));
+    return proto::ToGrpc(absl::Status(
+        r.status().code(),
+        absl::StrCat("tenant ", (*t)->id, ": ",
+                     migrations::ScrubSecrets(r.status().message(), (*t)->dsn))));
+  }
+  resp->set_outcome(r->failed ? "failed" : "ok");
+  resp->set_error(r->error);
+  resp->set_revision(r->revision);
+  resp->set_file(r->file);
+  resp->set_line(r->line);
+  resp->set_statement(r->statement);
+  resp->set_duration_ms(absl::ToInt64Milliseconds(r->duration));
+  for (const auto& l : r->locks) {
+    auto* lock = resp->add_locks();
+    lock->set_relation(l.relation);
+    lock->set_mode(l.mode);
+  }
+  for (const auto& rev : r->rehearsed) resp->add_rehearsed(rev);
+  for (const auto& rev : r->not_rehearsed) resp->add_not_rehearsed(rev);
+  spdlog::info("tenant={} event=rehearsed outcome={} revision={} duration_ms={}", (*t)->id,
+               resp->outcome(), r->revision, resp->duration_ms());
+  return grpc::Status::OK;
+}
+
 }  // namespace fleet::agent

@@ -45,6 +45,8 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
                       fleet::v1::VerifyResponse* resp) override;
   grpc::Status DiffTenant(grpc::ServerContext* ctx, const fleet::v1::DiffTenantRequest* req,
                           fleet::v1::DiffTenantResponse* resp) override;
+  grpc::Status Rehearse(grpc::ServerContext* ctx, const fleet::v1::RehearseRequest* req,
+                        fleet::v1::Rehearsal* resp) override;
 
   // The tenants' connections, for tests and diagnostics.
   migrations::ConnectionPoolStats connection_stats() const { return pool_.stats(); }

@@ -50,6 +50,7 @@ struct FleetOptions {
   int parallel = 0;
   bool watch = false;
   bool allow_lint_errors = false;
+  bool rehearse = false;
 };
 
 // Everything a command line can set; one instance per run.

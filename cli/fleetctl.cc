@@ -64,9 +64,10 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
                  "Schema of the version table (offline; online use --schema)");
   app.add_option("--controller", ctx.options.fleet.controller,
                  "fleet-controller address for the fleet verbs (default: $FLEET_CONTROLLER)");
-  app.add_option("--timeout", ctx.options.fleet.timeout_seconds,
-                 "Seconds to wait for the controller")
-      ->capture_default_str();
+  CLI::Option* timeout =
+      app.add_option("--timeout", ctx.options.fleet.timeout_seconds,
+                     "Seconds to wait for the controller (with --rehearse: default 600)")
+          ->capture_default_str();
   app.add_option("--tls-ca", ctx.options.fleet.tls_ca,
                  "CA that signs the controller's certificate (default: $FLEET_TLS_CA, else the "
                  "system's roots)");
@@ -107,6 +108,8 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
     }
     return UsageError(ctx, e.what());
   }
+  // A rehearsal runs every tenant's upgrade before the answer comes.
+  if (ctx.options.fleet.rehearse && timeout->count() == 0) ctx.options.fleet.timeout_seconds = 600;
   if (const double t = ctx.options.fleet.timeout_seconds;
       !std::isfinite(t) || t <= 0 || t > 7 * 24 * 3600) {
     return UsageError(ctx, "--timeout takes seconds, more than 0 and at most 604800 (7 days)");

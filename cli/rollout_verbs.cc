@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/controller_call.h"
@@ -75,6 +77,7 @@ bool BuildSpec(Context& ctx, fleet::v1::RolloutSpec* spec, int* code) {
   spec->set_bundle_digest(o.bundle);
   spec->set_actor(WhoAmI());
   spec->set_allow_lint_errors(o.allow_lint_errors);
+  spec->set_rehearse(o.rehearse);
   auto bake = Seconds("--bake", o.bake);
   auto timeout = Seconds("--tenant-timeout", o.tenant_timeout);
   for (auto* s : {&bake, &timeout}) {
@@ -125,6 +128,45 @@ void PrintRollout(Context& ctx, const fleet::v1::Rollout& r) {
   PrintTable(ctx.out, rows);
 }
 
+nlohmann::json RehearsalJson(const fleet::v1::Rehearsal& r) {
+  nlohmann::json locks = nlohmann::json::array();
+  for (const auto& l : r.locks()) locks.push_back({{"relation", l.relation()}, {"mode", l.mode()}});
+  return {{"outcome", r.outcome()},
+          {"error", r.error()},
+          {"revision", r.revision()},
+          {"file", r.file()},
+          {"line", r.line()},
+          {"statement", r.statement()},
+          {"duration_ms", r.duration_ms()},
+          {"locks", locks},
+          {"rehearsed", std::vector<std::string>(r.rehearsed().begin(), r.rehearsed().end())},
+          {"not_rehearsed",
+           std::vector<std::string>(r.not_rehearsed().begin(), r.not_rehearsed().end())}};
+}
+
+// A rehearsal for people, indented under its tenant.
+void PrintRehearsal(std::ostream& out, const fleet::v1::Rehearsal& r) {
+  if (r.outcome() == "ok") {
+    std::vector<std::string> locks;
+    for (const auto& l : r.locks()) locks.push_back(absl::StrCat(l.relation(), " ", l.mode()));
+    out << "    rehearsal ok (" << r.duration_ms() << " ms)"
+        << (locks.empty() ? "" : "; locks " + absl::StrJoin(locks, ", ")) << "\n";
+  } else if (r.outcome() == "failed") {
+    out << "    rehearsal FAILED at revision " << r.revision() << " (" << r.file() << ":"
+        << r.line() << "): " << r.error() << "\n";
+    if (!r.statement().empty()) {
+      std::string statement(absl::StripAsciiWhitespace(r.statement()));
+      out << "      " << absl::StrReplaceAll(statement, {{"\n", "\n      "}}) << "\n";
+    }
+  } else {
+    out << "    rehearsal not run: " << r.error() << "\n";
+  }
+  if (r.not_rehearsed_size() > 0) {
+    out << "    not rehearsed (non-transactional, and what follows): "
+        << absl::StrJoin(r.not_rehearsed(), " ") << "\n";
+  }
+}
+
 nlohmann::json RolloutJson(const fleet::v1::Rollout& r) {
   nlohmann::json tenants = nlohmann::json::array();
   for (const auto& t : r.tenants()) {
@@ -134,6 +176,7 @@ nlohmann::json RolloutJson(const fleet::v1::Rollout& r) {
                        {"heads", std::vector<std::string>(t.heads().begin(), t.heads().end())},
                        {"error", t.error()}, {"started_at", t.started_at()},
                        {"finished_at", t.finished_at()}});
+    if (t.has_rehearsal()) tenants.back()["rehearsal"] = RehearsalJson(t.rehearsal());
   }
   return {{"id", r.id()}, {"state", Name(r.state())}, {"target", r.spec().target()},
           {"bundle", r.spec().bundle_digest()}, {"wave", r.wave()}, {"waves", r.waves()},
@@ -227,6 +270,15 @@ int Watch(Context& ctx, Stub& stub, const std::string& id) {
   }
 }
 
+// Planned tenants whose rehearsal did not come out ok.
+int RehearsalsFailed(const fleet::v1::RolloutPlan& plan) {
+  int failed = 0;
+  for (const auto& w : plan.waves()) {
+    for (const auto& t : w.tenants()) failed += t.has_rehearsal() && t.rehearsal().outcome() != "ok";
+  }
+  return failed;
+}
+
 // rollout plan
 int Plan(Context& ctx, ControllerCall& call) {
   Stub& stub = *call.stub;
@@ -242,9 +294,10 @@ int Plan(Context& ctx, ControllerCall& call) {
     for (const auto& w : plan.waves()) {
       nlohmann::json tenants = nlohmann::json::array();
       for (const auto& t : w.tenants()) {
-        tenants.push_back({{"id", t.id()}, {"agent", t.agent()},
+        tenants.push_back({{"id", t.id()}, {"tenant", t.id()}, {"agent", t.agent()},
                            {"start_heads", std::vector<std::string>(t.start_heads().begin(), t.start_heads().end())},
                            {"steps", std::vector<std::string>(t.steps().begin(), t.steps().end())}});
+        if (t.has_rehearsal()) tenants.back()["rehearsal"] = RehearsalJson(t.rehearsal());
       }
       waves.push_back({{"wave", w.number()}, {"tenants", tenants}});
     }
@@ -254,7 +307,7 @@ int Plan(Context& ctx, ControllerCall& call) {
     ctx.out << nlohmann::json{{"bundle", plan.bundle_digest()}, {"waves", waves},
                               {"skipped", skipped}, {"lint", LintFindingsJson(lint)}}.dump(2)
             << "\n";
-    return kExitOk;
+    return RehearsalsFailed(plan) > 0 ? kExitCheckFailed : kExitOk;
   }
   ctx.out << "Plan against bundle " << plan.bundle_digest().substr(0, 12) << " (heads "
           << absl::StrJoin(plan.target_heads(), ", ") << "):\n";
@@ -265,6 +318,7 @@ int Plan(Context& ctx, ControllerCall& call) {
       ctx.out << "  " << t.id() << " (" << t.agent() << "): " << HeadsText(t.start_heads(), ",")
               << " -> " << t.steps_size() << " steps: " << absl::StrJoin(t.steps(), " ")
               << "\n";
+      if (t.has_rehearsal()) PrintRehearsal(ctx.out, t.rehearsal());
     }
   }
   if (plan.skipped_size() > 0) {
@@ -279,6 +333,15 @@ int Plan(Context& ctx, ControllerCall& call) {
     if (errors > 0 && !ctx.options.fleet.allow_lint_errors) {
       ctx.out << "rollout start refuses these errors unless --allow-lint-errors\n";
     }
+  }
+  if (ctx.options.fleet.rehearse) {
+    int tenants = 0;
+    for (const auto& w : plan.waves()) tenants += w.tenants_size();
+    const int failed = RehearsalsFailed(plan);
+    ctx.out << "Rehearsal: " << tenants - failed << " of " << tenants << " tenants ok";
+    if (failed > 0) ctx.out << ", " << failed << " would fail (rollout start --rehearse refuses)";
+    ctx.out << "; every rehearsal was rolled back\n";
+    return failed > 0 ? kExitCheckFailed : kExitOk;
   }
   return kExitOk;
 }
@@ -406,6 +469,10 @@ std::vector<Command> RolloutVerbs() {
          c.add_flag("--allow-lint-errors", f.allow_lint_errors,
                     "Start even though lint finds errors in the revisions it would run "
                     "(plan and start lint them; see fleetctl lint)");
+         c.add_flag("--rehearse", f.rehearse,
+                    "Rehearse each tenant's upgrade first, in a transaction that is always rolled "
+                    "back (operator role: it takes real locks): plan shows per tenant ok or the "
+                    "failing statement and the locks; start refuses if any fails");
          c.add_flag("--show-ignored", o.show_ignored,
                     "plan: also list the lint findings lint:ignore silenced");
        },

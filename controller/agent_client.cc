@@ -141,6 +141,20 @@ absl::StatusOr<fleet::v1::DiffTenantResponse> GrpcAgentClient::DoDiffTenant(
   return Unary(*stub, address, std::max(deadline_, absl::Seconds(60)), &Stub::DiffTenant, req);
 }
 
+absl::StatusOr<fleet::v1::Rehearsal> GrpcAgentClient::DoRehearse(const std::string& address,
+                                                                 const std::string& tenant_id,
+                                                                 const std::string& bundle_digest,
+                                                                 const std::string& target) {
+  fleet::v1::RehearseRequest req;
+  req.set_tenant_id(tenant_id);
+  req.set_bundle_digest(bundle_digest);
+  req.set_target(target);
+  ASSIGN_OR_RETURN(auto stub, StubFor(address));
+  // It runs the upgrade's statements, as long as a migration would take,
+  // and may wait for the agent's bound on migrations at once.
+  return Unary(*stub, address, std::max(deadline_, absl::Minutes(10)), &Stub::Rehearse, req);
+}
+
 absl::StatusOr<std::vector<std::string>> GrpcAgentClient::DoMigrate(const std::string& address,
                                                                   const MigrateCall& call) {
   grpc::ClientContext ctx;

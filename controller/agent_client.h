@@ -102,6 +102,15 @@ class AgentClient {
     return WithBundle(address, bundle_digest,
                       [&] { return DoDiffTenant(address, tenant_id, bundle_digest, against); });
   }
+  // Rehearses a tenant's upgrade to `target` in a transaction its agent
+  // always rolls back (the agent's Rehearse).
+  [[nodiscard]] absl::StatusOr<fleet::v1::Rehearsal> Rehearse(const std::string& address,
+                                                             const std::string& tenant_id,
+                                                             const std::string& bundle_digest,
+                                                             const std::string& target) {
+    return WithBundle(address, bundle_digest,
+                      [&] { return DoRehearse(address, tenant_id, bundle_digest, target); });
+  }
 
  private:
   virtual absl::StatusOr<AgentListing> DoListTenants(const std::string& address,
@@ -118,6 +127,10 @@ class AgentClient {
   virtual absl::StatusOr<fleet::v1::DiffTenantResponse> DoDiffTenant(
       const std::string& address, const std::string& tenant_id, const std::string& bundle_digest,
       const std::string& against) = 0;
+  virtual absl::StatusOr<fleet::v1::Rehearsal> DoRehearse(const std::string& address,
+                                                          const std::string& tenant_id,
+                                                          const std::string& bundle_digest,
+                                                          const std::string& target) = 0;
 
   // `call()`, and once more after sending bundle `digest` when it failed
   // for want of it (see FollowBundles).
@@ -164,6 +177,10 @@ class GrpcAgentClient final : public AgentClient {
   absl::StatusOr<std::vector<std::string>> DoVerify(const std::string& address,
                                                     const std::string& tenant_id,
                                                     const std::string& bundle_digest) override;
+  absl::StatusOr<fleet::v1::Rehearsal> DoRehearse(const std::string& address,
+                                                  const std::string& tenant_id,
+                                                  const std::string& bundle_digest,
+                                                  const std::string& target) override;
 
   absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> StubFor(const std::string& address)
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "controller/rehearsal.h"
 #include "migrations/status_macros.h"
 #include "migrations/bundle.h"
 #include "proto/convert.h"
@@ -414,6 +415,7 @@ void PlannedToProto(const PlannedTenantInfo& p, fleet::v1::PlannedTenant* out) {
   out->set_agent(p.tenant.agent);
   for (const auto& h : p.tenant.heads) out->add_start_heads(h);
   for (const auto& s : p.steps) out->add_steps(s);
+  if (!p.rehearsal.outcome().empty()) *out->mutable_rehearsal() = p.rehearsal;
 }
 
 // The rollout itself, without its tenants.
@@ -509,6 +511,7 @@ absl::StatusOr<ControllerServiceImpl::Planned> ControllerServiceImpl::Plan(
     }
   }
   p.lint = migrations::LintRevisions(*graph, {to_run.begin(), to_run.end()});
+  if (p.spec.rehearse()) RehearsePlan(agents_, p.bundle.digest, p.spec.target(), p.plan);
   return p;
 }
 
@@ -529,6 +532,10 @@ absl::StatusOr<fleet::v1::Rollout> ControllerServiceImpl::Load(const std::string
     o->set_error(t.error);
     o->set_started_at(t.started_at);
     o->set_finished_at(t.finished_at);
+    if (!t.rehearsal_json.empty() &&
+        !google::protobuf::util::JsonStringToMessage(t.rehearsal_json, o->mutable_rehearsal()).ok()) {
+      spdlog::warn("rollout={} tenant={} event=rehearsal-unreadable", id, t.tenant_id);
+    }
     (*out.mutable_counts())[std::string(proto::StateName(t.state))] += 1;
   }
   return out;
@@ -537,7 +544,13 @@ absl::StatusOr<fleet::v1::Rollout> ControllerServiceImpl::Load(const std::string
 grpc::Status ControllerServiceImpl::PlanRollout(grpc::ServerContext* ctx,
                                                 const fleet::v1::RolloutSpec* req,
                                                 fleet::v1::RolloutPlan* resp) {
-  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
+  if (req->rehearse()) {
+    // A rehearsal takes real locks on every tenant it runs on.
+    auto actor = auth_.Authorize(*ctx, Role::kOperator, "rehearsing a rollout");
+    if (!actor.ok()) return ToGrpc(actor.status());
+  } else if (grpc::Status s = AllowViewer(*ctx); !s.ok()) {
+    return s;
+  }
   auto p = Plan(*req);
   if (!p.ok()) return ToGrpc(p.status());
   resp->set_bundle_digest(p->bundle.digest);
@@ -564,6 +577,15 @@ grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext* ctx,
                  Actor(*actor, p->spec.actor()));
     return ToGrpc(s);
   }
+  if (std::vector<std::string> failed =
+          p->spec.rehearse() ? RehearsalFailures(p->plan) : std::vector<std::string>{};
+      !failed.empty()) {
+    spdlog::warn("event=rollout-refused actor=\"{}\" reason=rehearsal tenants={}",
+                 Actor(*actor, p->spec.actor()), failed.size());
+    return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+        "the rehearsal failed on ", failed.size(), failed.size() == 1 ? " tenant" : " tenants",
+        "; nothing was started: ", absl::StrJoin(failed, "; "))));
+  }
   RolloutRecord r;
   r.id = NewRolloutId();
   r.bundle_digest = p->bundle.digest;
@@ -584,6 +606,12 @@ grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext* ctx,
       m.agent = t.tenant.agent;
       m.wave = static_cast<int>(w);
       m.start_heads = t.tenant.heads;
+      if (!t.rehearsal.outcome().empty()) {
+        if (auto j = google::protobuf::util::MessageToJsonString(t.rehearsal, &m.rehearsal_json);
+            !j.ok()) {
+          return ToGrpc(absl::InternalError(absl::StrCat("a rehearsal: ", j.ToString())));
+        }
+      }
       members.push_back(std::move(m));
     }
   }

@@ -73,6 +73,9 @@ struct RolloutTenantRecord {
   std::string error;
   std::string started_at;
   std::string finished_at;
+  // Its rehearsal before the rollout started (fleet.v1.Rehearsal as JSON);
+  // empty when the rollout was started without --rehearse.
+  std::string rehearsal_json;
 };
 
 // Who did what, kept for good. `at` is filled in when it is written.

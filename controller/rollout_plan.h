@@ -23,6 +23,7 @@ struct PlannedTenantInfo {
   TenantRecord tenant;
   std::vector<std::string> steps;      // revisions, in order
   std::vector<std::string> end_heads;  // where it will be
+  fleet::v1::Rehearsal rehearsal;      // outcome empty: not rehearsed (see rehearsal.h)
 };
 
 struct RolloutPlanResult {

@@ -16,7 +16,7 @@
 namespace fleet::controller {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE agents (
@@ -95,6 +95,11 @@ CREATE TABLE audit (
   tenant_id TEXT NOT NULL DEFAULT '',
   detail TEXT NOT NULL DEFAULT ''
 );
+)sql";
+
+// Each tenant's rehearsal is kept with the rollout it preceded.
+constexpr char kSchemaV3[] = R"sql(
+ALTER TABLE rollout_tenants ADD COLUMN rehearsal TEXT NOT NULL DEFAULT '';
 )sql";
 
 // States are stored by name (proto/states.h): readable with sqlite3, and
@@ -219,7 +224,7 @@ class SqliteInventory final : public Inventory {
           kSchemaVersion, "); run a newer fleet-controller"));
     }
     // Each step upgrades the schema by one version, in its own transaction.
-    const char* steps[] = {kSchemaV1, kSchemaV2};
+    const char* steps[] = {kSchemaV1, kSchemaV2, kSchemaV3};
     for (int v = static_cast<int>(version); v < kSchemaVersion; ++v) {
       RETURN_IF_ERROR(InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         RETURN_IF_ERROR(Exec(steps[v]));
@@ -410,9 +415,9 @@ class SqliteInventory final : public Inventory {
       RETURN_IF_ERROR(ins.Run());
       for (const auto& t : tenants) {
         Stmt it(db_, "INSERT INTO rollout_tenants (rollout_id, tenant_id, agent, wave, state, "
-                     "start_heads) VALUES (?, ?, ?, ?, ?, ?)");
+                     "start_heads, rehearsal) VALUES (?, ?, ?, ?, ?, ?, ?)");
         it.Bind(r.id).Bind(t.tenant_id).Bind(t.agent).Bind(int64_t{t.wave}).Bind(Name(t.state))
-            .Bind(nlohmann::json(t.start_heads).dump());
+            .Bind(nlohmann::json(t.start_heads).dump()).Bind(t.rehearsal_json);
         RETURN_IF_ERROR(it.Run());
       }
       if (audit) RETURN_IF_ERROR(InsertAudit(*audit));
@@ -495,8 +500,8 @@ class SqliteInventory final : public Inventory {
       const std::string& rollout_id) override {
     absl::MutexLock lock(&mu_);
     Stmt s(db_, "SELECT rollout_id, tenant_id, agent, wave, state, start_heads, heads, error, "
-                "started_at, finished_at FROM rollout_tenants WHERE rollout_id = ? ORDER BY "
-                "wave, tenant_id");
+                "started_at, finished_at, rehearsal FROM rollout_tenants WHERE rollout_id = ? "
+                "ORDER BY wave, tenant_id");
     s.Bind(rollout_id);
     std::vector<RolloutTenantRecord> out;
     int rc;
@@ -512,6 +517,7 @@ class SqliteInventory final : public Inventory {
       t.error = s.Text(7);
       t.started_at = s.Text(8);
       t.finished_at = s.Text(9);
+      t.rehearsal_json = s.Text(10);
       out.push_back(std::move(t));
     }
     if (rc != SQLITE_DONE) return s.Error(rc);

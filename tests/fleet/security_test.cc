@@ -271,6 +271,10 @@ TEST_F(SecurityTest, ViewersReadOperatorsActAndEveryCallerIsNamed) {
   auto viewer_start = As(viewer, {"rollout", "start", "--to", "head"});
   EXPECT_EQ(viewer_start.code, 3);
   EXPECT_THAT(viewer_start.err, HasSubstr("starting a rollout needs the operator role"));
+  // A rehearsal takes real locks on tenants: operators only.
+  auto viewer_rehearse = As(viewer, {"rollout", "plan", "--to", "head", "--rehearse"});
+  EXPECT_EQ(viewer_rehearse.code, 3);
+  EXPECT_THAT(viewer_rehearse.err, HasSubstr("rehearsing a rollout needs the operator role"));
   auto start = As(cert, {"rollout", "start", "--to", "head", "-o", "json"});
   ASSERT_EQ(start.code, 0) << start.err;
   std::string id = nlohmann::json::parse(start.out)["id"];

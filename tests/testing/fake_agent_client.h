@@ -83,6 +83,11 @@ class FakeAgentClient final : public controller::AgentClient {
     absl::MutexLock lock(&mu_);
     misreport_[tenant] = std::move(heads);
   }
+  // Rehearse of `tenant` answers `r` (default: ok, with no locks).
+  void SetRehearsal(const std::string& tenant, fleet::v1::Rehearsal r) {
+    absl::MutexLock lock(&mu_);
+    rehearsals_[tenant] = std::move(r);
+  }
   // Verify of `tenant` reports these failures.
   void SetVerifyFailures(const std::string& tenant, std::vector<std::string> failures) {
     absl::MutexLock lock(&mu_);
@@ -186,6 +191,20 @@ class FakeAgentClient final : public controller::AgentClient {
     return out;
   }
 
+  absl::StatusOr<fleet::v1::Rehearsal> DoRehearse(const std::string& address,
+                                                  const std::string& tenant_id,
+                                                  const std::string& digest,
+                                                  const std::string& target) override {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back({"Rehearse", address, tenant_id, target, true});
+    RETURN_IF_ERROR(Find(address, tenant_id, digest).status());
+    auto it = rehearsals_.find(tenant_id);
+    if (it != rehearsals_.end()) return it->second;
+    fleet::v1::Rehearsal ok;
+    ok.set_outcome("ok");
+    return ok;
+  }
+
   absl::StatusOr<std::vector<std::string>> DoMigrate(const std::string& address,
                                                    const MigrateCall& call) override {
     absl::MutexLock lock(&mu_);
@@ -249,6 +268,7 @@ class FakeAgentClient final : public controller::AgentClient {
   absl::Mutex mu_;
   absl::CondVar cv_;  // a call began, or was blocked or released
   std::map<std::string, controller::TenantRecord> tenants_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, fleet::v1::Rehearsal> rehearsals_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Agent> agents_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<const migrations::RevisionGraph>> graphs_
       ABSL_GUARDED_BY(mu_);
