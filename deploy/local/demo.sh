@@ -6,8 +6,11 @@
 #   1. `fleetctl status`: the tenants that lag;
 #   2. a canary rollout to head, watched live;
 #   3. `fleetctl status` again: every tenant current;
-#   4. a new revision that fails on two tenants' data: the rollout halts in
-#      its wave and rolls back by itself, and `rollout status` says why.
+#   4. a new revision that fails on two tenants' data: `fleetctl lint` warns
+#      of its lock, `rollout plan --rehearse` runs it on every tenant in a
+#      transaction that is rolled back and names the two, `rollout start
+#      --rehearse` refuses; started without the rehearsal, the rollout halts
+#      in its wave and rolls back by itself, and `rollout status` says why.
 #
 #   deploy/local/demo.sh          set up and run the story (unattended)
 #   deploy/local/demo.sh down     stop everything it started
@@ -231,7 +234,14 @@ sed -i \
   -e '/^-- migrate:downgrade/a ALTER TABLE tickets DROP CONSTRAINT tickets_subject_length;' "$new"
 show cat "$new"
 show fleetctl bundle push "$demo/versions"
-echo "The rollout halts in the wave where those tenants fail, and rolls back every tenant it moved:"
+echo "Before anything moves: lint the new revision (PostgreSQL's parser, no database)."
+show fleetctl lint a0b1c2d3e4f5 --dir "$demo/versions"
+echo "Rehearse it on every tenant, each in a transaction that is rolled back (exit code 1: two fail):"
+show fleetctl rollout plan --to head --rehearse || true
+echo "So a rehearsed start refuses, naming them (exit code 3):"
+show fleetctl rollout start --to head --rehearse || true
+echo "Started without a rehearsal, the rollout halts in the wave where those tenants fail, and"
+echo "rolls back every tenant it moved:"
 id=$(fleetctl rollout start --to head --canary 1 --waves 50%,100% --parallel 12 -o json |
   sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
 show fleetctl rollout watch "$id" || true

@@ -224,7 +224,13 @@ TEST_F(RunnerTest, PauseLandingBetweenTheRunnersReadAndItsWriteWins) {
   // and before it writes so: its write is refused.
   At("tenant-recorded", [&] {
     inventory_.Before("WriteTenantStep", [&] {
-      EXPECT_TRUE(Act(id, "pause").ok());
+      // From the inventory: the runner can get here before Start has
+      // returned the id to this thread.
+      auto all = inventory_.real().ListRollouts();
+      EXPECT_TRUE(all.ok() && all->size() == 1);
+      if (all.ok() && all->size() == 1) {
+        EXPECT_TRUE(Act(all->front().id, "pause").ok());
+      }
       return false;
     });
   });
@@ -343,8 +349,12 @@ TEST_F(RunnerTest, AFailedWaveIsHaltedAndMarkedForRollbackInOneWrite) {
   v1::RolloutState state_at_halt = v1::ROLLOUT_STATE_UNSPECIFIED;
   At("halted", [&] {
     // What a controller killed right after the halt would restart into.
-    auto rollout = inventory_.real().GetRollout(id);
-    auto tenants = inventory_.real().ListRolloutTenants(id);
+    // (The rollout is found in the inventory: the runner can get here
+    // before Start has returned its id to this thread.)
+    auto all = inventory_.real().ListRollouts();
+    ASSERT_TRUE(all.ok() && all->size() == 1);
+    auto rollout = inventory_.real().GetRollout(all->front().id);
+    auto tenants = inventory_.real().ListRolloutTenants(all->front().id);
     ASSERT_TRUE(rollout.ok() && tenants.ok());
     state_at_halt = rollout->state;
     for (const auto& t : *tenants) at_halt[t.tenant_id] = t.state;
