@@ -518,4 +518,36 @@ grpc::Status AgentServiceImpl::Rehearse(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status AgentServiceImpl::TableSizes(grpc::ServerContext* ctx,
+                                          const fleet::v1::TableSizesRequest* req,
+                                          fleet::v1::TableSizesResponse* resp) {
+  auto t = PeerTenant(ctx, req->tenant_id());
+  if (!t.ok()) return proto::ToGrpc(t.status());
+  if (req->tables_size() > 256) {
+    return proto::ToGrpc(absl::InvalidArgumentError("at most 256 tables at once"));
+  }
+  std::vector<std::string> tables;
+  for (const std::string& name : req->tables()) {
+    // PostgreSQL's identifiers are at most 63 bytes.
+    if (absl::Status s = CheckText("table", name, 63, true); !s.ok()) return proto::ToGrpc(s);
+    tables.push_back(name);
+  }
+  // No bundle is needed: an empty graph is enough to open a session.
+  migrations::Migrator m(*empty_graph_, OptionsFor(**t, "", ""));
+  auto sizes = m.TableSizes(tables);
+  if (!sizes.ok()) {
+    return proto::ToGrpc(absl::Status(
+        sizes.status().code(),
+        absl::StrCat("tenant ", (*t)->id, ": ",
+                     migrations::ScrubSecrets(sizes.status().message(), (*t)->dsn))));
+  }
+  for (const auto& size : *sizes) {
+    auto* out = resp->add_tables();
+    out->set_table(size.table);
+    out->set_bytes(size.bytes);
+    out->set_rows(size.rows);
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace fleet::agent

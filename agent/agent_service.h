@@ -47,6 +47,8 @@ class AgentServiceImpl final : public fleet::v1::AgentService::Service {
                           fleet::v1::DiffTenantResponse* resp) override;
   grpc::Status Rehearse(grpc::ServerContext* ctx, const fleet::v1::RehearseRequest* req,
                         fleet::v1::Rehearsal* resp) override;
+  grpc::Status TableSizes(grpc::ServerContext* ctx, const fleet::v1::TableSizesRequest* req,
+                          fleet::v1::TableSizesResponse* resp) override;
 
   // The tenants' connections, for tests and diagnostics.
   migrations::ConnectionPoolStats connection_stats() const { return pool_.stats(); }

@@ -51,6 +51,7 @@ struct FleetOptions {
   bool watch = false;
   bool allow_lint_errors = false;
   bool rehearse = false;
+  std::string lint_large = "1GB";
 };
 
 // Everything a command line can set; one instance per run.

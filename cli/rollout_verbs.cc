@@ -14,6 +14,7 @@
 #include "cli/flags.h"
 #include "migrations/status_macros.h"
 #include "proto/config_file.h"
+#include "proto/convert.h"
 #include "proto/states.h"
 #include "toml++/toml.h"
 
@@ -78,6 +79,12 @@ bool BuildSpec(Context& ctx, fleet::v1::RolloutSpec* spec, int* code) {
   spec->set_actor(WhoAmI());
   spec->set_allow_lint_errors(o.allow_lint_errors);
   spec->set_rehearse(o.rehearse);
+  auto large = ParseSizeFlag("--lint-large", o.lint_large);
+  if (!large.ok()) {
+    *code = UsageError(ctx, large.status().message());
+    return false;
+  }
+  spec->set_lint_large_bytes(*large);
   auto bake = Seconds("--bake", o.bake);
   auto timeout = Seconds("--tenant-timeout", o.tenant_timeout);
   for (auto* s : {&bake, &timeout}) {
@@ -298,6 +305,16 @@ int Plan(Context& ctx, ControllerCall& call) {
                            {"start_heads", std::vector<std::string>(t.start_heads().begin(), t.start_heads().end())},
                            {"steps", std::vector<std::string>(t.steps().begin(), t.steps().end())}});
         if (t.has_rehearsal()) tenants.back()["rehearsal"] = RehearsalJson(t.rehearsal());
+        nlohmann::json tables = nlohmann::json::array();
+        for (const auto& f : t.table_findings()) {
+          tables.push_back({{"table", f.table()}, {"bytes", f.bytes()}, {"rows", f.rows()},
+                            {"rule", f.rule()}, {"revision", f.revision()},
+                            {"severity", f.severity()}});
+        }
+        tenants.back()["tables"] = tables;
+        if (!t.table_sizes_error().empty()) {
+          tenants.back()["table_sizes_error"] = t.table_sizes_error();
+        }
       }
       waves.push_back({{"wave", w.number()}, {"tenants", tenants}});
     }
@@ -318,6 +335,15 @@ int Plan(Context& ctx, ControllerCall& call) {
       ctx.out << "  " << t.id() << " (" << t.agent() << "): " << HeadsText(t.start_heads(), ",")
               << " -> " << t.steps_size() << " steps: " << absl::StrJoin(t.steps(), " ")
               << "\n";
+      for (const auto& f : t.table_findings()) {
+        ctx.out << "    table " << f.table() << " " << proto::HumanBytes(f.bytes())
+                << (f.rows() >= 0 ? absl::StrCat(", ~", f.rows(), " rows") : "") << ": "
+                << f.severity() << " " << f.rule() << " (revision " << f.revision() << ")"
+                << (f.severity() == "error" ? " -- over --lint-large" : "") << "\n";
+      }
+      if (!t.table_sizes_error().empty()) {
+        ctx.out << "    table sizes unknown: " << t.table_sizes_error() << "\n";
+      }
       if (t.has_rehearsal()) PrintRehearsal(ctx.out, t.rehearsal());
     }
   }
@@ -469,6 +495,11 @@ std::vector<Command> RolloutVerbs() {
          c.add_flag("--allow-lint-errors", f.allow_lint_errors,
                     "Start even though lint finds errors in the revisions it would run "
                     "(plan and start lint them; see fleetctl lint)");
+         c.add_option("--lint-large", f.lint_large,
+                      "A lock-heavy lint warning on a table at least this big on a tenant is an "
+                      "error for that tenant (plan shows sizes per tenant; start refuses unless "
+                      "--allow-lint-errors)")
+             ->capture_default_str();
          c.add_flag("--rehearse", f.rehearse,
                     "Rehearse each tenant's upgrade first, in a transaction that is always rolled "
                     "back (operator role: it takes real locks): plan shows per tenant ok or the "

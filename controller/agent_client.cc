@@ -155,6 +155,16 @@ absl::StatusOr<fleet::v1::Rehearsal> GrpcAgentClient::DoRehearse(const std::stri
   return Unary(*stub, address, std::max(deadline_, absl::Minutes(10)), &Stub::Rehearse, req);
 }
 
+absl::StatusOr<fleet::v1::TableSizesResponse> GrpcAgentClient::DoTableSizes(
+    const std::string& address, const std::string& tenant_id,
+    const std::vector<std::string>& tables) {
+  fleet::v1::TableSizesRequest req;
+  req.set_tenant_id(tenant_id);
+  for (const auto& t : tables) req.add_tables(t);
+  ASSIGN_OR_RETURN(auto stub, StubFor(address));
+  return Unary(*stub, address, deadline_, &Stub::TableSizes, req);
+}
+
 absl::StatusOr<std::vector<std::string>> GrpcAgentClient::DoMigrate(const std::string& address,
                                                                   const MigrateCall& call) {
   grpc::ClientContext ctx;

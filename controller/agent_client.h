@@ -102,6 +102,12 @@ class AgentClient {
     return WithBundle(address, bundle_digest,
                       [&] { return DoDiffTenant(address, tenant_id, bundle_digest, against); });
   }
+  // The size and estimated rows of a tenant's `tables`.
+  [[nodiscard]] absl::StatusOr<fleet::v1::TableSizesResponse> TableSizes(
+      const std::string& address, const std::string& tenant_id,
+      const std::vector<std::string>& tables) {
+    return DoTableSizes(address, tenant_id, tables);
+  }
   // Rehearses a tenant's upgrade to `target` in a transaction its agent
   // always rolls back (the agent's Rehearse).
   [[nodiscard]] absl::StatusOr<fleet::v1::Rehearsal> Rehearse(const std::string& address,
@@ -131,6 +137,9 @@ class AgentClient {
                                                           const std::string& tenant_id,
                                                           const std::string& bundle_digest,
                                                           const std::string& target) = 0;
+  virtual absl::StatusOr<fleet::v1::TableSizesResponse> DoTableSizes(
+      const std::string& address, const std::string& tenant_id,
+      const std::vector<std::string>& tables) = 0;
 
   // `call()`, and once more after sending bundle `digest` when it failed
   // for want of it (see FollowBundles).
@@ -181,6 +190,9 @@ class GrpcAgentClient final : public AgentClient {
                                                   const std::string& tenant_id,
                                                   const std::string& bundle_digest,
                                                   const std::string& target) override;
+  absl::StatusOr<fleet::v1::TableSizesResponse> DoTableSizes(
+      const std::string& address, const std::string& tenant_id,
+      const std::vector<std::string>& tables) override;
 
   absl::StatusOr<std::shared_ptr<fleet::v1::AgentService::Stub>> StubFor(const std::string& address)
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -11,7 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "controller/rehearsal.h"
+#include "controller/preflight.h"
 #include "migrations/status_macros.h"
 #include "migrations/bundle.h"
 #include "proto/convert.h"
@@ -416,6 +416,8 @@ void PlannedToProto(const PlannedTenantInfo& p, fleet::v1::PlannedTenant* out) {
   for (const auto& h : p.tenant.heads) out->add_start_heads(h);
   for (const auto& s : p.steps) out->add_steps(s);
   if (!p.rehearsal.outcome().empty()) *out->mutable_rehearsal() = p.rehearsal;
+  for (const auto& f : p.table_findings) *out->add_table_findings() = f;
+  out->set_table_sizes_error(p.table_sizes_error);
 }
 
 // The rollout itself, without its tenants.
@@ -451,13 +453,16 @@ std::string NewRolloutId() {
 
 // FAILED_PRECONDITION naming every lint error a rollout would run, unless
 // they are allowed.
-absl::Status RefuseLintErrors(const std::vector<migrations::LintFinding>& lint, bool allowed) {
+absl::Status RefuseLintErrors(const std::vector<migrations::LintFinding>& lint,
+                              const RolloutPlanResult& plan, bool allowed) {
   std::vector<std::string> errors;
   for (const auto& f : lint) {
     if (f.ignored || f.severity != migrations::LintSeverity::kError) continue;
     errors.push_back(absl::StrCat(f.rule->id, " at ", f.path, ":", f.line, " (revision ",
                                   f.revision, ")"));
   }
+  // Warnings on a table too large on some tenant (--lint-large).
+  for (std::string& e : LargeTableErrors(plan)) errors.push_back(std::move(e));
   if (errors.empty() || allowed) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "lint found ", errors.size(), errors.size() == 1 ? " error" : " errors",
@@ -511,6 +516,13 @@ absl::StatusOr<ControllerServiceImpl::Planned> ControllerServiceImpl::Plan(
     }
   }
   p.lint = migrations::LintRevisions(*graph, {to_run.begin(), to_run.end()});
+  if (p.spec.lint_large_bytes() < 0) {
+    return absl::InvalidArgumentError("--lint-large takes a size of 0 or more");
+  }
+  SizeLockHeavyFindings(agents_, p.lint,
+                        p.spec.lint_large_bytes() > 0 ? p.spec.lint_large_bytes()
+                                                      : kDefaultLintLargeBytes,
+                        p.plan);
   if (p.spec.rehearse()) RehearsePlan(agents_, p.bundle.digest, p.spec.target(), p.plan);
   return p;
 }
@@ -572,7 +584,7 @@ grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext* ctx,
   if (!actor.ok()) return ToGrpc(actor.status());
   auto p = Plan(*req);
   if (!p.ok()) return ToGrpc(p.status());
-  if (absl::Status s = RefuseLintErrors(p->lint, p->spec.allow_lint_errors()); !s.ok()) {
+  if (absl::Status s = RefuseLintErrors(p->lint, p->plan, p->spec.allow_lint_errors()); !s.ok()) {
     spdlog::warn("event=rollout-refused actor=\"{}\" reason=lint-errors",
                  Actor(*actor, p->spec.actor()));
     return ToGrpc(s);

@@ -150,7 +150,7 @@ absl::StatusOr<RolloutPlanResult> PlanRollout(const fleet::v1::RolloutSpec& spec
       refusals.push_back(absl::StrCat("tenant ", t.id, ": ", plan.status().message()));
       continue;
     }
-    PlannedTenantInfo info{t, {}, plan->end_heads, {}};
+    PlannedTenantInfo info{t, {}, plan->end_heads, {}, {}, {}};
     for (const auto& step : plan->steps) info.steps.push_back(step.script->revision);
     if (spec.on_failure() != "halt") {
       for (const auto& step : plan->steps) {

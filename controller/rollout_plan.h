@@ -23,7 +23,11 @@ struct PlannedTenantInfo {
   TenantRecord tenant;
   std::vector<std::string> steps;      // revisions, in order
   std::vector<std::string> end_heads;  // where it will be
-  fleet::v1::Rehearsal rehearsal;      // outcome empty: not rehearsed (see rehearsal.h)
+  fleet::v1::Rehearsal rehearsal;      // outcome empty: not rehearsed (see preflight.h)
+  // Lock-heavy lint findings of its steps with the table's size on it
+  // (preflight.h), or why the sizes could not be read.
+  std::vector<fleet::v1::TableFinding> table_findings;
+  std::string table_sizes_error;
 };
 
 struct RolloutPlanResult {

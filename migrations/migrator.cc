@@ -567,6 +567,28 @@ class Migrator::Session {
     return out;
   }
 
+  absl::StatusOr<std::vector<TableSize>> ReadTableSizes(const std::vector<std::string>& tables) {
+    std::vector<TableSize> out;
+    if (tables.empty()) return out;
+    DbError err = Guard([&] {
+      pqxx::read_transaction tx(*conn_);
+      // One parameter per name: names are never spliced into the text.
+      std::vector<std::string> placeholders;
+      for (size_t i = 1; i <= tables.size(); ++i) placeholders.push_back(absl::StrCat("$", i));
+      for (const auto& row : tx.exec_params(
+               absl::StrCat(
+                   "SELECT c.relname, pg_total_relation_size(c.oid), c.reltuples::bigint "
+                   "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+                   "AND c.relkind IN ('r', 'p', 'm') AND c.relname IN (",
+                   absl::StrJoin(placeholders, ", "), ") ORDER BY 1"),
+               pqxx::prepare::make_dynamic_params(tables))) {
+        out.push_back({row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int64_t>()});
+      }
+    });
+    if (err) return ToStatus(err, "while reading table sizes");
+    return out;
+  }
+
   absl::Status RunStamp(const Plan& plan, bool purge) {
     absl::Time start = absl::Now();
     DbError err = Guard([&] {
@@ -1105,6 +1127,17 @@ absl::StatusOr<Rehearsal> Migrator::Rehearse(absl::string_view target) {
   absl::StatusOr<Rehearsal> r = run();
   if (!r.ok()) return Redacted(r.status());
   r->error = ScrubSecrets(r->error, options_.dsn);
+  return r;
+}
+
+absl::StatusOr<std::vector<TableSize>> Migrator::TableSizes(const std::vector<std::string>& tables) {
+  auto run = [&]() -> absl::StatusOr<std::vector<TableSize>> {
+    Session session(*this);
+    RETURN_IF_ERROR(session.Open(/*mutating=*/false));
+    return session.ReadTableSizes(tables);
+  };
+  auto r = run();
+  if (!r.ok()) return Redacted(r.status());
   return r;
 }
 

@@ -134,6 +134,13 @@ struct Rehearsal {
   std::vector<std::string> not_rehearsed;  // the first non-transactional one and all after it
 };
 
+// A table's size as PostgreSQL counts it.
+struct TableSize {
+  std::string table;
+  int64_t bytes = 0;  // pg_total_relation_size: heap, indexes, TOAST
+  int64_t rows = -1;  // pg_class.reltuples, an estimate; -1 never analyzed
+};
+
 class Migrator {
  public:
   // `graph` is borrowed and must outlive the Migrator.
@@ -165,6 +172,10 @@ class Migrator {
   // not an error; errors are a dirty tenant, a bad target, a lost
   // connection.
   [[nodiscard]] absl::StatusOr<Rehearsal> Rehearse(absl::string_view target);
+  // The sizes of `tables` (names in the schema), read-only; tables that do
+  // not exist are left out.
+  [[nodiscard]] absl::StatusOr<std::vector<TableSize>> TableSizes(
+      const std::vector<std::string>& tables);
   // Reads heads, dirty state, drift and the last migration. Creates nothing.
   [[nodiscard]] absl::StatusOr<DatabaseState> Inspect();
   // Inspect for each of `schemas` (options.schema is ignored) over one

@@ -5,10 +5,13 @@
 
 #include <grpcpp/support/status.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "fleet/v1/common.pb.h"
 #include "migrations/bundle.h"
 #include "migrations/lint.h"
@@ -85,6 +88,20 @@ inline fleet::v1::LintFinding LintFindingToProto(const migrations::LintFinding& 
   out.set_ignored(f.ignored);
   out.set_ignore_reason(f.ignore_reason);
   return out;
+}
+
+// A size for people, as fleetctl and the controller's messages print it:
+// "512 B", "8.0 KiB", "2.1 GiB".
+inline std::string HumanBytes(int64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  int u = -1;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return absl::StrFormat("%.1f %s", v, units[u]);
 }
 
 }  // namespace fleet::proto

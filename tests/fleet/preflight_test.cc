@@ -105,6 +105,28 @@ TEST_F(PreflightTest, RehearsalPredictsExactlyTheTenantsWhoseDataViolatesTheChec
   EXPECT_THAT(text.out, HasSubstr("Rehearsal: 4 of 6 tenants ok, 2 would fail"));
   EXPECT_THAT(text.out, HasSubstr("warning add-check-without-not-valid"));
 
+  // Sized per tenant: a threshold the tickets table is over makes the
+  // lock-heavy warning an error on every tenant, and start refuses.
+  auto large = Cli({"rollout", "plan", "--to", "head", "--lint-large", "1kB", "-o", "json"});
+  ASSERT_EQ(large.code, 0) << large.err;
+  auto lj = nlohmann::json::parse(large.out);
+  for (const auto& wave : lj["waves"]) {
+    for (const auto& t : wave["tenants"]) {
+      ASSERT_EQ(t["tables"].size(), 1u) << t.dump();
+      EXPECT_EQ(t["tables"][0]["table"], "tickets");
+      EXPECT_EQ(t["tables"][0]["severity"], "error");
+      EXPECT_GT(t["tables"][0]["bytes"].get<int64_t>(), 1024);
+    }
+  }
+  auto too_large = Cli({"rollout", "start", "--to", "head", "--lint-large", "1kB"});
+  EXPECT_EQ(too_large.code, 3);
+  EXPECT_THAT(too_large.err, HasSubstr("t-3: add-check-without-not-valid on table tickets ("));
+  auto sized = Cli({"rollout", "plan", "--to", "head"});
+  EXPECT_THAT(sized.out, HasSubstr("warning add-check-without-not-valid (revision " + kNext + ")"));
+  auto bad_size = Cli({"rollout", "plan", "--to", "head", "--lint-large", "lots"});
+  EXPECT_EQ(bad_size.code, 2);
+  EXPECT_THAT(bad_size.err, HasSubstr("--lint-large takes a size"));
+
   // start --rehearse refuses, naming both; nothing starts.
   auto start = Cli({"rollout", "start", "--to", "head", "--rehearse"});
   EXPECT_EQ(start.code, 3);

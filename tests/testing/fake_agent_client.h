@@ -83,6 +83,12 @@ class FakeAgentClient final : public controller::AgentClient {
     absl::MutexLock lock(&mu_);
     misreport_[tenant] = std::move(heads);
   }
+  // TableSizes of `tenant` reports `table` with these sizes (others: absent).
+  void SetTableSize(const std::string& tenant, const std::string& table, int64_t bytes,
+                    int64_t rows) {
+    absl::MutexLock lock(&mu_);
+    table_sizes_[tenant][table] = {bytes, rows};
+  }
   // Rehearse of `tenant` answers `r` (default: ok, with no locks).
   void SetRehearsal(const std::string& tenant, fleet::v1::Rehearsal r) {
     absl::MutexLock lock(&mu_);
@@ -191,6 +197,24 @@ class FakeAgentClient final : public controller::AgentClient {
     return out;
   }
 
+  absl::StatusOr<fleet::v1::TableSizesResponse> DoTableSizes(
+      const std::string& address, const std::string& tenant_id,
+      const std::vector<std::string>& tables) override {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back({"TableSizes", address, tenant_id, "", true});
+    RETURN_IF_ERROR(Find(address, tenant_id, "").status());
+    fleet::v1::TableSizesResponse out;
+    for (const std::string& t : tables) {
+      auto it = table_sizes_[tenant_id].find(t);
+      if (it == table_sizes_[tenant_id].end()) continue;
+      auto* size = out.add_tables();
+      size->set_table(t);
+      size->set_bytes(it->second.first);
+      size->set_rows(it->second.second);
+    }
+    return out;
+  }
+
   absl::StatusOr<fleet::v1::Rehearsal> DoRehearse(const std::string& address,
                                                   const std::string& tenant_id,
                                                   const std::string& digest,
@@ -269,6 +293,8 @@ class FakeAgentClient final : public controller::AgentClient {
   absl::CondVar cv_;  // a call began, or was blocked or released
   std::map<std::string, controller::TenantRecord> tenants_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, fleet::v1::Rehearsal> rehearsals_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::map<std::string, std::pair<int64_t, int64_t>>> table_sizes_
+      ABSL_GUARDED_BY(mu_);
   std::map<std::string, Agent> agents_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<const migrations::RevisionGraph>> graphs_
       ABSL_GUARDED_BY(mu_);
