@@ -444,8 +444,11 @@ TEST_F(AgentServiceTest, ThePoolNeverHoldsMoreConnectionsThanItsBudget) {
   sampler.join();
   EXPECT_EQ(failed, 0);
   EXPECT_GT(peak, 0);
-  EXPECT_LE(peak, 2);
+  // The pool's own count is exact; the server's lags by one: a session the
+  // pool closed to make room (PQfinish does not wait) still shows while its
+  // backend exits.
   EXPECT_LE(service_->connection_stats().peak_open, 2);
+  EXPECT_LE(peak, 3);
   server_->Shutdown();
 }
 
