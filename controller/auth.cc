@@ -207,4 +207,19 @@ absl::StatusOr<std::string> Authorizer::Authorize(const grpc::ServerContext& ctx
   return who->name;
 }
 
+bool Authorizer::Checks() const {
+  absl::MutexLock lock(&mu_);
+  return config_ != nullptr;
+}
+
+absl::StatusOr<Authorizer::Identity> Authorizer::IdentifyToken(const std::string& token) const {
+  std::shared_ptr<const AuthConfig> config;
+  {
+    absl::MutexLock lock(&mu_);
+    config = config_;
+  }
+  if (config == nullptr) return absl::UnauthenticatedError("this controller checks no tokens");
+  return Identify(*config, absl::StrCat("Bearer ", token), {});
+}
+
 }  // namespace fleet::controller

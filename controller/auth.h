@@ -83,11 +83,19 @@ class Authorizer {
                                          const std::vector<std::string>& peer_names) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
- private:
+ public:
   struct Identity {
     std::string name;
     Role role = Role::kViewer;
   };
+  // Whether callers are checked at all (there is a config).
+  bool Checks() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Who holds bearer `token` (the dashboard's sign-in): UNAUTHENTICATED
+  // when no token of the config matches, or there is no config.
+  [[nodiscard]] absl::StatusOr<Identity> IdentifyToken(const std::string& token) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
   // Who a caller is by `config`: its bearer token (`authorization`, when
   // given) or else its certificate names.
   static absl::StatusOr<Identity> Identify(const AuthConfig& config,

@@ -133,9 +133,13 @@ grpc::Status ControllerServiceImpl::AddAgent(grpc::ServerContext* ctx,
 }
 
 grpc::Status ControllerServiceImpl::ListAgents(grpc::ServerContext* ctx,
-                                               const fleet::v1::ListAgentsRequest*,
-                                               fleet::v1::ListAgentsResponse* resp) {
+    const fleet::v1::ListAgentsRequest* req, fleet::v1::ListAgentsResponse* resp) {
   if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
+  return ReadListAgents(req, resp);
+}
+
+grpc::Status ControllerServiceImpl::ReadListAgents(const fleet::v1::ListAgentsRequest*,
+    fleet::v1::ListAgentsResponse* resp) {
   auto agents = inventory_.ListAgents();
   if (!agents.ok()) return ToGrpc(agents.status());
   auto tenants = inventory_.ListTenants();
@@ -168,9 +172,13 @@ grpc::Status ControllerServiceImpl::RemoveAgent(grpc::ServerContext* ctx,
 }
 
 grpc::Status ControllerServiceImpl::ListTenants(grpc::ServerContext* ctx,
-                                                const fleet::v1::ListFleetTenantsRequest* req,
-                                                fleet::v1::ListFleetTenantsResponse* resp) {
+    const fleet::v1::ListFleetTenantsRequest* req, fleet::v1::ListFleetTenantsResponse* resp) {
   if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
+  return ReadListTenants(req, resp);
+}
+
+grpc::Status ControllerServiceImpl::ReadListTenants(const fleet::v1::ListFleetTenantsRequest* req,
+    fleet::v1::ListFleetTenantsResponse* resp) {
   if (absl::Status s = CheckSelector(req->selector()); !s.ok()) return ToGrpc(s);
   auto tenants = inventory_.ListTenants();
   if (!tenants.ok()) return ToGrpc(tenants.status());
@@ -233,9 +241,13 @@ grpc::Status ControllerServiceImpl::RemoveTenant(grpc::ServerContext* ctx,
 }
 
 grpc::Status ControllerServiceImpl::TenantHistory(grpc::ServerContext* ctx,
-                                                  const fleet::v1::TenantHistoryRequest* req,
-                                                  fleet::v1::TenantHistoryResponse* resp) {
+    const fleet::v1::TenantHistoryRequest* req, fleet::v1::TenantHistoryResponse* resp) {
   if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
+  return ReadTenantHistory(req, resp);
+}
+
+grpc::Status ControllerServiceImpl::ReadTenantHistory(const fleet::v1::TenantHistoryRequest* req,
+    fleet::v1::TenantHistoryResponse* resp) {
   if (absl::Status s = proto::ValidateTenantId(req->tenant_id()); !s.ok()) return ToGrpc(s);
   auto entries = inventory_.TenantAudit(req->tenant_id());
   if (!entries.ok()) return ToGrpc(entries.status());
@@ -330,9 +342,13 @@ grpc::Status ControllerServiceImpl::GetBundle(grpc::ServerContext* ctx,
 }
 
 grpc::Status ControllerServiceImpl::Status(grpc::ServerContext* ctx,
-                                           const fleet::v1::StatusRequest* req,
-                                           fleet::v1::StatusResponse* resp) {
+    const fleet::v1::StatusRequest* req, fleet::v1::StatusResponse* resp) {
   if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
+  return ReadStatus(req, resp);
+}
+
+grpc::Status ControllerServiceImpl::ReadStatus(const fleet::v1::StatusRequest* req,
+    fleet::v1::StatusResponse* resp) {
   if (absl::Status s = CheckSelector(req->selector()); !s.ok()) return ToGrpc(s);
   if (req->refresh()) {
     if (absl::Status s = poller_.PollAll(); !s.ok()) return ToGrpc(s);
@@ -649,9 +665,13 @@ grpc::Status ControllerServiceImpl::StartRollout(grpc::ServerContext* ctx,
 }
 
 grpc::Status ControllerServiceImpl::GetRollout(grpc::ServerContext* ctx,
-                                               const fleet::v1::GetRolloutRequest* req,
-                                               fleet::v1::Rollout* resp) {
+    const fleet::v1::GetRolloutRequest* req, fleet::v1::Rollout* resp) {
   if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
+  return ReadGetRollout(req, resp);
+}
+
+grpc::Status ControllerServiceImpl::ReadGetRollout(const fleet::v1::GetRolloutRequest* req,
+    fleet::v1::Rollout* resp) {
   if (!ValidRolloutId(req->id())) {
     return ToGrpc(absl::InvalidArgumentError("a rollout id is letters, digits and '-'"));
   }
@@ -662,9 +682,13 @@ grpc::Status ControllerServiceImpl::GetRollout(grpc::ServerContext* ctx,
 }
 
 grpc::Status ControllerServiceImpl::ListRollouts(grpc::ServerContext* ctx,
-                                                 const fleet::v1::ListRolloutsRequest*,
-                                                 fleet::v1::ListRolloutsResponse* resp) {
+    const fleet::v1::ListRolloutsRequest* req, fleet::v1::ListRolloutsResponse* resp) {
   if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
+  return ReadListRollouts(req, resp);
+}
+
+grpc::Status ControllerServiceImpl::ReadListRollouts(const fleet::v1::ListRolloutsRequest*,
+    fleet::v1::ListRolloutsResponse* resp) {
   auto rollouts = inventory_.ListRollouts();
   if (!rollouts.ok()) return ToGrpc(rollouts.status());
   for (const auto& r : *rollouts) {

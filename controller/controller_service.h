@@ -66,6 +66,15 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
   grpc::Status RolloutAction(grpc::ServerContext*, const fleet::v1::RolloutActionRequest*,
                              fleet::v1::Rollout*) override;
 
+  // The read-only calls without a gRPC caller to check: for the dashboard,
+  // which identified its caller by a session (viewer role or above).
+  grpc::Status ReadListAgents(const fleet::v1::ListAgentsRequest* req, fleet::v1::ListAgentsResponse* resp);
+  grpc::Status ReadListTenants(const fleet::v1::ListFleetTenantsRequest* req, fleet::v1::ListFleetTenantsResponse* resp);
+  grpc::Status ReadTenantHistory(const fleet::v1::TenantHistoryRequest* req, fleet::v1::TenantHistoryResponse* resp);
+  grpc::Status ReadStatus(const fleet::v1::StatusRequest* req, fleet::v1::StatusResponse* resp);
+  grpc::Status ReadGetRollout(const fleet::v1::GetRolloutRequest* req, fleet::v1::Rollout* resp);
+  grpc::Status ReadListRollouts(const fleet::v1::ListRolloutsRequest* req, fleet::v1::ListRolloutsResponse* resp);
+
  private:
   Inventory& inventory_;
   AgentClient& agents_;

@@ -20,6 +20,7 @@
 #include "controller/auth.h"
 #include "controller/clock.h"
 #include "controller/controller_service.h"
+#include "controller/dashboard.h"
 #include "controller/fleet_view.h"
 #include "controller/http_endpoints.h"
 #include "controller/inventory.h"
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
               poll = "15s", agent_timeout = "10s", port_file;
   app.add_option("--db", db, "SQLite inventory file (created when missing)")->capture_default_str();
   app.add_option("--listen", listen, "gRPC address (port 0 picks one)")->capture_default_str();
-  app.add_option("--http", http, "HTTP address for /healthz and /metrics (empty: off)")
+  app.add_option("--http", http, "HTTP address for the dashboard (/), its API (/api/v1/), /healthz and /metrics (empty: off)")
       ->capture_default_str();
   app.add_option("--poll-interval", poll, "How often to poll every agent")->capture_default_str();
   app.add_option("--agent-timeout", agent_timeout, "Deadline of each call to an agent")
@@ -173,9 +174,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   fleet::serving::HttpEndpoint web;
+  fleet::controller::Dashboard dashboard(service, (*security)->authorizer(), {});
   int http_port = 0;
   if (!http.empty()) {
     fleet::controller::AddHealthAndMetrics(web.server(), **inventory, metrics);
+    dashboard.Register(web.server());
     auto bound = web.Start(http);
     if (!bound.ok()) {
       std::cerr << "fleet-controller: " << bound.status().message() << "\n";

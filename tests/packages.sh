@@ -32,3 +32,24 @@ fleet_install_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}"
 }
+
+# What the dashboard's browser test needs (tests/run.sh only): Debian's
+# Chromium, Node.js and npm when the machine has none, and playwright-core
+# from the npm registry at the version tests/dashboard/package-lock.json pins.
+fleet_install_browser_test() {
+  local root=$1 missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+  if ((${#missing[@]} > 0)); then
+    echo "Installing Debian packages: ${missing[*]}"
+    local sudo=()
+    if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}"
+  fi
+  if [[ ! -d $root/tests/dashboard/node_modules/playwright-core ]]; then
+    (cd "$root/tests/dashboard" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}

@@ -258,6 +258,8 @@ cat <<EOF
   fleetctl tenants history tenant-07
   fleetctl tenants list --selector tier=gold
   curl -s http://127.0.0.1:$http_port/metrics | grep fleet_tenants
+
+  Dashboard: http://127.0.0.1:$http_port/  (sign in with the viewer token: $(cat "$demo/viewer.token"))
   FLEET_TOKEN_FILE=$demo/viewer.token fleetctl rollout start --to head   # a viewer: refused
 
   $0 down                  # stops the agents, the controller and PostgreSQL

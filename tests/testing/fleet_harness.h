@@ -67,15 +67,16 @@ class FleetHarness : public PostgresTest {
   // Starts the controller on a fresh (or the same) inventory; `env` adds
   // to its environment (FLEET_CRASH_AT=...).
   std::unique_ptr<Process> StartController(const std::string& poll = "300ms",
-                                           std::vector<std::string> env = {}) {
+                                           std::vector<std::string> env = {},
+                                           std::vector<std::string> extra_args = {}) {
     std::string port_file = dir_.path() + "/controller.port";
     std::remove(port_file.c_str());
-    auto p = std::make_unique<Process>(
-        std::vector<std::string>{FLEET_CONTROLLER_PATH, "--insecure", "--db",
-                                 dir_.path() + "/fleet.sqlite", "--listen", "127.0.0.1:0",
-                                 "--http", "127.0.0.1:0", "--poll-interval", poll,
-                                 "--agent-timeout", "15s", "--port-file", port_file},
-        std::move(env));
+    std::vector<std::string> args{FLEET_CONTROLLER_PATH, "--insecure", "--db",
+                                  dir_.path() + "/fleet.sqlite", "--listen", "127.0.0.1:0",
+                                  "--http", "127.0.0.1:0", "--poll-interval", poll,
+                                  "--agent-timeout", "15s", "--port-file", port_file};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    auto p = std::make_unique<Process>(std::move(args), std::move(env));
     EXPECT_TRUE(WaitFor([&] { return !ReadWhole(port_file).empty(); })) << p->Err();
     std::istringstream(ReadWhole(port_file)) >> grpc_port_ >> http_port_;
     controller_ = absl::StrCat("127.0.0.1:", grpc_port_);
