@@ -173,6 +173,11 @@ std::string Dashboard::Cookie(const std::string& value, absl::Duration max_age) 
 }
 
 void Dashboard::Register(httplib::Server& server) {
+  // Each live view holds a worker while it is open: room for all of them
+  // and for the pages, /healthz and /metrics besides.
+  server.new_task_queue = [n = options_.max_event_streams + 16] {
+    return new httplib::ThreadPool(static_cast<size_t>(n));
+  };
   // Pages: the sign-in page for whoever proves nobody.
   auto page = [this](const httplib::Request& req, httplib::Response& res) {
     if (!Caller(req)) return SendSignIn(res, 401, "");

@@ -55,8 +55,11 @@ class Dashboard {
       : service_(service), auth_(auth), options_(options) {}
   Dashboard(const Dashboard&) = delete;
   Dashboard& operator=(const Dashboard&) = delete;
-  // Stops the event streams (they end at their next poll).
-  ~Dashboard() { stopping_ = true; }
+  ~Dashboard() { Stop(); }
+
+  // Ends the live views at their next poll; call before stopping the HTTP
+  // server, whose shutdown waits for them.
+  void Stop() { stopping_ = true; }
 
   // Registers every route on `server`; this must outlive it.
   void Register(httplib::Server& server);

@@ -98,6 +98,11 @@ int main(int argc, char** argv) {
   app.add_option("--agent-tls-key", tls_key, "Its private key")->group("Security");
   app.add_option("--agent-tls-ca", tls_ca, "The fleet CA that signs agents' certificates")
       ->group("Security");
+  bool http_tls = false;
+  app.add_flag("--http-tls", http_tls,
+               "Serve --http over HTTPS with --tls-cert and --tls-key (the dashboard's cookies "
+               "are then Secure); read at start, not on SIGHUP")
+      ->group("Security");
   bool insecure = false;
   app.add_flag("--insecure", insecure,
                "Plaintext where no certificates are given: the API only on a loopback --listen, "
@@ -109,6 +114,11 @@ int main(int argc, char** argv) {
       "development set).\nSIGHUP re-reads every certificate, key and CA file and the --auth file; "
       "connections made afterwards use them, and a file that does not check out keeps the old one.");
   CLI11_PARSE(app, argc, argv);
+  if (http_tls && (api_cert.empty() || api_key.empty())) {
+    std::cerr << "fleet-controller: --http-tls serves the certificate of --tls-cert and --tls-key; "
+                 "give both\n";
+    return 2;
+  }
   absl::Duration poll_interval, timeout;
   for (auto [flag, text, out] : {std::tuple{"--poll-interval", &poll, &poll_interval},
                                  std::tuple{"--agent-timeout", &agent_timeout, &timeout}}) {
@@ -173,13 +183,18 @@ int main(int argc, char** argv) {
     std::cerr << "fleet-controller: " << server.status().message() << "\n";
     return 1;
   }
-  fleet::serving::HttpEndpoint web;
-  fleet::controller::Dashboard dashboard(service, (*security)->authorizer(), {});
+  // The dashboard outlives the HTTP server that calls it (declared first).
+  fleet::controller::DashboardOptions dashboard_options;
+  dashboard_options.tls = http_tls;
+  fleet::controller::Dashboard dashboard(service, (*security)->authorizer(), dashboard_options);
+  std::unique_ptr<fleet::serving::HttpEndpoint> web =
+      http_tls ? std::make_unique<fleet::serving::HttpEndpoint>(api_cert, api_key)
+               : std::make_unique<fleet::serving::HttpEndpoint>();
   int http_port = 0;
   if (!http.empty()) {
-    fleet::controller::AddHealthAndMetrics(web.server(), **inventory, metrics);
-    dashboard.Register(web.server());
-    auto bound = web.Start(http);
+    fleet::controller::AddHealthAndMetrics(web->server(), **inventory, metrics);
+    dashboard.Register(web->server());
+    auto bound = web->Start(http);
     if (!bound.ok()) {
       std::cerr << "fleet-controller: " << bound.status().message() << "\n";
       return 1;
@@ -204,6 +219,8 @@ int main(int argc, char** argv) {
     }
   });
   std::cerr << "fleet-controller: shutting down" << std::endl;
+  dashboard.Stop();  // its live views end, so the HTTP server can stop
+  web.reset();
   poller.Stop();
   runner.Stop();
   server->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

@@ -56,12 +56,16 @@ sigset_t BlockSignals(std::initializer_list<int> signals) {
 
 HttpEndpoint::~HttpEndpoint() {
   if (thread_.joinable()) {
-    server_.stop();
+    server_->stop();
     thread_.join();
   }
 }
 
 absl::StatusOr<int> HttpEndpoint::Start(const std::string& address) {
+  if (!server_->is_valid()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot serve HTTPS on ", address, ": the certificate or key would not load"));
+  }
   size_t colon = address.rfind(':');
   int want = -1;
   if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &want) ||
@@ -70,9 +74,10 @@ absl::StatusOr<int> HttpEndpoint::Start(const std::string& address) {
         absl::StrCat("HTTP address '", address, "' is not host:port"));
   }
   std::string host = address.substr(0, colon);
-  int port = want == 0 ? server_.bind_to_any_port(host) : (server_.bind_to_port(host, want) ? want : -1);
+  int port =
+      want == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, want) ? want : -1);
   if (port <= 0) return absl::UnavailableError(absl::StrCat("cannot serve HTTP on ", address));
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
   return port;
 }
 

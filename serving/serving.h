@@ -55,19 +55,27 @@ sigset_t BlockSignals(std::initializer_list<int> signals);
 // Start(); the destructor stops it.
 class HttpEndpoint {
  public:
-  HttpEndpoint() = default;
+  // Plain HTTP.
+  HttpEndpoint() : server_(std::make_unique<httplib::Server>()) {}
+  // HTTPS with the certificate and key in these PEM files (read once, now).
+  HttpEndpoint(const std::string& cert_path, const std::string& key_path)
+      : server_(std::make_unique<httplib::SSLServer>(cert_path.c_str(), key_path.c_str())),
+        tls_(true) {}
   HttpEndpoint(const HttpEndpoint&) = delete;
   HttpEndpoint& operator=(const HttpEndpoint&) = delete;
   ~HttpEndpoint();
 
-  httplib::Server& server() { return server_; }
+  httplib::Server& server() { return *server_; }
+  bool tls() const { return tls_; }
 
   // Binds `address` (host:port; port 0 picks one) and serves; returns the
-  // port. The error names the address.
+  // port. The error names the address (or the certificate that would not
+  // load).
   absl::StatusOr<int> Start(const std::string& address);
 
  private:
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
+  bool tls_ = false;
   std::thread thread_;
 };
 

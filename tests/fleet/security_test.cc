@@ -176,6 +176,26 @@ class SecurityTest : public fleet::testing::FleetHarness {
   int fresh_ = 0;
 };
 
+TEST_F(SecurityTest, TheDashboardServesHttpsWithTheControllersCertificateAndSecureCookies) {
+  auto controller = StartSecureController(AuthToml(), {"--insecure", "--http-tls"});
+  httplib::SSLClient https("127.0.0.1", http_port_);
+  https.set_ca_cert_path((certs_ + "/ca.crt").c_str());
+  https.enable_server_certificate_verification(false);  // the name is checked by gRPC's tests
+  auto health = https.Get("/healthz");
+  ASSERT_TRUE(health) << "no HTTPS answer: " << httplib::to_string(health.error());
+  EXPECT_EQ(health->status, 200);
+  auto signed_in = https.Post("/signin", "token=viewer-token-1", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(signed_in);
+  EXPECT_EQ(signed_in->status, 303);
+  EXPECT_THAT(signed_in->get_header_value("Set-Cookie"), HasSubstr("; Secure"));
+  // Plain HTTP gets nothing from an HTTPS port.
+  httplib::Client plain("127.0.0.1", http_port_);
+  plain.set_connection_timeout(2);
+  plain.set_read_timeout(2);
+  auto nothing = plain.Get("/healthz");
+  EXPECT_TRUE(!nothing || nothing->status != 200);
+}
+
 TEST_F(SecurityTest, PlaintextOnlyWithInsecureAndOnlyOnLoopback) {
   setenv("FLEET_SEC_T0", Dsn().c_str(), 1);
   std::string config = absl::StrCat("listen = \"127.0.0.1:0\"\nversions_cache = \"", dir_.path(),
