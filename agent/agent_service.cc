@@ -490,7 +490,20 @@ grpc::Status AgentServiceImpl::Rehearse(grpc::ServerContext* ctx,
   Slot slot(migrations_);
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
   migrations::Migrator m(*(*bundle)->graph, OptionsFor(**t, "fleet-agent rehearsal", ""));
+  // A caller that goes away gets its rehearsal cancelled: it holds real
+  // locks on the tenant, for nobody.
+  absl::Notification done;
+  std::thread watcher([&] {
+    while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
+      if (ctx->IsCancelled()) {
+        m.Cancel();
+        return;
+      }
+    }
+  });
   auto r = m.Rehearse(req->target());
+  done.Notify();
+  watcher.join();
   if (!r.ok()) {
     spdlog::warn("tenant={} event=rehearsal-error error=\"{}\"", (*t)->id,
                  migrations::ScrubSecrets(r.status().message(), (*t)->dsn));

@@ -222,4 +222,20 @@ absl::StatusOr<Authorizer::Identity> Authorizer::IdentifyToken(const std::string
   return Identify(*config, absl::StrCat("Bearer ", token), {});
 }
 
+absl::StatusOr<Authorizer::Identity> Authorizer::IdentifyDigest(const std::string& sha256) const {
+  std::shared_ptr<const AuthConfig> config;
+  {
+    absl::MutexLock lock(&mu_);
+    config = config_;
+  }
+  if (config == nullptr) return absl::UnauthenticatedError("this controller checks no tokens");
+  for (const auto& t : config->tokens) {
+    if (t.sha256.size() == sha256.size() &&
+        CRYPTO_memcmp(t.sha256.data(), sha256.data(), sha256.size()) == 0) {
+      return Identity{t.name, t.role};
+    }
+  }
+  return absl::UnauthenticatedError("the token is no longer in the controller's auth config");
+}
+
 }  // namespace fleet::controller

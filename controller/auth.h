@@ -94,6 +94,10 @@ class Authorizer {
   // when no token of the config matches, or there is no config.
   [[nodiscard]] absl::StatusOr<Identity> IdentifyToken(const std::string& token) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The same by the token's SHA-256 (lower-case hex), as the config holds
+  // it: whether a session's token is still one the (reloaded) config knows.
+  [[nodiscard]] absl::StatusOr<Identity> IdentifyDigest(const std::string& sha256) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // Who a caller is by `config`: its bearer token (`authorization`, when

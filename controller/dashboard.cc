@@ -16,7 +16,6 @@
 #include "controller/dashboard_assets.h"
 #include "migrations/script.h"
 #include "nlohmann/json.hpp"
-#include "proto/states.h"
 #include "proto/validate.h"
 #include "serving/log.h"
 
@@ -98,7 +97,12 @@ void SendError(httplib::Response& res, const grpc::Status& s) {
     default:
       res.status = 500;
   }
-  res.set_content(nlohmann::json{{"error", s.error_message()}}.dump(), "application/json");
+  std::string message = s.error_message();
+  if (res.status == 500) {
+    spdlog::warn("event=dashboard-read-failed error=\"{}\"", message);
+    message = "the controller could not read its inventory; see its log";
+  }
+  res.set_content(nlohmann::json{{"error", message}}.dump(), "application/json");
 }
 
 std::string NewId() {
@@ -119,29 +123,32 @@ std::string CookieValue(const httplib::Request& req, absl::string_view name) {
   return "";
 }
 
-bool Terminal(const fleet::v1::Rollout& r) {
-  return proto::IsTerminal(r.state()) || r.state() == fleet::v1::ROLLOUT_HALTED ||
-         r.state() == fleet::v1::ROLLOUT_ROLLBACK_FAILED;
-}
 
 }  // namespace
 
 std::optional<Dashboard::Session> Dashboard::Caller(const httplib::Request& req) {
-  if (!auth_.Checks()) return Session{"anonymous", Role::kViewer, absl::InfiniteFuture()};
-  const std::string id = CookieValue(req, kCookie);
+  return SessionById(CookieValue(req, kCookie));
+}
+
+std::optional<Dashboard::Session> Dashboard::SessionById(const std::string& id) {
+  if (!auth_.Checks()) return Session{"anonymous", Role::kViewer, absl::InfiniteFuture(), ""};
   if (id.empty()) return std::nullopt;
   const std::string key = migrations::Sha256Hex(id);
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(key);
   if (it == sessions_.end()) return std::nullopt;
-  if (it->second.expires <= absl::Now()) {
+  // Expired, or its token dropped or demoted by a reload of auth.toml.
+  auto who = auth_.IdentifyDigest(it->second.token_sha256);
+  if (it->second.expires <= absl::Now() || !who.ok() || who->name != it->second.name ||
+      who->role != it->second.role) {
     sessions_.erase(it);
     return std::nullopt;
   }
   return it->second;
 }
 
-std::string Dashboard::NewSession(const std::string& name, Role role) {
+std::string Dashboard::NewSession(const std::string& name, Role role,
+                                  const std::string& token_sha256) {
   std::string id = NewId();
   if (id.empty()) return id;
   absl::MutexLock lock(&mu_);
@@ -156,7 +163,8 @@ std::string Dashboard::NewSession(const std::string& name, Role role) {
     }
     sessions_.erase(oldest);
   }
-  sessions_[migrations::Sha256Hex(id)] = Session{name, role, now + options_.session_ttl};
+  sessions_[migrations::Sha256Hex(id)] =
+      Session{name, role, now + options_.session_ttl, token_sha256};
   return id;
 }
 
@@ -178,6 +186,8 @@ void Dashboard::Register(httplib::Server& server) {
   server.new_task_queue = [n = options_.max_event_streams + 16] {
     return new httplib::ThreadPool(static_cast<size_t>(n));
   };
+  // Nothing here takes more than a sign-in form.
+  server.set_payload_max_length(16 << 10);
   // Pages: the sign-in page for whoever proves nobody.
   auto page = [this](const httplib::Request& req, httplib::Response& res) {
     if (!Caller(req)) return SendSignIn(res, 401, "");
@@ -204,6 +214,11 @@ void Dashboard::Register(httplib::Server& server) {
     SendSignIn(res, 200, "");
   });
   server.Post("/signin", [this](const httplib::Request& req, httplib::Response& res) {
+    // From the form only: a token in the URL would reach logs and history.
+    if (absl::StrContains(req.target, "?")) {
+      return SendSignIn(res, 400, "Send the token in the form, not in the address.");
+    }
+    EndSession(req);  // a new sign-in replaces the old session
     const std::string token = req.get_param_value("token");
     auto who = auth_.Checks() ? auth_.IdentifyToken(token)
                               : absl::StatusOr<Authorizer::Identity>(
@@ -212,7 +227,7 @@ void Dashboard::Register(httplib::Server& server) {
       spdlog::warn("event=dashboard-signin-refused peer={}", req.remote_addr);
       return SendSignIn(res, 401, "That token is not one this controller knows.");
     }
-    const std::string id = NewSession(who->name, who->role);
+    const std::string id = NewSession(who->name, who->role, migrations::Sha256Hex(token));
     if (id.empty()) return SendSignIn(res, 500, "No session could be made; try again.");
     spdlog::info("event=dashboard-signin name=\"{}\" role={} peer={}", who->name,
                  RoleName(who->role), req.remote_addr);
@@ -302,24 +317,34 @@ void Dashboard::Register(httplib::Server& server) {
   server.Get(
       R"(/api/v1/rollouts/([A-Za-z0-9-]+)/events)",
       api([this](const httplib::Request& req, httplib::Response& res) {
-        if (streams_.load() >= options_.max_event_streams) {
+        const std::string id = req.matches[1].str();
+        {
+          // An unknown rollout is a 404 (EventSource does not retry that).
+          fleet::v1::GetRolloutRequest in;
+          in.set_id(id);
+          fleet::v1::Rollout r;
+          if (grpc::Status s = service_.ReadGetRollout(&in, &r); !s.ok()) return SendError(res, s);
+        }
+        if (streams_.fetch_add(1) >= options_.max_event_streams) {
+          --streams_;
           Secure(res);
           res.status = 503;
           res.set_content(R"({"error":"too many live views open"})", "application/json");
           return;
         }
-        const std::string id = req.matches[1].str();
         Secure(res);
         res.set_header("X-Accel-Buffering", "no");
-        ++streams_;
-        // The rollout as JSON each time it changes; a comment every 15 s
-        // keeps proxies from closing a quiet stream. Ends when the client
-        // goes, the rollout can no longer change, or the controller stops.
+        // The rollout as JSON each time it changes, for as long as the
+        // page is open (even a finished rollout can be rolled back); a
+        // comment every few seconds finds a closed client and keeps proxies
+        // from closing a quiet stream. Ends when the client goes, its
+        // session ends, or the controller stops.
         res.set_chunked_content_provider(
             "text/event-stream",
-            [this, id, last = std::string(), quiet = absl::Time()](
-                size_t, httplib::DataSink& sink) mutable {
+            [this, id, session = CookieValue(req, kCookie), last = std::string(),
+             quiet = absl::Time()](size_t, httplib::DataSink& sink) mutable {
               while (!stopping_ && sink.is_writable()) {
+                if (!SessionById(session)) return false;
                 fleet::v1::GetRolloutRequest in;
                 in.set_id(id);
                 fleet::v1::Rollout r;
@@ -329,8 +354,9 @@ void Dashboard::Register(httplib::Server& server) {
                 o.preserve_proto_field_names = true;
                 o.always_print_primitive_fields = true;
                 if (!s.ok() || !google::protobuf::util::MessageToJsonString(r, &json, o).ok()) {
-                  std::string e = absl::StrCat("event: error\ndata: ",
-                                               s.ok() ? "encoding" : s.error_message(), "\n\n");
+                  spdlog::warn("rollout={} event=live-view-failed error=\"{}\"", id,
+                               s.ok() ? "encoding" : s.error_message());
+                  const std::string e = "event: error\ndata: {}\n\n";
                   sink.write(e.data(), e.size());
                   sink.done();
                   return true;
@@ -340,11 +366,7 @@ void Dashboard::Register(httplib::Server& server) {
                   quiet = absl::Now();
                   std::string event = absl::StrCat("event: rollout\ndata: ", json, "\n\n");
                   if (!sink.write(event.data(), event.size())) return false;
-                  if (Terminal(r)) {
-                    sink.done();
-                    return true;
-                  }
-                } else if (absl::Now() - quiet > absl::Seconds(15)) {
+                } else if (absl::Now() - quiet > options_.event_heartbeat) {
                   quiet = absl::Now();
                   if (!sink.write(": still here\n\n", 14)) return false;
                 }

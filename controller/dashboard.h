@@ -46,6 +46,7 @@ struct DashboardOptions {
   size_t max_sessions = 10000;          // the oldest go first
   int max_event_streams = 32;           // open /events at once
   absl::Duration event_poll = absl::Milliseconds(250);
+  absl::Duration event_heartbeat = absl::Seconds(5);  // finds a closed client
 };
 
 class Dashboard {
@@ -69,12 +70,18 @@ class Dashboard {
     std::string name;
     Role role = Role::kViewer;
     absl::Time expires;
+    // SHA-256 of the token it signed in with (as auth.toml holds it): a
+    // token a reloaded config drops, or demotes, ends its sessions.
+    std::string token_sha256;
   };
   // Who sent `req`: nullopt when it proves nobody (no cookie, an unknown or
   // expired session). Everyone, as "anonymous", without an auth config.
   std::optional<Session> Caller(const httplib::Request& req) ABSL_LOCKS_EXCLUDED(mu_);
+  // The same by the session id itself (the cookie's value).
+  std::optional<Session> SessionById(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
   // A new session for `name`; returns its id (the cookie's value).
-  std::string NewSession(const std::string& name, Role role) ABSL_LOCKS_EXCLUDED(mu_);
+  std::string NewSession(const std::string& name, Role role, const std::string& token_sha256)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void EndSession(const httplib::Request& req) ABSL_LOCKS_EXCLUDED(mu_);
   std::string Cookie(const std::string& value, absl::Duration max_age) const;
 

@@ -193,7 +193,15 @@ int main(int argc, char** argv) {
   int http_port = 0;
   if (!http.empty()) {
     fleet::controller::AddHealthAndMetrics(web->server(), **inventory, metrics);
-    dashboard.Register(web->server());
+    // Sessions and tokens cross the network only over TLS, and nobody is
+    // let in unchecked from elsewhere: on another address than loopback
+    // the dashboard needs --http-tls and --auth.
+    if (fleet::proto::IsLoopbackAddress(http) || (http_tls && !auth_path.empty())) {
+      dashboard.Register(web->server());
+    } else {
+      std::cerr << "fleet-controller: the dashboard is off: --http " << http
+                << " is not a loopback address (serve it with --http-tls and --auth)" << std::endl;
+    }
     auto bound = web->Start(http);
     if (!bound.ok()) {
       std::cerr << "fleet-controller: " << bound.status().message() << "\n";

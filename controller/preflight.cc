@@ -116,6 +116,11 @@ std::vector<std::string> LargeTableErrors(const RolloutPlanResult& plan) {
   std::vector<std::string> out;
   for (const auto& wave : plan.waves) {
     for (const auto& t : wave) {
+      if (!t.table_sizes_error.empty()) {
+        // Unknown is not small: the gate does not open on a silent agent.
+        out.push_back(absl::StrCat(t.tenant.id, ": the sizes of the tables its lock-heavy "
+                                   "findings touch are unknown (", t.table_sizes_error, ")"));
+      }
       for (const auto& f : t.table_findings) {
         if (f.severity() != "error") continue;
         out.push_back(absl::StrCat(t.tenant.id, ": ", f.rule(), " on table ", f.table(), " (",

@@ -43,7 +43,8 @@ void SizeLockHeavyFindings(AgentClient& agents, const std::vector<migrations::Li
                            int64_t large_bytes, RolloutPlanResult& plan);
 
 // One line per finding raised to an error: "t-3: add-check-without-not-valid
-// on table tickets (2.1 GiB, ~18000000 rows) at revision R".
+// on table tickets (2.1 GiB, ~18000000 rows) at revision R", and one per
+// tenant whose sizes could not be read (unknown is not small).
 std::vector<std::string> LargeTableErrors(const RolloutPlanResult& plan);
 
 }  // namespace fleet::controller

@@ -578,7 +578,8 @@ class Migrator::Session {
       for (const auto& row : tx.exec_params(
                absl::StrCat(
                    "SELECT c.relname, pg_total_relation_size(c.oid), c.reltuples::bigint "
-                   "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+                   "FROM pg_class c WHERE c.relnamespace = "
+                   "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
                    "AND c.relkind IN ('r', 'p', 'm') AND c.relname IN (",
                    absl::StrJoin(placeholders, ", "), ") ORDER BY 1"),
                pqxx::prepare::make_dynamic_params(tables))) {

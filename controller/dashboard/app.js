@@ -195,8 +195,8 @@ function rolloutView(id) {
     live.addEventListener('rollout', (ev) => {
       const r = JSON.parse(ev.data);
       drawRollout(r);
+      // Stays open: even a finished rollout can still be rolled back.
       if (first) { first = false; resolve(); }
-      if (terminal(rolloutState(r))) { live.close(); live = null; }
     });
     live.addEventListener('error', () => {
       if (first && live && live.readyState === EventSource.CLOSED) reject(new Error('the live view closed'));
@@ -208,10 +208,10 @@ function rolloutView(id) {
 
 async function route() {
   if (live) { live.close(); live = null; }
-  const hash = decodeURIComponent(window.location.hash.replace(/^#\/?/, ''));
-  const [view, ...rest] = hash.split('/');
-  const arg = rest.join('/');
   try {
+    const hash = decodeURIComponent(window.location.hash.replace(/^#\/?/, ''));
+    const [view, ...rest] = hash.split('/');
+    const arg = rest.join('/');
     if (view === 'tenant' && arg) await tenantView(arg);
     else if (view === 'rollouts') await rolloutsView();
     else if (view === 'rollout' && arg) await rolloutView(arg);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "migrations/script.h"
@@ -105,21 +106,49 @@ TEST_F(DashboardTest, SessionsHeadersAndTheApi) {
   ASSERT_EQ(started.code, 0) << started.err;
   std::string id = nlohmann::json::parse(started.out)["id"];
   std::string stream;
+  http.set_read_timeout(60);
+  // Read until it says succeeded (the stream stays open after that: a
+  // finished rollout can still be rolled back).
   auto events = http.Get("/api/v1/rollouts/" + id + "/events", with,
                          [&](const char* data, size_t n) {
                            stream.append(data, n);
-                           return true;
+                           return !absl::StrContains(stream, "\"state\":\"ROLLOUT_SUCCEEDED\"");
                          });
-  ASSERT_TRUE(events);
-  EXPECT_EQ(events->get_header_value("Content-Type"), "text/event-stream");
   EXPECT_THAT(stream, HasSubstr("event: rollout\ndata: {"));
   EXPECT_THAT(stream, HasSubstr("\"state\":\"ROLLOUT_SUCCEEDED\""));
+  auto unknown = http.Get("/api/v1/rollouts/r-nope/events", with);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  // A token in the address is refused (it would reach logs).
+  auto in_url = http.Post(std::string("/signin?token=") + kViewer, "", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(in_url);
+  EXPECT_EQ(in_url->status, 400);
   // Signing out ends the session.
   auto out = http.Post("/signout", with, "", "application/x-www-form-urlencoded");
   ASSERT_TRUE(out);
   auto after = http.Get("/api/v1/status", with);
   ASSERT_TRUE(after);
   EXPECT_EQ(after->status, 401);
+}
+
+TEST_F(DashboardTest, ATokenDroppedFromAuthTomlEndsItsSessionsOnSighup) {
+  SetUpFleet();
+  httplib::Client http("127.0.0.1", http_port_);
+  auto signed_in = http.Post("/signin", std::string("token=") + kViewer,
+                             "application/x-www-form-urlencoded");
+  ASSERT_TRUE(signed_in);
+  std::string cookie = signed_in->get_header_value("Set-Cookie");
+  httplib::Headers with{{"Cookie", cookie.substr(0, cookie.find(';'))}};
+  ASSERT_EQ(http.Get("/api/v1/status", with)->status, 200);
+  // The viewer's token goes; the operator's stays.
+  std::ofstream(dir_.path() + "/auth.toml", std::ios::trunc)
+      << "[[tokens]]\nname = \"ops\"\nrole = \"operator\"\nsha256 = \""
+      << migrations::Sha256Hex(kOperator) << "\"\n";
+  controller_process_->Signal(SIGHUP);
+  EXPECT_TRUE(fleet::testing::WaitFor([&] {
+    auto r = http.Get("/api/v1/status", with);
+    return r && r->status == 401;
+  }));
 }
 
 TEST_F(DashboardTest, InARealBrowser) {
