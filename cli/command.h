@@ -91,6 +91,11 @@ struct Options {
   std::string dev_url;   // else $FLEET_DEV_URL
   std::string declared;  // else schema = in fleet.toml
   bool show_ignored = false;  // lint, rollout plan
+  // import alembic
+  std::string alembic_config;
+  std::string import_out;
+  std::string python = "python3";
+  bool check_import = false;
   FleetOptions fleet;    // the verbs that talk to the controller
 };
 
@@ -136,6 +141,7 @@ std::vector<Command> DatabaseVerbs();  // upgrade, downgrade, stamp, current, ch
 std::vector<Command> FleetVerbs();     // status, agents, tenants, bundle (inventory_verbs.cc)
 std::vector<Command> RolloutVerbs();   // rollout (rollout_verbs.cc)
 std::vector<Command> CheckVerbs();     // lint, test (check_verbs.cc)
+std::vector<Command> ImportVerbs();    // import alembic (import_verbs.cc)
 
 // Lint findings for people, then a count line; ignored ones only with
 // `show_ignored`. Returns the errors that are not ignored.
@@ -165,6 +171,9 @@ absl::StatusOr<migrations::VersionTable> VersionTableFor(Context& ctx);
 absl::StatusOr<std::unique_ptr<const migrations::RevisionGraph>> LoadGraph(Context& ctx);
 std::vector<std::string> Ids(const migrations::RevisionGraph& graph,
                              const std::vector<migrations::RevisionGraph::Index>& revs);
+// Alembic's file-name slug of a revision message: its words joined by '_',
+// lowercased, at most 40 characters (script_verbs.cc).
+std::string Slug(absl::string_view message);
 // "user@host": who runs this, for logs and the audit.
 std::string WhoAmI();
 // Heads for people: "base" when there are none, else joined by `separator`.

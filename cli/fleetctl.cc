@@ -18,7 +18,7 @@ namespace {
 std::vector<Command> AllVerbs() {
   std::vector<Command> all;
   for (auto table :
-       {ScriptVerbs, GraphVerbs, CheckVerbs, DatabaseVerbs, FleetVerbs, RolloutVerbs}) {
+       {ScriptVerbs, GraphVerbs, CheckVerbs, ImportVerbs, DatabaseVerbs, FleetVerbs, RolloutVerbs}) {
     for (Command& c : table()) all.push_back(std::move(c));
   }
   return all;

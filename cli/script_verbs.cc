@@ -40,29 +40,6 @@ std::string NowLocal() {
   return buf;
 }
 
-// Alembic's slug: the message's words joined by '_', lowercased, at most 40
-// characters, cut at a word boundary.
-std::string Slug(absl::string_view message) {
-  std::vector<std::string> words;
-  std::string word;
-  for (char c : message) {
-    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_') {
-      word.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
-    } else if (!word.empty()) {
-      words.push_back(std::move(word));
-      word.clear();
-    }
-  }
-  if (!word.empty()) words.push_back(std::move(word));
-  std::string slug = absl::StrJoin(words, "_");
-  if (slug.size() > 40) {
-    slug = slug.substr(0, 40);
-    size_t cut = slug.rfind('_');
-    slug = (cut == std::string::npos ? slug : slug.substr(0, cut)) + "_";
-  }
-  return slug;
-}
-
 // Writes a new script on top of `parents`, after checking that the graph
 // with it added is still valid. Prints Alembic's "Generating ... done".
 int WriteRevision(Context& ctx, const std::string& dir, std::vector<migrations::Script> scripts,
@@ -320,6 +297,29 @@ int RunInit(Context& ctx) {
 
 
 }  // namespace
+
+// Alembic's slug: the message's words joined by '_', lowercased, at most 40
+// characters, cut at a word boundary.
+std::string Slug(absl::string_view message) {
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : message) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_') {
+      word.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+    } else if (!word.empty()) {
+      words.push_back(std::move(word));
+      word.clear();
+    }
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  std::string slug = absl::StrJoin(words, "_");
+  if (slug.size() > 40) {
+    slug = slug.substr(0, 40);
+    size_t cut = slug.rfind('_');
+    slug = (cut == std::string::npos ? slug : slug.substr(0, cut)) + "_";
+  }
+  return slug;
+}
 
 int RunAutogenerateCheck(Context& ctx) {
   auto result = Autogenerate(ctx);

@@ -33,12 +33,17 @@ fleet_install_packages() {
     "${missing[@]}"
 }
 
-# What the dashboard's browser test needs (tests/run.sh only): Debian's
-# Chromium, Node.js and npm when the machine has none, and playwright-core
-# from the npm registry at the version tests/dashboard/package-lock.json pins.
-fleet_install_browser_test() {
-  local root=$1 missing=()
+# What only the tests need (tests/run.sh): Debian's Chromium, Node.js and
+# npm (when the machine has none) for the dashboard's browser test, with
+# playwright-core from the npm registry at the version tests/dashboard/
+# package-lock.json pins; Alembic and psycopg2 for Debian's python3, which
+# the Alembic import tests render and run projects with.
+fleet_install_test_tools() {
+  local root=$1 missing=() p
   command -v chromium >/dev/null || missing+=(chromium)
+  for p in python3-alembic python3-psycopg2; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
   if ((${#missing[@]} > 0)); then

@@ -23,7 +23,7 @@ build="${BUILD_DIR:-$root/build}"
 # shellcheck source=tests/packages.sh
 source "$root/tests/packages.sh"
 fleet_install_packages
-fleet_install_browser_test "$root"
+fleet_install_test_tools "$root"
 
 jobs="$(nproc 2>/dev/null || echo 2)"
 # Release, the way a user builds, with warnings as errors turned on here (a
