@@ -90,6 +90,7 @@ struct Options {
   bool concurrent_indexes = false;
   std::string dev_url;   // else $FLEET_DEV_URL
   std::string declared;  // else schema = in fleet.toml
+  std::vector<std::string> autogenerate_exclude;  // and [autogenerate] exclude
   bool show_ignored = false;  // lint, rollout plan
   // import alembic
   std::string alembic_config;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <random>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -184,8 +185,45 @@ absl::StatusOr<migrations::RevisionDiffs> Autogenerate(Context& ctx) {
   ASSIGN_OR_RETURN(auto graph, LoadGraph(ctx));
   ASSIGN_OR_RETURN(auto files, migrations::LoadDeclaredSchema(ctx.fs, declared));
   ASSIGN_OR_RETURN(migrations::VersionTable table, VersionTableFor(ctx));
+  // Objects autogenerate leaves alone: --exclude, then [autogenerate]
+  // exclude = [...] in fleet.toml.
+  std::vector<std::string> exclude = o.autogenerate_exclude;
+  {
+    ASSIGN_OR_RETURN(const toml::table* config, ReadConfig(ctx));
+    if (config != nullptr) {
+      if (const toml::table* a = (*config)["autogenerate"].as_table()) {
+        for (const auto& [key, value] : *a) {
+          if (key.str() != "exclude") {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "fleet.toml: [autogenerate] has no key '", std::string(key.str()),
+                "' (it takes exclude = [\"test_*\", ...])"));
+          }
+          const toml::array* patterns = value.as_array();
+          if (patterns == nullptr) {
+            return absl::InvalidArgumentError(
+                "fleet.toml: [autogenerate] exclude must be a list of name patterns");
+          }
+          for (const auto& p : *patterns) {
+            auto text = p.value<std::string>();
+            if (!text) {
+              return absl::InvalidArgumentError(
+                  "fleet.toml: [autogenerate] exclude must be a list of name patterns");
+            }
+            exclude.push_back(*text);
+          }
+        }
+      }
+    }
+  }
   ASSIGN_OR_RETURN(migrations::SchemaPair pair,
                    migrations::BuildSchemas(*graph, files, dev, table.name));
+  std::set<std::string> skipped = migrations::ExcludeFromCatalog(&pair.heads, exclude);
+  skipped.merge(migrations::ExcludeFromCatalog(&pair.declared, exclude));
+  if (!skipped.empty()) {
+    ctx.out << "  Skipped " << skipped.size() << (skipped.size() == 1 ? " object" : " objects")
+            << " the exclude patterns match (" << absl::StrJoin(exclude, ", ")
+            << "): " << absl::StrJoin(skipped, ", ") << "\n";
+  }
   return migrations::DiffForRevisions(pair.heads, pair.declared, o.allow_drop,
                                      o.concurrent_indexes);
 }
@@ -336,6 +374,10 @@ int RunAutogenerateCheck(Context& ctx) {
 }
 
 void AddAutogenerateSources(CLI::App& c, Options& o) {
+  c.add_option("--exclude", o.autogenerate_exclude,
+               "Leave tables, views, sequences, types and indexes named like this alone: "
+               "neither created nor dropped (a shell pattern, e.g. 'test_*'; repeatable; adds "
+               "to [autogenerate] exclude in fleet.toml)");
   c.add_option("--dev-url", o.dev_url,
                "An empty scratch database for --autogenerate (default: $FLEET_DEV_URL)");
   c.add_option("--declared", o.declared,

@@ -1,5 +1,7 @@
 #include "migrations/schema_diff.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -573,6 +575,41 @@ RevisionDiffs DiffForRevisions(const SchemaCatalog& heads, const SchemaCatalog& 
   down.downgrade = true;
   out.downgrade = DiffSchemaCatalogs(middle, heads, down);
   return out;
+}
+
+std::set<std::string> ExcludeFromCatalog(SchemaCatalog* catalog,
+                                         const std::vector<std::string>& patterns) {
+  std::set<std::string> removed;
+  if (patterns.empty()) return removed;
+  auto excluded = [&](const std::string& name) {
+    for (const std::string& p : patterns) {
+      if (fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
+    }
+    return false;
+  };
+  auto sweep = [&](auto& objects) {
+    for (auto it = objects.begin(); it != objects.end();) {
+      if (excluded(it->first)) {
+        removed.insert(it->first);
+        it = objects.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
+  sweep(catalog->tables);
+  sweep(catalog->views);
+  sweep(catalog->sequences);
+  sweep(catalog->enums);
+  for (auto it = catalog->indexes.begin(); it != catalog->indexes.end();) {
+    if (excluded(it->first) || removed.count(it->second.table) > 0) {
+      removed.insert(it->first);
+      it = catalog->indexes.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return removed;
 }
 
 }  // namespace fleet::migrations

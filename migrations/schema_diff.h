@@ -9,6 +9,7 @@
 #ifndef FLEET_MIGRATIONS_SCHEMA_DIFF_H_
 #define FLEET_MIGRATIONS_SCHEMA_DIFF_H_
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,14 @@ struct RevisionDiffs {
 [[nodiscard]] RevisionDiffs DiffForRevisions(const SchemaCatalog& heads,
                                              const SchemaCatalog& declared, bool allow_drop,
                                              bool concurrent_indexes);
+
+// Removes from `catalog` the tables, views, sequences, enum types and
+// indexes whose names match one of `patterns` (shell globs: "test_*"), and
+// the indexes of tables removed; returns the names removed. Autogenerate's
+// filter (Alembic's include_name): what is excluded is neither created nor
+// dropped.
+std::set<std::string> ExcludeFromCatalog(SchemaCatalog* catalog,
+                                         const std::vector<std::string>& patterns);
 
 // The script text of `changes` (those with concurrent == `concurrent`): for
 // each, a comment with its summary and warnings, then the statement

@@ -128,6 +128,34 @@ class AutogenerateTest : public fleet::testing::PostgresTest {
   migrations::SchemaCatalog before_;
 };
 
+TEST_F(AutogenerateTest, ExcludedObjectsAreNeitherCreatedNorDroppedAndCounted) {
+  if (IsSkipped()) return;
+  Start("CREATE TABLE keep (id int);\nCREATE TABLE temp_old (id int);");
+  Declare("CREATE TABLE keep (id int);\nCREATE TABLE test_new (id int);\n"
+          "CREATE INDEX test_new_id ON test_new (id);");
+  Result plain = Check();
+  EXPECT_EQ(plain.code, 1) << plain.out << plain.err;
+  Result filtered = RunCli(Flags({"check", "--autogenerate", "--exclude", "test_*", "--exclude",
+                                  "temp_*"}));
+  EXPECT_EQ(filtered.code, 0) << filtered.out << filtered.err;
+  EXPECT_THAT(filtered.out, HasSubstr("Skipped 3 objects the exclude patterns match (test_*, "
+                                      "temp_*): temp_old, test_new, test_new_id"));
+  EXPECT_THAT(filtered.out, HasSubstr("No new upgrade operations detected."));
+  // The same from fleet.toml, in the directory fleetctl runs in.
+  std::ofstream(dir_.path() + "/fleet.toml")
+      << "script_location = \"versions\"\nschema = \"schema.sql\"\n"
+      << "[autogenerate]\nexclude = [\"test_*\", \"temp_*\"]\n";
+  Result configured = fleet::testing::RunBinary(
+      dir_.path(), "check --autogenerate --dev-url '" + Dsn() + "'");
+  EXPECT_EQ(configured.code, 0) << configured.out;
+  EXPECT_THAT(configured.out, HasSubstr("Skipped 3 objects"));
+  std::ofstream(dir_.path() + "/fleet.toml", std::ios::trunc)
+      << "schema = \"schema.sql\"\n[autogenerate]\nschemas = [\"billing\"]\n";
+  Result unknown = fleet::testing::RunBinary(
+      dir_.path(), "check --autogenerate --dev-url '" + Dsn() + "'");
+  EXPECT_EQ(unknown.code, 3);
+}
+
 TEST_F(AutogenerateTest, EveryKindOfObjectRoundTrips) {
   Start(R"sql(
 CREATE TYPE mood AS ENUM ('sad', 'ok');
