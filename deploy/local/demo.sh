@@ -95,7 +95,11 @@ source "$root/tests/packages.sh"
 fleet_install_packages
 
 say "Building fleetctl, fleet-agent and fleet-controller into $build"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$demo/logs/cmake.log"
+# An existing build folder keeps its build type (tests/run.sh's Release):
+# switching it would rebuild everything.
+build_type=()
+[[ -f $build/CMakeCache.txt ]] || build_type=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+cmake -S "$root" -B "$build" "${build_type[@]}" >"$demo/logs/cmake.log"
 cmake --build "$build" --parallel "$(nproc)" --target fleetctl fleet-agent fleet-controller \
   >>"$demo/logs/cmake.log" || { tail -40 "$demo/logs/cmake.log" >&2; exit 1; }
 
