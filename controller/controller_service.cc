@@ -398,6 +398,11 @@ grpc::Status ControllerServiceImpl::TenantDiff(grpc::ServerContext* ctx,
                                                const fleet::v1::TenantDiffRequest* req,
                                                fleet::v1::TenantDiffResponse* resp) {
   if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
+  return ReadTenantDiff(req, resp);
+}
+
+grpc::Status ControllerServiceImpl::ReadTenantDiff(const fleet::v1::TenantDiffRequest* req,
+                                                   fleet::v1::TenantDiffResponse* resp) {
   if (absl::Status s = proto::ValidateTenantId(req->tenant_id()); !s.ok()) return ToGrpc(s);
   if (req->against().size() > 256) {
     return ToGrpc(absl::InvalidArgumentError("against is longer than 256 bytes"));

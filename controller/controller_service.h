@@ -73,6 +73,8 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
   grpc::Status ReadTenantHistory(const fleet::v1::TenantHistoryRequest* req, fleet::v1::TenantHistoryResponse* resp);
   grpc::Status ReadStatus(const fleet::v1::StatusRequest* req, fleet::v1::StatusResponse* resp);
   grpc::Status ReadGetRollout(const fleet::v1::GetRolloutRequest* req, fleet::v1::Rollout* resp);
+  grpc::Status ReadTenantDiff(const fleet::v1::TenantDiffRequest* req,
+                              fleet::v1::TenantDiffResponse* resp);
   grpc::Status ReadListRollouts(const fleet::v1::ListRolloutsRequest* req, fleet::v1::ListRolloutsResponse* resp);
 
  private:

@@ -22,7 +22,23 @@
 namespace fleet::controller {
 namespace {
 
+// With TLS the __Host- prefix: the browser keeps it only from this host,
+// over HTTPS, for every path.
 constexpr char kCookie[] = "fleet_session";
+constexpr char kSecureCookie[] = "__Host-fleet_session";
+
+// A form post from another site (login CSRF): its Origin is not this host,
+// or the browser says it is cross-site.
+bool CrossSite(const httplib::Request& req) {
+  // Browsers say where a request comes from; with Referrer-Policy
+  // no-referrer their Origin is "null", so Sec-Fetch-Site decides first.
+  const std::string site = req.get_header_value("Sec-Fetch-Site");
+  if (!site.empty()) return site != "same-origin" && site != "none";
+  absl::string_view origin = req.get_header_value("Origin");
+  if (origin.empty() || origin == "null") return false;  // not a browser's cross-site post
+  if (!absl::ConsumePrefix(&origin, "https://")) absl::ConsumePrefix(&origin, "http://");
+  return origin != req.get_header_value("Host");
+}
 
 // No inline script or style, nothing from elsewhere, no framing.
 constexpr char kPolicy[] =
@@ -127,7 +143,7 @@ std::string CookieValue(const httplib::Request& req, absl::string_view name) {
 }  // namespace
 
 std::optional<Dashboard::Session> Dashboard::Caller(const httplib::Request& req) {
-  return SessionById(CookieValue(req, kCookie));
+  return SessionById(CookieValue(req, CookieName()));
 }
 
 std::optional<Dashboard::Session> Dashboard::SessionById(const std::string& id) {
@@ -168,15 +184,17 @@ std::string Dashboard::NewSession(const std::string& name, Role role,
   return id;
 }
 
+const char* Dashboard::CookieName() const { return options_.tls ? kSecureCookie : kCookie; }
+
 void Dashboard::EndSession(const httplib::Request& req) {
-  const std::string id = CookieValue(req, kCookie);
+  const std::string id = CookieValue(req, CookieName());
   if (id.empty()) return;
   absl::MutexLock lock(&mu_);
   sessions_.erase(migrations::Sha256Hex(id));
 }
 
 std::string Dashboard::Cookie(const std::string& value, absl::Duration max_age) const {
-  return absl::StrCat(kCookie, "=", value, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=",
+  return absl::StrCat(CookieName(), "=", value, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=",
                       absl::ToInt64Seconds(max_age), options_.tls ? "; Secure" : "");
 }
 
@@ -188,6 +206,11 @@ void Dashboard::Register(httplib::Server& server) {
   };
   // Nothing here takes more than a sign-in form.
   server.set_payload_max_length(16 << 10);
+  if (options_.tls) {
+    server.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Strict-Transport-Security", "max-age=31536000");
+    });
+  }
   // Pages: the sign-in page for whoever proves nobody.
   auto page = [this](const httplib::Request& req, httplib::Response& res) {
     if (!Caller(req)) return SendSignIn(res, 401, "");
@@ -214,6 +237,10 @@ void Dashboard::Register(httplib::Server& server) {
     SendSignIn(res, 200, "");
   });
   server.Post("/signin", [this](const httplib::Request& req, httplib::Response& res) {
+    if (CrossSite(req)) {
+      spdlog::warn("event=dashboard-signin-refused reason=cross-site peer={}", req.remote_addr);
+      return SendSignIn(res, 403, "Sign in from this controller's own page.");
+    }
     // From the form only: a token in the URL would reach logs and history.
     if (absl::StrContains(req.target, "?")) {
       return SendSignIn(res, 400, "Send the token in the form, not in the address.");
@@ -236,6 +263,11 @@ void Dashboard::Register(httplib::Server& server) {
     res.set_redirect("/", 303);
   });
   server.Post("/signout", [this](const httplib::Request& req, httplib::Response& res) {
+    if (CrossSite(req)) {
+      Secure(res);
+      res.status = 403;
+      return;
+    }
     EndSession(req);
     Secure(res);
     res.set_header("Set-Cookie", Cookie("", absl::ZeroDuration()));
@@ -300,6 +332,25 @@ void Dashboard::Register(httplib::Server& server) {
                res.set_content(absl::StrCat(R"({"status":)", row, R"(,"history":)", past, "}"),
                                "application/json");
              }));
+  // Asks the tenant's agent now: how its real schema differs from what its
+  // revisions build (as fleetctl tenants diff).
+  server.Get(R"(/api/v1/tenants/([^/]+)/diff)",
+             api([this](const httplib::Request& req, httplib::Response& res) {
+               fleet::v1::TenantDiffRequest in;
+               in.set_tenant_id(req.matches[1].str());
+               fleet::v1::TenantDiffResponse out;
+               grpc::Status s = service_.ReadTenantDiff(&in, &out);
+               if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND &&
+                   s.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
+                 // The agent's answer (unreachable, no bundle) is the user's to see.
+                 Secure(res);
+                 res.status = 502;
+                 res.set_content(nlohmann::json{{"error", s.error_message()}}.dump(),
+                                 "application/json");
+                 return;
+               }
+               return s.ok() ? SendJson(res, out) : SendError(res, s);
+             }));
   server.Get("/api/v1/rollouts", api([this](const httplib::Request&, httplib::Response& res) {
                fleet::v1::ListRolloutsRequest in;
                fleet::v1::ListRolloutsResponse out;
@@ -341,7 +392,7 @@ void Dashboard::Register(httplib::Server& server) {
         // session ends, or the controller stops.
         res.set_chunked_content_provider(
             "text/event-stream",
-            [this, id, session = CookieValue(req, kCookie), last = std::string(),
+            [this, id, session = CookieValue(req, CookieName()), last = std::string(),
              quiet = absl::Time()](size_t, httplib::DataSink& sink) mutable {
               while (!stopping_ && sink.is_writable()) {
                 if (!SessionById(session)) return false;

@@ -84,6 +84,7 @@ class Dashboard {
       ABSL_LOCKS_EXCLUDED(mu_);
   void EndSession(const httplib::Request& req) ABSL_LOCKS_EXCLUDED(mu_);
   std::string Cookie(const std::string& value, absl::Duration max_age) const;
+  const char* CookieName() const;
 
   ControllerServiceImpl& service_;
   const Authorizer& auth_;

@@ -109,7 +109,20 @@ async function tenantView(id) {
   const row = body.status.tenants[0];
   const t = row.tenant;
   const labels = Object.entries(t.labels || {}).map(([k, v]) => k + '=' + v).join(', ') || '-';
-  const drift = row.schema_differences < 0 ? 'not checked' : row.schema_differences + ' objects';
+  const driftCell = el('dd', { id: 'schema-drift' });
+  const checkDrift = el('button', { type: 'button', id: 'check-drift' }, 'Check now');
+  checkDrift.addEventListener('click', async () => {
+    driftCell.replaceChildren('checking…');
+    try {
+      const d = await get('/api/v1/tenants/' + encodeURIComponent(id) + '/diff');
+      const diffs = d.differences || [];
+      driftCell.replaceChildren(diffs.length === 0 ? 'none: the schema is what its revisions build'
+        : el('ul', {}, ...diffs.map((x) => el('li', {}, x))));
+    } catch (err) {
+      driftCell.replaceChildren(el('span', { class: 'error' }, err.message));
+    }
+  });
+  driftCell.replaceChildren('not checked ', checkDrift);
   const details = el('dl', { id: 'tenant' },
     el('dt', {}, 'state'), el('dd', {}, el('span', { class: 'badge b-' + row.state }, row.state)),
     el('dt', {}, 'revision'), el('dd', {}, (t.heads || []).join(', ') || 'base'),
@@ -118,7 +131,7 @@ async function tenantView(id) {
     el('dt', {}, 'agent'), el('dd', {}, t.agent),
     el('dt', {}, 'last seen'), el('dd', {}, t.last_seen || '-'),
     el('dt', {}, 'drifted scripts'), el('dd', {}, (t.drifted_revisions || []).join(', ') || 'none'),
-    el('dt', {}, 'schema drift'), el('dd', {}, drift),
+    el('dt', {}, 'schema drift'), driftCell,
     el('dt', {}, 'error'), el('dd', {}, t.error || (t.dirty ? 'dirty at ' + t.dirty_revision : '-')));
   const history = (body.history.entries || []).map((e) => el('tr', {},
     el('td', {}, e.at), el('td', {}, e.action),

@@ -127,6 +127,9 @@ try {
   await row.locator('a').first().click();
   await page.waitForSelector('#history tr td');
   check(await page.locator('#history tr').count() >= 3, 'the tenant page lists its history');
+  await page.click('#check-drift');
+  await page.waitForFunction(() => !/checking|not checked/.test(document.querySelector('#schema-drift').textContent));
+  check((await text(page, '#schema-drift')).startsWith('none'), 'its schema drift is checked on demand: none');
   await page.screenshot({ path: `${shots}/tenant.png`, fullPage: true });
 
   // Signing out ends the session.

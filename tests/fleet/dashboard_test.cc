@@ -119,6 +119,12 @@ TEST_F(DashboardTest, SessionsHeadersAndTheApi) {
   auto unknown = http.Get("/api/v1/rollouts/r-nope/events", with);
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
+  // A sign-in posted from another site is refused (login CSRF).
+  auto cross = http.Post("/signin", httplib::Headers{{"Origin", "https://evil.example"}},
+                         std::string("token=") + kViewer, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(cross);
+  EXPECT_EQ(cross->status, 403);
+  EXPECT_FALSE(cross->has_header("Set-Cookie"));
   // A token in the address is refused (it would reach logs).
   auto in_url = http.Post(std::string("/signin?token=") + kViewer, "", "application/x-www-form-urlencoded");
   ASSERT_TRUE(in_url);

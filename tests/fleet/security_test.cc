@@ -188,6 +188,8 @@ TEST_F(SecurityTest, TheDashboardServesHttpsWithTheControllersCertificateAndSecu
   ASSERT_TRUE(signed_in);
   EXPECT_EQ(signed_in->status, 303);
   EXPECT_THAT(signed_in->get_header_value("Set-Cookie"), HasSubstr("; Secure"));
+  EXPECT_THAT(signed_in->get_header_value("Set-Cookie"), ::testing::StartsWith("__Host-"));
+  EXPECT_EQ(health->get_header_value("Strict-Transport-Security"), "max-age=31536000");
   // Plain HTTP gets nothing from an HTTPS port.
   httplib::Client plain("127.0.0.1", http_port_);
   plain.set_connection_timeout(2);
