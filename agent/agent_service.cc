@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <random>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -22,6 +23,33 @@
 
 namespace fleet::agent {
 namespace {
+
+// Cancels a migrator's running call when the gRPC caller goes away (its
+// deadline passed, the controller died), from construction until
+// destruction. Cancel() runs with no lock of ours held (it takes the
+// migrator's and connects to the database).
+class CancelWhenCallerLeaves {
+ public:
+  CancelWhenCallerLeaves(grpc::ServerContext* ctx, migrations::Migrator& m)
+      : watcher_([this, ctx, &m] {
+          while (!done_.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
+            if (ctx->IsCancelled()) {
+              m.Cancel();
+              return;
+            }
+          }
+        }) {}
+  ~CancelWhenCallerLeaves() {
+    done_.Notify();
+    watcher_.join();
+  }
+  CancelWhenCallerLeaves(const CancelWhenCallerLeaves&) = delete;
+  CancelWhenCallerLeaves& operator=(const CancelWhenCallerLeaves&) = delete;
+
+ private:
+  absl::Notification done_;
+  std::thread watcher_;
+};
 
 constexpr size_t kMaxTargetLength = 256;
 constexpr size_t kMaxActorLength = 256;
@@ -358,23 +386,13 @@ grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
   };
   // A caller that goes away (its deadline passed, the controller died) gets
   // its migration cancelled: the running revision rolls back rather than
-  // finishing behind the caller's back. Cancel() runs with no lock of ours
-  // held (it takes the migrator's and connects to the database).
-  absl::Notification done;
-  std::thread watcher([&] {
-    while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
-      if (ctx->IsCancelled()) {
-        m.Cancel();
-        return;
-      }
-    }
-  });
+  // finishing behind the caller's back.
+  std::optional<CancelWhenCallerLeaves> watch(std::in_place, ctx, m);
   const bool upgrade = req->direction() == fleet::v1::MigrateRequest::UPGRADE;
   spdlog::info("tenant={} rollout={} event=migrate-started direction={} target={}", (*t)->id,
                req->rollout_id(), upgrade ? "upgrade" : "downgrade", req->target());
   auto result = upgrade ? m.Upgrade(req->target(), observer) : m.Downgrade(req->target(), observer);
-  done.Notify();
-  watcher.join();
+  watch.reset();
   if (!result.ok()) {
     spdlog::warn("tenant={} rollout={} event=migrate-failed error=\"{}\"", (*t)->id,
                  req->rollout_id(), migrations::ScrubSecrets(result.status().message(), (*t)->dsn));
@@ -492,18 +510,9 @@ grpc::Status AgentServiceImpl::Rehearse(grpc::ServerContext* ctx,
   migrations::Migrator m(*(*bundle)->graph, OptionsFor(**t, "fleet-agent rehearsal", ""));
   // A caller that goes away gets its rehearsal cancelled: it holds real
   // locks on the tenant, for nobody.
-  absl::Notification done;
-  std::thread watcher([&] {
-    while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
-      if (ctx->IsCancelled()) {
-        m.Cancel();
-        return;
-      }
-    }
-  });
+  std::optional<CancelWhenCallerLeaves> watch(std::in_place, ctx, m);
   auto r = m.Rehearse(req->target());
-  done.Notify();
-  watcher.join();
+  watch.reset();
   if (!r.ok()) {
     spdlog::warn("tenant={} event=rehearsal-error error=\"{}\"", (*t)->id,
                  migrations::ScrubSecrets(r.status().message(), (*t)->dsn));

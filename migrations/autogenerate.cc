@@ -93,6 +93,18 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenScratch(
   return conn;
 }
 
+// A migrator for a scratch schema of the dev database.
+MigratorOptions ScratchOptions(const std::string& dev_dsn, const std::string& schema,
+                               const std::string& version_table, const std::string& actor) {
+  MigratorOptions options;
+  options.dsn = dev_dsn;
+  options.schema = schema;
+  options.create_schema = true;
+  options.version_table = version_table;
+  options.actor = actor;
+  return options;
+}
+
 // Drops its schemas of the dev database when it goes, whatever happened.
 struct DropOnExit {
   const std::string& dsn;
@@ -155,13 +167,9 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
   // the next run, which drops them).
   DropOnExit drop_on_exit{dev_dsn, {heads_schema, declared_schema}};
 
-  MigratorOptions options;
-  options.dsn = dev_dsn;
-  options.schema = heads_schema;
-  options.create_schema = true;
-  options.version_table = version_table;
-  options.actor = "fleetctl autogenerate";
-  auto upgraded = Migrator(graph, options).Upgrade("heads");
+  auto upgraded =
+      Migrator(graph, ScratchOptions(dev_dsn, heads_schema, version_table, "fleetctl autogenerate"))
+          .Upgrade("heads");
   if (!upgraded.ok()) {
     return absl::Status(upgraded.status().code(),
                         absl::StrCat("applying the versions directory's heads to the dev "
@@ -217,13 +225,7 @@ absl::StatusOr<StairwayResult> RunStairway(const RevisionGraph& graph, const std
   const std::string schema = absl::StrCat(kPrefix, RandomSuffix(), "_stairway");
   ASSIGN_OR_RETURN(std::unique_ptr<pqxx::connection> conn, OpenScratch(dev_dsn, {schema}));
   DropOnExit drop_on_exit{dev_dsn, {schema}};
-  MigratorOptions options;
-  options.dsn = dev_dsn;
-  options.schema = schema;
-  options.create_schema = true;
-  options.version_table = version_table;
-  options.actor = "fleetctl test";
-  Migrator migrator(graph, options);
+  Migrator migrator(graph, ScratchOptions(dev_dsn, schema, version_table, "fleetctl test"));
   const std::set<std::string> skip = {version_table, "fleet_migration_log"};
   auto read = [&]() -> absl::StatusOr<SchemaCatalog> {
     return ReadSchemaCatalog(*conn, schema, skip);
