@@ -31,3 +31,40 @@ install(FILES
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# The example configuration under /etc/fleet too (GNUInstallDirs' rule: a
+# /usr prefix configures /etc, another prefix P configures P/etc), where the
+# Debian package marks it as conffiles an upgrade never overwrites.
+install(CODE "
+  if(CMAKE_INSTALL_PREFIX STREQUAL \"/usr\")
+    set(fleet_etc \"\$ENV{DESTDIR}/etc/fleet\")
+  else()
+    set(fleet_etc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/etc/fleet\")
+  endif()
+  file(MAKE_DIRECTORY \"\${fleet_etc}\")
+  foreach(f agent.toml agent.env controller.env)
+    message(STATUS \"Installing: \${fleet_etc}/\${f}\")
+    file(COPY \"${PROJECT_SOURCE_DIR}/deploy/systemd/\${f}\" DESTINATION \"\${fleet_etc}\")
+  endforeach()
+")
+
+# `cpack -G DEB` in the build folder: fleet_<version>_<arch>.deb with its
+# shared-library dependencies computed (dpkg-shlibdeps), the `fleet` user
+# and state folders made by deploy/debian/postinst (nothing started), and
+# /etc/fleet as conffiles.
+set(CPACK_GENERATOR "DEB")
+set(CPACK_PACKAGE_NAME "fleet")
+set(CPACK_PACKAGE_VERSION "${FLEET_VERSION}")
+set(CPACK_PACKAGE_VENDOR "fleet")
+set(CPACK_PACKAGE_CONTACT "fleet maintainers <fleet@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "Multi-tenant PostgreSQL schema migrations: fleetctl, fleet-controller, fleet-agent")
+set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION "database")
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    "${PROJECT_SOURCE_DIR}/deploy/debian/postinst;${PROJECT_SOURCE_DIR}/deploy/debian/conffiles")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+include(CPack)

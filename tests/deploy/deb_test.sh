@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `cpack -G DEB` in the build folder, then the package checked as dpkg sees
+# it: its name and version, Depends computed from the shared libraries
+# (libpqxx, gRPC, SQLite among them), the programs, units, docs and
+# conffiles inside and nothing of the tests or benchmarks; extracted into a
+# temporary root, the three programs print the build's version and their
+# help, and the units pass `systemd-analyze verify` where systemd is.
+#
+#   tests/deploy/deb_test.sh BUILD_DIR VERSION
+set -euo pipefail
+build=$1
+version=$2
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fleet-deb.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "deb_test: $*" >&2; exit 1; }
+
+# A package folder of its own: ctest runs tests side by side.
+(cd "$build" && cpack -G DEB -B "$tmp/out" >"$tmp/cpack.log" 2>&1) || { cat "$tmp/cpack.log" >&2; fail "cpack failed"; }
+deb=$(find "$tmp/out" -maxdepth 1 -name 'fleet_*.deb' | head -1)
+[[ -n $deb ]] || fail "no fleet_*.deb in $tmp/out: $(ls "$tmp/out")"
+arch=$(dpkg --print-architecture)
+[[ $(basename "$deb") == "fleet_${version}_${arch}.deb" ]] || fail "named $(basename "$deb"), not fleet_${version}_${arch}.deb"
+
+info=$(dpkg-deb -I "$deb")
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in libpqxx libgrpc++ libsqlite3 adduser; do
+  grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
+done
+[[ $(dpkg-deb -f "$deb" Version) == "$version" ]] || fail "Version is $(dpkg-deb -f "$deb" Version)"
+grep -q "conffiles" <<<"$info" || fail "no conffiles in the control area"
+grep -q "postinst" <<<"$info" || fail "no postinst in the control area"
+
+contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
+for f in ./usr/bin/fleetctl ./usr/bin/fleet-controller ./usr/bin/fleet-agent \
+         ./usr/lib/systemd/system/fleet-agent.service ./usr/lib/systemd/system/fleet-controller.service \
+         ./etc/fleet/agent.toml ./etc/fleet/agent.env ./etc/fleet/controller.env \
+         ./usr/share/doc/fleet/README.md ./usr/share/doc/fleet/examples/agent.toml; do
+  grep -qxF "$f" <<<"$contents" || fail "$f is not in the package"
+done
+if grep -Eq '_test$|bench' <<<"$contents"; then fail "a test or benchmark is in the package"; fi
+
+dpkg-deb -e "$deb" "$tmp/control"
+for f in /etc/fleet/agent.toml /etc/fleet/agent.env /etc/fleet/controller.env; do
+  grep -qxF "$f" "$tmp/control/conffiles" || fail "$f is not a conffile"
+done
+if grep -v '^[[:space:]]*#' "$tmp/control/postinst" | grep -Eq 'systemctl|deb-systemd'; then
+  fail "postinst starts or enables a service"
+fi
+
+dpkg-deb -x "$deb" "$tmp/root"
+for p in fleetctl fleet-controller fleet-agent; do
+  [[ $("$tmp/root/usr/bin/$p" --version) == "$p $version" ]] || fail "$p --version is wrong"
+  "$tmp/root/usr/bin/$p" --help >/dev/null || fail "$p --help failed"
+done
+grep -q '^ExecStart=/usr/bin/fleet-agent ' "$tmp/root/usr/lib/systemd/system/fleet-agent.service" \
+  || fail "the agent's unit does not start /usr/bin/fleet-agent"
+if command -v systemd-analyze >/dev/null && [[ -d /run/systemd/system ]]; then
+  systemd-analyze verify "$tmp"/root/usr/lib/systemd/system/*.service \
+    || fail "systemd-analyze verify refused the units"
+fi
+echo "deb_test: $(basename "$deb") ok"
