@@ -95,7 +95,9 @@ int main(int argc, char** argv) {
   fleet::serving::HttpEndpoint web;
   if (!http.empty()) {
     web.server().Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_content(absl::StrCat("ok: serving ", tenants, " tenants\n"), "text/plain");
+      res.set_content(absl::StrCat("ok: fleet-agent ", fleet::proto::kVersion, " serving ",
+                                   tenants, " tenants\n"),
+                      "text/plain");
     });
     if (auto bound = web.Start(http); !bound.ok()) {
       std::cerr << "fleet-agent: " << bound.status().message() << "\n";

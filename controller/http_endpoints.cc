@@ -1,12 +1,17 @@
 #include "controller/http_endpoints.h"
 
+#include "absl/strings/str_cat.h"
+#include "proto/version.h"
+
 namespace fleet::controller {
 
 void AddHealthAndMetrics(httplib::Server& server, Inventory& inventory, Metrics& metrics) {
   server.Get("/healthz", [&inventory](const httplib::Request&, httplib::Response& res) {
     bool ok = inventory.ListAgents().ok();
     res.status = ok ? 200 : 503;
-    res.set_content(ok ? "ok\n" : "inventory unreadable\n", "text/plain");
+    res.set_content(ok ? absl::StrCat("ok: fleet-controller ", proto::kVersion, "\n")
+                       : "inventory unreadable\n",
+                    "text/plain");
   });
   server.Get("/metrics", [&inventory, &metrics](const httplib::Request&, httplib::Response& res) {
     auto agents = inventory.ListAgents();
@@ -15,7 +20,12 @@ void AddHealthAndMetrics(httplib::Server& server, Inventory& inventory, Metrics&
       res.status = 500;
       return;
     }
-    res.set_content(metrics.Render(*agents, bundles->size()), "text/plain; version=0.0.4");
+    res.set_content(
+        absl::StrCat(metrics.Render(*agents, bundles->size()),
+                     "# HELP fleet_build_info The running fleet-controller's version.\n"
+                     "# TYPE fleet_build_info gauge\n"
+                     "fleet_build_info{version=\"", proto::kVersion, "\"} 1\n"),
+        "text/plain; version=0.0.4");
   });
 }
 

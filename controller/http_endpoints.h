@@ -1,7 +1,9 @@
 // The controller's read-only HTTP endpoints, registered on any httplib
 // server (the daemon's, or a test's):
-//   /healthz  200 "ok" while the inventory can be read, else 503
+//   /healthz  200 "ok: fleet-controller VERSION" while the inventory can be
+//             read, else 503
 //   /metrics  Prometheus text: the counters Metrics keeps (no script read)
+//             and fleet_build_info{version="..."} 1
 #ifndef FLEET_CONTROLLER_HTTP_ENDPOINTS_H_
 #define FLEET_CONTROLLER_HTTP_ENDPOINTS_H_
 

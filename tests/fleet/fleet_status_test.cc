@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 
 #include "gmock/gmock.h"
+#include "proto/version.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/cli/cli_test_util.h"
@@ -146,7 +147,11 @@ TEST_F(FleetStatusTest, ThirtyTenantsThreeAgentsEveryState) {
   EXPECT_THAT(body, HasSubstr("fleet_tenants{state=\"unreachable\"} 10\n"));
   EXPECT_THAT(body, HasSubstr("fleet_agents_up 2\n"));
   EXPECT_THAT(body, HasSubstr("fleet_inventory_tenants 30\n"));
-  EXPECT_EQ(http.Get("/healthz")->status, 200);
+  EXPECT_THAT(body, HasSubstr(absl::StrCat("fleet_build_info{version=\"", proto::kVersion,
+                                          "\"} 1\n")));
+  auto health = http.Get("/healthz");
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, absl::StrCat("ok: fleet-controller ", proto::kVersion, "\n"));
 
   // The table shape a person reads.
   auto table = Cli({"status", "--lagging"});
