@@ -93,6 +93,7 @@ struct Options {
   std::vector<std::string> autogenerate_exclude;  // and [autogenerate] exclude
   bool show_ignored = false;  // lint, rollout plan
   // import alembic
+  std::string shell;  // completion
   std::string alembic_config;
   std::string import_out;
   std::string python = "python3";
@@ -109,6 +110,8 @@ struct Context {
   bool terminal = false;  // `out` is a terminal: live views redraw in place
   // ./fleet.toml, read once (see ReadConfig).
   std::optional<absl::StatusOr<std::optional<toml::table>>> config;
+  // The whole command line's definition (completion walks it).
+  const CLI::App* app = nullptr;
 };
 
 // One verb (or one action of a verb: `rollout pause`) of the table.
@@ -143,6 +146,7 @@ std::vector<Command> FleetVerbs();     // status, agents, tenants, bundle (inven
 std::vector<Command> RolloutVerbs();   // rollout (rollout_verbs.cc)
 std::vector<Command> CheckVerbs();     // lint, test (check_verbs.cc)
 std::vector<Command> ImportVerbs();    // import alembic (import_verbs.cc)
+std::vector<Command> CompletionVerbs();  // completion bash|zsh (completion_verbs.cc)
 
 // Lint findings for people, then a count line; ignored ones only with
 // `show_ignored`. Returns the errors that are not ignored.

@@ -18,7 +18,8 @@ namespace {
 std::vector<Command> AllVerbs() {
   std::vector<Command> all;
   for (auto table :
-       {ScriptVerbs, GraphVerbs, CheckVerbs, ImportVerbs, DatabaseVerbs, FleetVerbs, RolloutVerbs}) {
+       {ScriptVerbs, GraphVerbs, CheckVerbs, ImportVerbs, DatabaseVerbs, FleetVerbs, RolloutVerbs,
+        CompletionVerbs}) {
     for (Command& c : table()) all.push_back(std::move(c));
   }
   return all;
@@ -99,6 +100,7 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
       ->capture_default_str();
   std::vector<std::pair<CLI::App*, int (*)(Context&)>> handlers;
   for (const Command& command : AllVerbs()) AddCommand(app, command, ctx.options, handlers);
+  ctx.app = &app;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

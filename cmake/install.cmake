@@ -48,6 +48,23 @@ install(CODE "
   endforeach()
 ")
 
+# Shell completion, printed by the fleetctl just built (`fleetctl completion
+# bash|zsh`), where bash-completion and zsh look.
+install(CODE "
+  set(fleet_share \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}\")
+  file(MAKE_DIRECTORY \"\${fleet_share}/bash-completion/completions\" \"\${fleet_share}/zsh/vendor-completions\")
+  execute_process(COMMAND \"$<TARGET_FILE:fleetctl>\" completion bash
+                  OUTPUT_FILE \"\${fleet_share}/bash-completion/completions/fleetctl\"
+                  RESULT_VARIABLE fleet_rc)
+  execute_process(COMMAND \"$<TARGET_FILE:fleetctl>\" completion zsh
+                  OUTPUT_FILE \"\${fleet_share}/zsh/vendor-completions/_fleetctl\"
+                  RESULT_VARIABLE fleet_rc2)
+  if(NOT fleet_rc EQUAL 0 OR NOT fleet_rc2 EQUAL 0)
+    message(FATAL_ERROR \"fleetctl completion failed\")
+  endif()
+  message(STATUS \"Installing: \${fleet_share}/bash-completion/completions/fleetctl\")
+")
+
 # `cpack -G DEB` in the build folder: fleet_<version>_<arch>.deb with its
 # shared-library dependencies computed (dpkg-shlibdeps), the `fleet` user
 # and state folders made by deploy/debian/postinst (nothing started), and

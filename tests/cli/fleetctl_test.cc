@@ -45,6 +45,33 @@ TEST(FleetctlTest, UsageErrorsExitTwoWithOneClearLine) {
   EXPECT_THAT(online.err, HasSubstr("no database given: pass --dsn or set DATABASE_URL"));
 }
 
+TEST(FleetctlTest, CompletionCoversVerbsActionsAndFlags) {
+  fleet::testing::TempDir dir;
+  fleet::testing::Result bash = fleet::testing::RunCli({"completion", "bash"});
+  ASSERT_EQ(bash.code, 0) << bash.err;
+  std::ofstream(dir.path() + "/fleetctl.bash") << bash.out;
+  // The generated bash function itself, asked what can come next.
+  std::string sh = "cd '" + dir.path() + "' && bash -c 'source ./fleetctl.bash; ";
+  auto reply = [&](const std::string& words, int cword) {
+    std::string cmd = sh + "COMP_WORDS=(" + words + "); COMP_CWORD=" + std::to_string(cword) +
+                      "; _fleetctl; echo \"${COMPREPLY[*]}\"'";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[1024];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+    return out;
+  };
+  EXPECT_EQ(reply("fleetctl roll", 1), "rollout\n");
+  EXPECT_EQ(reply("fleetctl rollout st", 2), "start status\n");
+  EXPECT_EQ(reply("fleetctl --dir x lint --sh", 4), "--show-ignored\n");
+  EXPECT_EQ(reply("fleetctl -o json imp", 3), "import\n");
+  fleet::testing::Result zsh = fleet::testing::RunCli({"completion", "zsh"});
+  EXPECT_THAT(zsh.out, HasSubstr("#compdef fleetctl"));
+  EXPECT_EQ(fleet::testing::RunCli({"completion", "fish"}).code, 2);
+}
+
 TEST(FleetctlTest, HelpTeachesEveryVerb) {
   auto help = RunCli({"--help"});
   EXPECT_EQ(help.code, kExitOk);

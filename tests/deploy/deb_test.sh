@@ -34,7 +34,8 @@ contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for f in ./usr/bin/fleetctl ./usr/bin/fleet-controller ./usr/bin/fleet-agent \
          ./usr/lib/systemd/system/fleet-agent.service ./usr/lib/systemd/system/fleet-controller.service \
          ./etc/fleet/agent.toml ./etc/fleet/agent.env ./etc/fleet/controller.env \
-         ./usr/share/doc/fleet/README.md ./usr/share/doc/fleet/examples/agent.toml; do
+         ./usr/share/doc/fleet/README.md ./usr/share/doc/fleet/examples/agent.toml \
+         ./usr/share/bash-completion/completions/fleetctl ./usr/share/zsh/vendor-completions/_fleetctl; do
   grep -qxF "$f" <<<"$contents" || fail "$f is not in the package"
 done
 if grep -Eq '_test$|bench' <<<"$contents"; then fail "a test or benchmark is in the package"; fi
@@ -52,6 +53,7 @@ for p in fleetctl fleet-controller fleet-agent; do
   [[ $("$tmp/root/usr/bin/$p" --version) == "$p $version" ]] || fail "$p --version is wrong"
   "$tmp/root/usr/bin/$p" --help >/dev/null || fail "$p --help failed"
 done
+bash -n "$tmp/root/usr/share/bash-completion/completions/fleetctl" || fail "the bash completion does not parse"
 grep -q '^ExecStart=/usr/bin/fleet-agent ' "$tmp/root/usr/lib/systemd/system/fleet-agent.service" \
   || fail "the agent's unit does not start /usr/bin/fleet-agent"
 if command -v systemd-analyze >/dev/null && [[ -d /run/systemd/system ]]; then
