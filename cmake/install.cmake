@@ -65,6 +65,37 @@ install(CODE "
   message(STATUS \"Installing: \${fleet_share}/bash-completion/completions/fleetctl\")
 ")
 
+# Man pages from each program's --help (help2man, when installed: tests/
+# packages.sh installs it): fleetctl in section 1, the daemons in 8.
+find_program(FLEET_HELP2MAN help2man)
+if(FLEET_HELP2MAN)
+  set(fleet_man_pages
+      "fleetctl|1|schema migrations for one database and a fleet of tenant databases|$<TARGET_FILE:fleetctl>"
+      "fleet-controller|8|the fleet's inventory, rollouts and dashboard|$<TARGET_FILE:fleet-controller>"
+      "fleet-agent|8|runs migrations beside the tenant databases of one host|$<TARGET_FILE:fleet-agent>")
+  foreach(page IN LISTS fleet_man_pages)
+    string(REPLACE "|" ";" fields "${page}")
+    list(GET fields 0 name)
+    list(GET fields 1 section)
+    list(GET fields 2 summary)
+    list(GET fields 3 program)
+    install(CODE "
+      set(fleet_dir \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_MANDIR}/man${section}\")
+      file(MAKE_DIRECTORY \"\${fleet_dir}\")
+      execute_process(COMMAND \"${FLEET_HELP2MAN}\" --no-info --section=${section}
+                              \"--name=${summary}\" \"${program}\"
+                      OUTPUT_FILE \"\${fleet_dir}/${name}.${section}\" RESULT_VARIABLE rc)
+      if(NOT rc EQUAL 0)
+        message(FATAL_ERROR \"help2man failed for ${name}\")
+      endif()
+      execute_process(COMMAND gzip -9nf \"\${fleet_dir}/${name}.${section}\" RESULT_VARIABLE rc)
+      message(STATUS \"Installing: \${fleet_dir}/${name}.${section}.gz\")
+    ")
+  endforeach()
+else()
+  message(STATUS "help2man not found: no man pages will be installed")
+endif()
+
 # `cpack -G DEB` in the build folder: fleet_<version>_<arch>.deb with its
 # shared-library dependencies computed (dpkg-shlibdeps), the `fleet` user
 # and state folders made by deploy/debian/postinst (nothing started), and

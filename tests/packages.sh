@@ -11,7 +11,7 @@ fleet_packages=(
   libspdlog-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libsqlite3-dev libcpp-httplib-dev libyaml-cpp-dev
-  openssl
+  openssl help2man
 )
 
 fleet_install_packages() {

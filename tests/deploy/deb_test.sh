@@ -35,7 +35,9 @@ for f in ./usr/bin/fleetctl ./usr/bin/fleet-controller ./usr/bin/fleet-agent \
          ./usr/lib/systemd/system/fleet-agent.service ./usr/lib/systemd/system/fleet-controller.service \
          ./etc/fleet/agent.toml ./etc/fleet/agent.env ./etc/fleet/controller.env \
          ./usr/share/doc/fleet/README.md ./usr/share/doc/fleet/examples/agent.toml \
-         ./usr/share/bash-completion/completions/fleetctl ./usr/share/zsh/vendor-completions/_fleetctl; do
+         ./usr/share/bash-completion/completions/fleetctl ./usr/share/zsh/vendor-completions/_fleetctl \
+         ./usr/share/man/man1/fleetctl.1.gz ./usr/share/man/man8/fleet-controller.8.gz \
+         ./usr/share/man/man8/fleet-agent.8.gz; do
   grep -qxF "$f" <<<"$contents" || fail "$f is not in the package"
 done
 if grep -Eq '_test$|bench' <<<"$contents"; then fail "a test or benchmark is in the package"; fi
@@ -54,6 +56,7 @@ for p in fleetctl fleet-controller fleet-agent; do
   "$tmp/root/usr/bin/$p" --help >/dev/null || fail "$p --help failed"
 done
 bash -n "$tmp/root/usr/share/bash-completion/completions/fleetctl" || fail "the bash completion does not parse"
+zcat "$tmp/root/usr/share/man/man1/fleetctl.1.gz" | grep -q '^\.TH FLEETCTL "1"' || fail "fleetctl.1 is not a man page"
 grep -q '^ExecStart=/usr/bin/fleet-agent ' "$tmp/root/usr/lib/systemd/system/fleet-agent.service" \
   || fail "the agent's unit does not start /usr/bin/fleet-agent"
 if command -v systemd-analyze >/dev/null && [[ -d /run/systemd/system ]]; then
