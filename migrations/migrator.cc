@@ -577,7 +577,15 @@ class Migrator::Session {
       for (size_t i = 1; i <= tables.size(); ++i) placeholders.push_back(absl::StrCat("$", i));
       for (const auto& row : tx.exec_params(
                absl::StrCat(
-                   "SELECT c.relname, pg_total_relation_size(c.oid), c.reltuples::bigint "
+                   // A partitioned table holds nothing itself: its size and rows
+                   // are its partitions'.
+                   "SELECT c.relname, "
+                   "CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_total_relation_size("
+                   "t.relid)), 0) FROM pg_partition_tree(c.oid) t)::bigint "
+                   "ELSE pg_total_relation_size(c.oid) END, "
+                   "CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), "
+                   "0) FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid "
+                   "WHERE t.isleaf)::bigint ELSE c.reltuples::bigint END "
                    "FROM pg_class c WHERE c.relnamespace = "
                    "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
                    "AND c.relkind IN ('r', 'p', 'm') AND c.relname IN (",

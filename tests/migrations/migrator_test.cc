@@ -173,6 +173,26 @@ TEST_F(MigratorTest, ARehearsalPredictsTheFailureAndLeavesNothingBehind) {
   EXPECT_EQ(Log(), log_before);
 }
 
+TEST_F(MigratorTest, TableSizesCountAPartitionedTablesPartitions) {
+  TempDir dir;
+  dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);"));
+  auto g = dir.Graph();
+  Exec(Dsn(), "CREATE TABLE plain (x int); INSERT INTO plain SELECT generate_series(1, 1000);"
+              "CREATE TABLE parted (x int) PARTITION BY RANGE (x);"
+              "CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (500);"
+              "CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (500) TO (2000);"
+              "INSERT INTO parted SELECT generate_series(1, 1000); ANALYZE plain; ANALYZE parted;");
+  Migrator m(*g, Options());
+  auto sizes = m.TableSizes({"plain", "parted", "missing"});
+  ASSERT_TRUE(sizes.ok()) << sizes.status();
+  ASSERT_EQ(sizes->size(), 2u);  // ordered by name; the missing one left out
+  EXPECT_EQ((*sizes)[0].table, "parted");
+  EXPECT_GT((*sizes)[0].bytes, 8192);
+  EXPECT_EQ((*sizes)[0].rows, 1000);
+  EXPECT_EQ((*sizes)[1].table, "plain");
+  EXPECT_EQ((*sizes)[1].rows, 1000);
+}
+
 TEST_F(MigratorTest, ARehearsalStopsAtTheFirstNonTransactionalRevision) {
   TempDir dir;
   dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);"));
