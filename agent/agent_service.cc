@@ -19,6 +19,7 @@
 #include "proto/convert.h"
 #include "proto/transport.h"
 #include "proto/validate.h"
+#include "proto/version.h"
 #include "serving/log.h"
 
 namespace fleet::agent {
@@ -281,6 +282,7 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
     return proto::ToGrpc(bundle.status());
   }
   resp->set_instance_id(instance_id_);
+  resp->set_version(proto::kVersion);
   resp->set_bundle_missing(absl::IsNotFound(bundle.status()));
   // Read tenants in parallel so a slow database does not hold up the rest,
   // with a bounded number of connections (an agent may serve hundreds), and

@@ -65,15 +65,16 @@ int AgentsList(Context& ctx, ControllerCall& call) {
     for (const auto& a : resp.agents()) {
       j.push_back({{"address", a.address()}, {"state", a.state()}, {"tenants", a.tenants()},
                    {"last_seen", a.last_seen()}, {"missed_polls", a.missed_polls()},
-                   {"last_error", a.last_error()}});
+                   {"last_error", a.last_error()}, {"version", a.version()}});
     }
     ctx.out << j.dump(2) << "\n";
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows{{"AGENT", "STATE", "TENANTS", "LAST SEEN", "ERROR"}};
+  std::vector<std::vector<std::string>> rows{
+      {"AGENT", "STATE", "VERSION", "TENANTS", "LAST SEEN", "ERROR"}};
   for (const auto& a : resp.agents()) {
-    rows.push_back({a.address(), a.state(), std::to_string(a.tenants()),
-                    a.last_seen().empty() ? "never" : a.last_seen(),
+    rows.push_back({a.address(), a.state(), a.version().empty() ? "-" : a.version(),
+                    std::to_string(a.tenants()), a.last_seen().empty() ? "never" : a.last_seen(),
                     a.last_error().empty() ? "-" : a.last_error()});
   }
   PrintTable(ctx.out, rows);

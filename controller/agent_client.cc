@@ -207,6 +207,7 @@ absl::StatusOr<AgentListing> GrpcAgentClient::DoListTenants(const std::string& a
   ASSIGN_OR_RETURN(auto resp, Unary(*stub, address, deadline_, &Stub::ListTenants, req));
   AgentListing out;
   out.instance_id = resp.instance_id();
+  out.version = resp.version();
   out.bundle_missing = resp.bundle_missing();
   for (const auto& t : resp.tenants()) out.tenants.push_back(FromProto(address, t));
   return out;

@@ -30,6 +30,7 @@ namespace fleet::controller {
 // An agent's answer to "which tenants do you serve".
 struct AgentListing {
   std::string instance_id;     // changes when the agent restarts
+  std::string version;         // the agent's build
   bool bundle_missing = false;  // the bundle asked about is not cached there
   std::vector<TenantRecord> tenants;
 };

@@ -31,6 +31,7 @@ void ToProto(const AgentRecord& a, int tenants, fleet::v1::Agent* out) {
   out->set_tenants(tenants);
   out->set_missed_polls(a.missed_polls);
   out->set_last_error(a.last_error);
+  out->set_version(a.version);
 }
 
 void ToProto(const TenantRecord& t, fleet::v1::Tenant* out) {
@@ -101,7 +102,7 @@ grpc::Status ControllerServiceImpl::AddAgent(grpc::ServerContext* ctx,
     return ToGrpc(absl::UnavailableError(absl::StrCat(
         "cannot enrol ", req->address(), ": ", tenants.status().message())));
   }
-  AgentRecord agent{req->address(), "up", "", 0, ""};
+  AgentRecord agent{req->address(), "up", "", 0, "", ""};
   if (absl::Status s = inventory_.AddAgent(agent); !s.ok()) return ToGrpc(s);
   if (absl::Status s = inventory_.ReplaceAgentTenants(req->address(), tenants->tenants); !s.ok()) {
     // Nothing half-enrolled.

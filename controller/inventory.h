@@ -24,6 +24,7 @@ struct AgentRecord {
   std::string last_seen;     // RFC 3339 UTC, empty when never
   int missed_polls = 0;
   std::string last_error;
+  std::string version;  // the agent's build, as it last reported it
 };
 
 struct TenantRecord {

@@ -137,6 +137,7 @@ absl::Status Poller::PollAgent(const std::string& address) {
   agent.state = "up";
   agent.missed_polls = 0;
   agent.last_seen = clock_.NowText();
+  agent.version = listing->version;
   agent.last_error = stored.ok() ? "" : std::string(stored.message());
   RETURN_IF_ERROR(inventory_.UpdateAgent(agent));
   return stored;

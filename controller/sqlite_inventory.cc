@@ -16,7 +16,7 @@
 namespace fleet::controller {
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE agents (
@@ -100,6 +100,11 @@ CREATE TABLE audit (
 // Each tenant's rehearsal is kept with the rollout it preceded.
 constexpr char kSchemaV3[] = R"sql(
 ALTER TABLE rollout_tenants ADD COLUMN rehearsal TEXT NOT NULL DEFAULT '';
+)sql";
+
+// Which build each agent runs, as it last said.
+constexpr char kSchemaV4[] = R"sql(
+ALTER TABLE agents ADD COLUMN version TEXT NOT NULL DEFAULT '';
 )sql";
 
 // States are stored by name (proto/states.h): readable with sqlite3, and
@@ -224,7 +229,7 @@ class SqliteInventory final : public Inventory {
           kSchemaVersion, "); run a newer fleet-controller"));
     }
     // Each step upgrades the schema by one version, in its own transaction.
-    const char* steps[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+    const char* steps[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
     for (int v = static_cast<int>(version); v < kSchemaVersion; ++v) {
       RETURN_IF_ERROR(InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         RETURN_IF_ERROR(Exec(steps[v]));
@@ -264,12 +269,13 @@ class SqliteInventory final : public Inventory {
 
   absl::StatusOr<std::vector<AgentRecord>> ListAgents() override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "SELECT address, state, last_seen, missed_polls, last_error FROM agents "
+    Stmt s(db_, "SELECT address, state, last_seen, missed_polls, last_error, version FROM agents "
                 "ORDER BY address");
     std::vector<AgentRecord> out;
     int rc;
     while ((rc = s.Step()) == SQLITE_ROW) {
-      out.push_back({s.Text(0), s.Text(1), s.Text(2), static_cast<int>(s.Int(3)), s.Text(4)});
+      out.push_back(
+          {s.Text(0), s.Text(1), s.Text(2), static_cast<int>(s.Int(3)), s.Text(4), s.Text(5)});
     }
     if (rc != SQLITE_DONE) return s.Error(rc);
     return out;
@@ -277,10 +283,10 @@ class SqliteInventory final : public Inventory {
 
   absl::Status UpdateAgent(const AgentRecord& a) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "UPDATE agents SET state = ?, last_seen = ?, missed_polls = ?, last_error = ? "
-                "WHERE address = ?");
+    Stmt s(db_, "UPDATE agents SET state = ?, last_seen = ?, missed_polls = ?, last_error = ?, "
+                "version = ? WHERE address = ?");
     s.Bind(a.state).Bind(a.last_seen).Bind(int64_t{a.missed_polls}).Bind(a.last_error)
-        .Bind(a.address);
+        .Bind(a.version).Bind(a.address);
     return s.Run();
   }
 

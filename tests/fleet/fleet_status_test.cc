@@ -152,6 +152,15 @@ TEST_F(FleetStatusTest, ThirtyTenantsThreeAgentsEveryState) {
   auto health = http.Get("/healthz");
   EXPECT_EQ(health->status, 200);
   EXPECT_EQ(health->body, absl::StrCat("ok: fleet-controller ", proto::kVersion, "\n"));
+  // Which build each agent runs, as it said at its last answer.
+  auto agents = nlohmann::json::parse(Cli({"agents", "list", "-o", "json"}).out);
+  ASSERT_FALSE(agents.empty());
+  for (const auto& a : agents) {
+    if (a["state"] == "up") {
+      EXPECT_EQ(a["version"], proto::kVersion) << a.dump();
+    }
+  }
+  EXPECT_THAT(Cli({"agents", "list"}).out, HasSubstr(absl::StrCat("up     ", proto::kVersion)));
 
   // The table shape a person reads.
   auto table = Cli({"status", "--lagging"});
