@@ -3,18 +3,13 @@
 #ifndef FLEET_CLI_EMBEDDED_FILES_H_
 #define FLEET_CLI_EMBEDDED_FILES_H_
 
-#include <cstddef>
 #include <vector>
+
+#include "serving/embedded_file.h"
 
 namespace fleet::cli {
 
-struct EmbeddedFile {
-  const char* name;  // "alembic_render.py"
-  const unsigned char* data;
-  size_t size;
-};
-
-const std::vector<EmbeddedFile>& EmbeddedFiles();
+const std::vector<serving::EmbeddedFile>& EmbeddedFiles();
 
 }  // namespace fleet::cli
 

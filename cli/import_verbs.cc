@@ -63,14 +63,9 @@ absl::StatusOr<nlohmann::json> Render(Context& ctx, const std::string& python,
   } cleanup{ctx.fs, *dir};
   const std::string helper = migrations::JoinPath(*dir, "alembic_render.py");
   const std::string err_path = migrations::JoinPath(*dir, "stderr");
-  for (const EmbeddedFile& f : EmbeddedFiles()) {
-    if (absl::string_view(f.name) != "alembic_render.py") continue;
-    if (absl::Status s = ctx.fs.WriteNewFile(
-            helper, std::string(reinterpret_cast<const char*>(f.data), f.size));
-        !s.ok()) {
-      return s;
-    }
-  }
+  const serving::EmbeddedFile* script = serving::FindEmbedded(EmbeddedFiles(), "alembic_render.py");
+  if (script == nullptr) return absl::InternalError("fleetctl was built without its Alembic helper");
+  if (absl::Status s = ctx.fs.WriteNewFile(helper, std::string(script->bytes())); !s.ok()) return s;
   const std::string cmd = absl::StrCat(ShellQuote(python), " ", ShellQuote(helper), " ",
                                        ShellQuote(ini), " 2>", ShellQuote(err_path));
   FILE* p = popen(cmd.c_str(), "r");

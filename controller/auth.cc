@@ -238,4 +238,9 @@ absl::StatusOr<Authorizer::Identity> Authorizer::IdentifyDigest(const std::strin
   return absl::UnauthenticatedError("the token is no longer in the controller's auth config");
 }
 
+std::string ActorToRecord(const std::string& authorized, const std::string& claimed) {
+  if (!authorized.empty()) return authorized;
+  return claimed.empty() ? "unknown" : claimed.substr(0, 256);
+}
+
 }  // namespace fleet::controller

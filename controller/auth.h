@@ -57,6 +57,11 @@ struct AuthConfig {
 [[nodiscard]] absl::StatusOr<AuthConfig> ParseAuthConfig(const std::string& path,
                                                          const std::string& text);
 
+// The actor to record for a call: the authenticated identity, or (on an
+// insecure loopback controller without --auth) what the request claims,
+// at most 256 bytes; "unknown" when neither says.
+std::string ActorToRecord(const std::string& authorized, const std::string& claimed);
+
 // Thread-safe; Reload swaps the config for calls that start afterwards.
 class Authorizer {
  public:

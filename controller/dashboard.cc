@@ -53,11 +53,8 @@ void Secure(httplib::Response& res) {
   res.set_header("Cache-Control", "no-store");
 }
 
-const Asset* FindAsset(absl::string_view name) {
-  for (const Asset& a : DashboardAssets()) {
-    if (name == a.name) return &a;
-  }
-  return nullptr;
+const serving::EmbeddedFile* FindAsset(absl::string_view name) {
+  return serving::FindEmbedded(DashboardAssets(), std::string_view(name.data(), name.size()));
 }
 
 std::string ContentType(absl::string_view name) {
@@ -68,17 +65,16 @@ std::string ContentType(absl::string_view name) {
   return "application/octet-stream";
 }
 
-void SendAsset(httplib::Response& res, const Asset& a, int status = 200) {
+void SendAsset(httplib::Response& res, const serving::EmbeddedFile& a, int status = 200) {
   Secure(res);
   res.status = status;
-  res.set_content(reinterpret_cast<const char*>(a.data), a.size, ContentType(a.name));
+  res.set_content(a.bytes().data(), a.size, ContentType(a.name));
 }
 
 // The sign-in page, with `message` (a constant of ours, escaped anyway) in
 // its placeholder.
 void SendSignIn(httplib::Response& res, int status, absl::string_view message) {
-  const Asset* page = FindAsset("signin.html");
-  std::string html(reinterpret_cast<const char*>(page->data), page->size);
+  std::string html(FindAsset("signin.html")->bytes());
   std::string escaped = absl::StrReplaceAll(
       message, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#39;"}});
   html = absl::StrReplaceAll(html, {{"<!--message-->", escaped}});
@@ -221,7 +217,7 @@ void Dashboard::Register(httplib::Server& server) {
   // Script and style hold no data: the sign-in page needs them too.
   server.Get(R"(/assets/([a-z]+\.(js|css|svg)))",
              [](const httplib::Request& req, httplib::Response& res) {
-               const Asset* a = FindAsset(req.matches[1].str());
+               const serving::EmbeddedFile* a = FindAsset(req.matches[1].str());
                if (a == nullptr) {
                  Secure(res);
                  res.status = 404;

@@ -4,18 +4,13 @@
 #ifndef FLEET_CONTROLLER_DASHBOARD_ASSETS_H_
 #define FLEET_CONTROLLER_DASHBOARD_ASSETS_H_
 
-#include <cstddef>
 #include <vector>
+
+#include "serving/embedded_file.h"
 
 namespace fleet::controller {
 
-struct Asset {
-  const char* name;  // "app.js"
-  const unsigned char* data;
-  size_t size;
-};
-
-const std::vector<Asset>& DashboardAssets();
+const std::vector<serving::EmbeddedFile>& DashboardAssets();
 
 }  // namespace fleet::controller
 

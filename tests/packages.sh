@@ -14,13 +14,12 @@ fleet_packages=(
   openssl help2man
 )
 
-fleet_install_packages() {
-  local missing=()
-  local p
-  for p in "${fleet_packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-      missing+=("$p")
-    fi
+# Installs the Debian packages named that are not installed yet (an
+# `apt-get update` only when there are some).
+fleet_apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]} == 0)); then
     return 0
@@ -33,27 +32,21 @@ fleet_install_packages() {
     "${missing[@]}"
 }
 
+fleet_install_packages() {
+  fleet_apt_install "${fleet_packages[@]}"
+}
+
 # What only the tests need (tests/run.sh): Debian's Chromium, Node.js and
 # npm (when the machine has none) for the dashboard's browser test, with
 # playwright-core from the npm registry at the version tests/dashboard/
 # package-lock.json pins; Alembic and psycopg2 for Debian's python3, which
 # the Alembic import tests render and run projects with.
 fleet_install_test_tools() {
-  local root=$1 missing=() p
-  command -v chromium >/dev/null || missing+=(chromium)
-  for p in python3-alembic python3-psycopg2; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  command -v node >/dev/null || missing+=(nodejs)
-  command -v npm >/dev/null || missing+=(npm)
-  if ((${#missing[@]} > 0)); then
-    echo "Installing Debian packages: ${missing[*]}"
-    local sudo=()
-    if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-      "${missing[@]}"
-  fi
+  local root=$1 wanted=(chromium python3-alembic python3-psycopg2)
+  # A Node.js of the machine's own (not Debian's) counts.
+  command -v node >/dev/null || wanted+=(nodejs)
+  command -v npm >/dev/null || wanted+=(npm)
+  fleet_apt_install "${wanted[@]}"
   if [[ ! -d $root/tests/dashboard/node_modules/playwright-core ]]; then
     (cd "$root/tests/dashboard" && npm ci --no-audit --no-fund --loglevel=error)
   fi
