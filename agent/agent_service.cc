@@ -375,9 +375,24 @@ grpc::Status AgentServiceImpl::Migrate(grpc::ServerContext* ctx,
   migrations::Migrator m(*(*bundle)->graph, OptionsFor(**t, req->actor(), req->rollout_id()));
   auto observer = [&](const migrations::StepEvent& e) {
     fleet::v1::MigrateEvent ev;
-    ev.set_kind(e.kind == migrations::StepEvent::Kind::kStarted     ? fleet::v1::MigrateEvent::STARTED
-                : e.kind == migrations::StepEvent::Kind::kSucceeded ? fleet::v1::MigrateEvent::SUCCEEDED
-                                                                    : fleet::v1::MigrateEvent::FAILED);
+    switch (e.kind) {
+      case migrations::StepEvent::Kind::kStarted:
+        ev.set_kind(fleet::v1::MigrateEvent::STARTED);
+        break;
+      case migrations::StepEvent::Kind::kProgress:
+        ev.set_kind(fleet::v1::MigrateEvent::PROGRESS);
+        break;
+      case migrations::StepEvent::Kind::kSucceeded:
+        ev.set_kind(fleet::v1::MigrateEvent::SUCCEEDED);
+        break;
+      case migrations::StepEvent::Kind::kFailed:
+        ev.set_kind(fleet::v1::MigrateEvent::FAILED);
+        break;
+    }
+    ev.set_rows(e.rows);
+    ev.set_batches(e.batches);
+    ev.set_resumed(e.resumed_rows >= 0);
+    ev.set_rows_per_second(e.rows_per_second);
     ev.set_revision(e.revision);
     ev.set_direction(std::string(migrations::DirectionName(e.direction)));
     for (const auto& r : e.from_revisions) ev.add_from_revisions(r);

@@ -1,8 +1,10 @@
 // The verbs that work on one database (or print its SQL offline): upgrade,
 // downgrade, stamp, current, check, validate.
+#include <memory>
 #include <optional>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command.h"
 #include "cli/database.h"
@@ -43,18 +45,38 @@ absl::StatusOr<migrations::MigratorOptions> MigratorOptionsFor(Context& ctx) {
 }
 
 migrations::StepObserver PrintSteps(Context& ctx) {
-  return [&ctx](const migrations::StepEvent& e) {
+  // The step's "Running ..." line, kept to redraw it with a batched
+  // revision's progress on a terminal.
+  auto line = std::make_shared<std::string>();
+  return [&ctx, line](const migrations::StepEvent& e) {
+    auto batches = [&] {
+      return absl::StrCat(e.rows, " rows in ", e.batches, e.batches == 1 ? " batch" : " batches");
+    };
     switch (e.kind) {
       case migrations::StepEvent::Kind::kStarted:
-        ctx.out << "Running " << migrations::DirectionName(e.direction) << " "
-                << absl::StrJoin(e.from_revisions, ", ") << " -> "
-                << absl::StrJoin(e.to_revisions, ", ") << ", " << e.message << " ..."
-                << std::flush;
+        *line = absl::StrCat("Running ", migrations::DirectionName(e.direction), " ",
+                             absl::StrJoin(e.from_revisions, ", "), " -> ",
+                             absl::StrJoin(e.to_revisions, ", "), ", ", e.message, " ...");
+        ctx.out << *line << std::flush;
+        break;
+      case migrations::StepEvent::Kind::kProgress:
+        if (e.resumed_rows >= 0 && e.rows == e.resumed_rows && e.duration == absl::ZeroDuration()) {
+          // Said once, terminal or not: this run goes on where one stopped.
+          absl::StrAppend(line.get(), " resuming after ", batches(), " ...");
+          ctx.out << " resuming after " << batches() << " ..." << std::flush;
+        } else if (ctx.terminal) {
+          ctx.out << "\r\033[K" << *line << " " << batches() << ", "
+                  << static_cast<int64_t>(e.rows_per_second) << " rows/s" << std::flush;
+        }
         break;
       case migrations::StepEvent::Kind::kSucceeded:
-        ctx.out << " done (" << absl::ToInt64Milliseconds(e.duration) << " ms)" << std::endl;
+        if (ctx.terminal && e.batches > 0) ctx.out << "\r\033[K" << *line;
+        ctx.out << " done (" << absl::ToInt64Milliseconds(e.duration) << " ms"
+                << (e.batches > 0 ? absl::StrCat("; ", batches()) : std::string()) << ")"
+                << std::endl;
         break;
       case migrations::StepEvent::Kind::kFailed:
+        if (ctx.terminal && e.batches > 0) ctx.out << "\r\033[K" << *line;
         ctx.out << " FAILED" << std::endl;
         break;
     }

@@ -221,13 +221,19 @@ class Linter {
     scope_ = RevisionScope{};
     scope_.script = &script;
     const SqlSection& up = script.upgrade;
-    for (const SqlStatement& s : up.statements) {
-      section_ = &up;
-      statement_ = &s;
-      ReadIgnores(up, s);
-      absl::StatusOr<ParseTree> tree = ParseToTree(StatementText(up.sql, s));
-      if (!tree.ok()) continue;  // ParseScript has parsed it once already
-      for (size_t i = 0; i < (*tree)->n_stmts; ++i) Statement((*tree)->stmts[i]->stmt);
+    // The upgrade section, and a batched revision's post section (its
+    // contract step: DDL like the upgrade's). The batch statement itself is
+    // not read: changing rows is its purpose, in transactions of its own.
+    for (const SqlSection* section : {&up, script.post ? &*script.post : nullptr}) {
+      if (section == nullptr) continue;
+      for (const SqlStatement& s : section->statements) {
+        section_ = section;
+        statement_ = &s;
+        ReadIgnores(*section, s);
+        absl::StatusOr<ParseTree> tree = ParseToTree(StatementText(section->sql, s));
+        if (!tree.ok()) continue;  // ParseScript has parsed it once already
+        for (size_t i = 0; i < (*tree)->n_stmts; ++i) Statement((*tree)->stmts[i]->stmt);
+      }
     }
     if (report_ && scope_.has_ddl && script.transactional) {
       for (LintFinding& f : data_changes_) out_->push_back(std::move(f));

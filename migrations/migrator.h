@@ -8,6 +8,10 @@
 //   query, its version-table change and its fleet_migration_log row;
 // - a non-transactional revision that fails part-way marks the database
 //   dirty, and nothing migrates it until `stamp`;
+// - a batched revision (Script::batch) commits its upgrade section, then
+//   each batch, then its post section with the version-table change; in
+//   between it is `in_progress` in the log (not dirty), and the next
+//   upgrade resumes it after the last committed batch;
 // - every statement runs under lock_timeout (and statement_timeout when set);
 //   lock timeouts and deadlocks are retried with backoff, then reported with
 //   the pids that blocked them;
@@ -62,9 +66,10 @@ struct MigratorOptions {
   ConnectionPool* pool = nullptr;
 };
 
-// One event per step: started, then succeeded or failed.
+// One event per step: started, then succeeded or failed; a batched
+// revision also reports progress after each batch.
 struct StepEvent {
-  enum class Kind { kStarted, kSucceeded, kFailed };
+  enum class Kind { kStarted, kProgress, kSucceeded, kFailed };
   Kind kind = Kind::kStarted;
   Direction direction = Direction::kUpgrade;
   std::string revision;
@@ -73,6 +78,14 @@ struct StepEvent {
   std::string message;
   absl::Duration duration;
   std::string error;  // kFailed
+  // A batched revision (kProgress, kSucceeded, kFailed): rows changed and
+  // batches run so far, counting what an earlier, stopped run did when
+  // this one resumed it (`resumed_rows` of them; -1: not resumed). The rate
+  // counts this run's batches only.
+  int64_t rows = 0;
+  int64_t batches = 0;
+  int64_t resumed_rows = -1;
+  double rows_per_second = 0;
 };
 using StepObserver = std::function<void(const StepEvent&)>;
 
@@ -131,7 +144,10 @@ struct Rehearsal {
   std::vector<RehearsalLock> locks;     // held just before the rollback, tables only
   std::vector<std::string> start_heads;
   std::vector<std::string> rehearsed;      // revisions run, in order
-  std::vector<std::string> not_rehearsed;  // the first non-transactional one and all after it
+  // The first non-transactional revision and all after it; after a batched
+  // revision (its upgrade section and one batch are rehearsed, not its
+  // post section) all that follow it.
+  std::vector<std::string> not_rehearsed;
 };
 
 // A table's size as PostgreSQL counts it.

@@ -1,5 +1,6 @@
 #include "migrations/offline_sql.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -51,6 +52,23 @@ std::string VersionChangeSql(const VersionTable& table, const VersionChange& cha
   return "";
 }
 
+// A batched revision offline: its batch statement in a loop that ends when
+// a run changes no row, then its post section. Online each batch commits on
+// its own; a script has one transaction to offer, and says so.
+std::string BatchLoopSql(const Script& script) {
+  const absl::string_view statement =
+      StatementText(script.batch->sql, script.batch->statements.front());
+  std::string tag = "$fleet_batch$";
+  for (int n = 1; absl::StrContains(statement, tag); ++n) tag = absl::StrCat("$fleet_batch", n, "$");
+  std::string out = absl::StrCat(
+      "-- Batches: online each one commits on its own; here they all run in this\n"
+      "-- transaction, until the statement changes no row.\n"
+      "DO ", tag, "\nBEGIN\n  LOOP\n    ", statement, ";\n    EXIT WHEN NOT FOUND;\n  END LOOP;\nEND\n",
+      tag, ";\n\n");
+  if (script.post && !script.post->sql.empty()) absl::StrAppend(&out, script.post->sql, "\n\n");
+  return out;
+}
+
 std::string RenderOfflineSql(const Plan& plan, const VersionTable& table) {
   std::string out;
   size_t heads = plan.start_heads.size();
@@ -67,6 +85,9 @@ std::string RenderOfflineSql(const Plan& plan, const VersionTable& table) {
                                    ? step.script->upgrade.sql
                                    : step.script->downgrade->sql;
       if (!sql.empty()) absl::StrAppend(&out, sql, "\n\n");
+      if (step.direction == Direction::kUpgrade && step.script->is_batched()) {
+        absl::StrAppend(&out, BatchLoopSql(*step.script));
+      }
     }
     for (const VersionChange& change : step.version_changes) {
       absl::StrAppend(&out, VersionChangeSql(table, change), "\n\n");

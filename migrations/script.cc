@@ -5,6 +5,7 @@
 #include <array>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -89,7 +90,22 @@ absl::Status ValidateName(absl::string_view what, absl::string_view id) {
   return absl::OkStatus();
 }
 
-enum class Section { kHeader, kUpgrade, kDowngrade, kVerify };
+enum class Section { kHeader, kUpgrade, kDowngrade, kVerify, kBatch, kPost };
+
+// A header duration: "250ms", "2s", "1m", or a plain number of seconds.
+absl::StatusOr<absl::Duration> ParseHeaderDuration(absl::string_view value) {
+  double seconds = 0;
+  absl::Duration d;
+  if (absl::SimpleAtod(value, &seconds)) {
+    d = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(value, &d)) {
+    return absl::InvalidArgumentError("not a duration");
+  }
+  if (d < absl::ZeroDuration() || d > absl::Hours(24)) {
+    return absl::InvalidArgumentError("out of range");
+  }
+  return d;
+}
 
 // "COMMIT", "START TRANSACTION", "CREATE INDEX": the statement's first
 // words (after comments), upper-cased, for messages.
@@ -117,6 +133,49 @@ std::string LeadingWords(absl::string_view sql) {
     words.resize(1);
   }
   return absl::StrJoin(words, " ");
+}
+
+// A batched revision's rules (see Script::batch).
+absl::Status CheckBatchSections(absl::string_view path, const Script& script,
+                                int batch_key_line) {
+  if (!script.batch) {
+    if (script.post) {
+      return LineError(path, script.post->line - 1,
+                       "a '-- migrate:post' section without a '-- migrate:batch' section; post "
+                       "runs after the batches (put its statements in the upgrade section)");
+    }
+    if (batch_key_line != 0) {
+      return LineError(path, batch_key_line,
+                       "batch_pause and batch_max_seconds need a '-- migrate:batch' section");
+    }
+    return absl::OkStatus();
+  }
+  const SqlSection& batch = *script.batch;
+  if (!script.transactional) {
+    return LineError(path, batch.line - 1,
+                     "a batched revision must be transactional: its upgrade, each batch and its "
+                     "post section run in transactions of their own");
+  }
+  if (batch.statements.size() != 1) {
+    return LineError(
+        path, batch.statements.empty() ? batch.line - 1 : batch.statements[1].line,
+        absl::StrCat("the batch section must hold exactly one statement (it holds ",
+                     batch.statements.size(),
+                     "): an UPDATE, DELETE, INSERT or MERGE that changes a bounded set of rows "
+                     "each time it runs, e.g. UPDATE t SET c = ... WHERE id IN (SELECT id FROM t "
+                     "WHERE c IS NULL LIMIT 5000)"));
+  }
+  const SqlStatement& st = batch.statements.front();
+  const std::string verb = LeadingWords(StatementText(batch.sql, st));
+  const std::string first = verb.substr(0, verb.find(' '));
+  if (first != "UPDATE" && first != "DELETE" && first != "INSERT" && first != "MERGE" &&
+      first != "WITH") {
+    return LineError(path, st.line,
+                     absl::StrCat("the batch statement is ", first.empty() ? "empty" : first,
+                                  "; it must be an UPDATE, DELETE, INSERT or MERGE (the batches "
+                                  "end when it changes no row)"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -152,10 +211,11 @@ absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view byt
 
   Section section = Section::kHeader;
   std::string* body = nullptr;
-  bool seen_keys[7] = {};
-  static constexpr absl::string_view kKeys[] = {"revision",       "down_revision", "branch_labels",
-                                               "depends_on",     "message",       "create_date",
-                                               "transactional"};
+  bool seen_keys[9] = {};
+  static constexpr absl::string_view kKeys[] = {
+      "revision",    "down_revision", "branch_labels", "depends_on",       "message",
+      "create_date", "transactional", "batch_pause",   "batch_max_seconds"};
+  int batch_key_line = 0;  // the first batch_* key, for "no batch section"
   int line_no = 0;
   // A section's SQL is the file's bytes from the line after its marker to
   // the next marker (or the end), exactly: that is what runs.
@@ -191,10 +251,17 @@ absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view byt
         } else if (comment == "verify") {
           next = Section::kVerify;
           target = &script.verify;
+        } else if (comment == "batch") {
+          next = Section::kBatch;
+          target = &script.batch;
+        } else if (comment == "post") {
+          next = Section::kPost;
+          target = &script.post;
         } else {
           return LineError(path, line_no,
                            absl::StrCat("unknown section '-- migrate:", comment,
-                                        "'; sections are upgrade, downgrade and verify"));
+                                        "'; sections are upgrade, downgrade, verify, batch and "
+                                        "post"));
         }
         if (target != nullptr) {
           if (target->has_value()) {
@@ -254,6 +321,21 @@ absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view byt
           script.message = std::string(value);
         } else if (key == "create_date") {
           script.create_date = std::string(value);
+        } else if (key == "batch_pause" || key == "batch_max_seconds") {
+          if (batch_key_line == 0) batch_key_line = line_no;
+          absl::StatusOr<absl::Duration> d = ParseHeaderDuration(value);
+          if (key == "batch_max_seconds" && d.ok() && *d <= absl::ZeroDuration()) {
+            d = absl::InvalidArgumentError("zero");
+          }
+          if (!d.ok()) {
+            return LineError(
+                path, line_no,
+                absl::StrCat(key, " must be ",
+                             key == "batch_pause" ? "a duration from 0 to 24h such as 100ms or 2s"
+                                                  : "a number of seconds above 0 such as 30",
+                             ", not '", value, "'"));
+          }
+          (key == "batch_pause" ? script.batch_pause : script.batch_max) = *d;
         } else {  // transactional
           std::string lower = absl::AsciiStrToLower(value);
           if (lower == "true" || lower == "yes") {
@@ -295,7 +377,9 @@ absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view byt
   };
   for (Named n : {Named{&script.upgrade, "upgrade", false},
                   Named{script.downgrade ? &*script.downgrade : nullptr, "downgrade", false},
-                  Named{script.verify ? &*script.verify : nullptr, "verify", true}}) {
+                  Named{script.verify ? &*script.verify : nullptr, "verify", true},
+                  Named{script.batch ? &*script.batch : nullptr, "batch", false},
+                  Named{script.post ? &*script.post : nullptr, "post", false}}) {
     if (n.section == nullptr) continue;
     auto statements = ParseSqlStatements(n.section->sql, n.section->line);
     if (!statements.ok()) {
@@ -327,6 +411,7 @@ absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view byt
   if (script.verify && script.verify->statements.empty()) {
     return LineError(path, script.verify->line - 1, "empty '-- migrate:verify' section");
   }
+  RETURN_IF_ERROR(CheckBatchSections(path, script, batch_key_line));
   for (const std::string& down : script.down_revisions) {
     if (absl::Status s = ValidateRevisionId(down); !s.ok()) {
       return LineError(path, script.down_revision_line, s.message());
@@ -353,6 +438,11 @@ std::string FormatScript(const Script& script) {
   absl::StrAppend(&out, "-- message: ", script.message, "\n");
   absl::StrAppend(&out, "-- create_date: ", script.create_date, "\n");
   absl::StrAppend(&out, "-- transactional: ", script.transactional ? "true" : "false", "\n");
+  if (script.batch) {
+    absl::StrAppend(&out, "-- batch_pause: ", absl::FormatDuration(script.batch_pause), "\n");
+    absl::StrAppend(&out, "-- batch_max_seconds: ", absl::ToDoubleSeconds(script.batch_max),
+                    "\n");
+  }
   // A new file's layout: each section's SQL without blank lines around it.
   auto section = [&](absl::string_view marker, absl::string_view sql) {
     sql = absl::StripAsciiWhitespace(sql);
@@ -360,6 +450,8 @@ std::string FormatScript(const Script& script) {
   };
   section("upgrade", script.upgrade.sql);
   if (script.downgrade) section("downgrade", script.downgrade->sql);
+  if (script.batch) section("batch", script.batch->sql);
+  if (script.post) section("post", script.post->sql);
   if (script.verify) section("verify", script.verify->sql);
   return out;
 }

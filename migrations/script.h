@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "migrations/sql_parse.h"
 
 namespace fleet::migrations {
@@ -40,6 +41,18 @@ struct Script {
   std::optional<SqlSection> downgrade;  // absent: the revision is irreversible
   std::optional<SqlSection> verify;
 
+  // A batched data migration (DESIGN.md, "Batched data migrations"): after
+  // the upgrade section commits, `batch` — one UPDATE, DELETE, INSERT or
+  // MERGE that changes a bounded set of rows — runs again and again, each
+  // run its own transaction, until it changes no row; then `post` (the
+  // contract step: SET NOT NULL, VALIDATE CONSTRAINT), the verify query and
+  // the version-table change commit together. Only in transactional
+  // revisions; `post` only with `batch`.
+  std::optional<SqlSection> batch;
+  std::optional<SqlSection> post;
+  absl::Duration batch_pause = absl::ZeroDuration();  // header batch_pause: between batches
+  absl::Duration batch_max = absl::Seconds(60);       // header batch_max_seconds: per batch
+
   std::string path;      // the file, as found (directory joined with name)
   std::string checksum;  // SHA-256 of the file's bytes, lowercase hex
 
@@ -50,6 +63,7 @@ struct Script {
   int depends_on_line = 0;
 
   bool is_reversible() const { return downgrade.has_value(); }
+  bool is_batched() const { return batch.has_value(); }
 };
 
 // Parses the bytes of one script file. `path` is used only in messages.

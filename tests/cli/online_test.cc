@@ -121,6 +121,60 @@ TEST_F(OnlineTest, CtrlCCancelsAndLeavesTheLastCompletedRevision) {
   EXPECT_EQ(Query(Dsn(), "SELECT to_regclass('c2') IS NULL")[0][0], "t");
 }
 
+TEST_F(OnlineTest, KilledMidBackfillTheSameCommandResumesAndAppliesTheRevisionOnce) {
+  fleet::testing::TempDir dir;
+  dir.Write("a1.sql", ScriptText("a1", "",
+                                 "CREATE TABLE tickets (id int PRIMARY KEY, priority text NOT "
+                                 "NULL);\nINSERT INTO tickets SELECT g, CASE WHEN g % 3 = 0 THEN "
+                                 "'high' ELSE 'low' END FROM generate_series(1, 20000) g;"));
+  // The upgrade section cannot run twice (ADD COLUMN would fail): the
+  // resumed run must not repeat it.
+  dir.Write("b1.sql",
+            "-- revision: b1\n-- down_revision: a1\n-- message: backfill urgency\n"
+            "-- batch_pause: 50ms\n\n"
+            "-- migrate:upgrade\nALTER TABLE tickets ADD COLUMN urgent boolean;\n\n"
+            "-- migrate:batch\nUPDATE tickets SET urgent = (priority = 'high') WHERE id IN "
+            "(SELECT id FROM tickets WHERE urgent IS NULL ORDER BY id LIMIT 500);\n\n"
+            "-- migrate:post\nALTER TABLE tickets ALTER COLUMN urgent SET NOT NULL;\n\n"
+            "-- migrate:verify\nSELECT NOT EXISTS (SELECT 1 FROM tickets WHERE urgent IS DISTINCT "
+            "FROM (priority = 'high'));\n");
+  const std::vector<std::string> command{FLEETCTL_PATH, "upgrade", "heads", "--dir", dir.path(),
+                                         "--dsn", Dsn()};
+  auto rows_done = [&] {
+    auto r = Query(Dsn(), "SELECT coalesce(max(rows_done), 0) FROM fleet_migration_log WHERE "
+                          "revision = 'b1' AND outcome = 'in_progress'");
+    return std::stoll(r[0][0]);
+  };
+  Process first(command);
+  ASSERT_TRUE(WaitFor([&] {
+    try {
+      return rows_done() >= 2000;
+    } catch (const std::exception&) {
+      return false;  // the log does not exist yet
+    }
+  })) << first.Err();
+  first.Signal(SIGKILL);
+  EXPECT_EQ(first.Wait(), 128 + SIGKILL);
+  const int64_t kept = rows_done();
+  EXPECT_GE(kept, 2000);
+  EXPECT_LT(kept, 20000);
+  EXPECT_EQ(Query(Dsn(), "SELECT version_num FROM alembic_version")[0][0], "a1");
+
+  Process second(command);
+  EXPECT_EQ(second.Wait(), 0) << second.Err();
+  EXPECT_THAT(second.Out(), HasSubstr("Running upgrade a1 -> b1, backfill urgency ... resuming "
+                                      "after " + std::to_string(kept) + " rows in"));
+  EXPECT_THAT(second.Out(), HasSubstr("20000 rows in 41 batches)"));
+  EXPECT_EQ(Query(Dsn(), "SELECT version_num FROM alembic_version")[0][0], "b1");
+  EXPECT_EQ(Query(Dsn(), "SELECT count(*) FROM tickets WHERE urgent IS DISTINCT FROM "
+                         "(priority = 'high')")[0][0],
+            "0");
+  // One log row for b1, applied: the killed run's, carried to the end.
+  EXPECT_EQ(Query(Dsn(), "SELECT outcome, rows_done, batches FROM fleet_migration_log WHERE "
+                         "revision = 'b1'"),
+            (std::vector<std::vector<std::string>>{{"ok", "20000", "41"}}));
+}
+
 TEST_F(OnlineTest, ThePasswordAppearsInNoOutputLogOrJson) {
   const std::string secret = "Sentinel-Passw0rd-41ab";
   const std::string dsn = absl::StrCat(Dsn(), " password=", secret);  // trust ignores it

@@ -162,6 +162,22 @@ TEST(LintTest, ATableTheRevisionCreatesIsNewAndSoNotLocked) {
               IsEmpty());
 }
 
+TEST(LintTest, ABatchedUpdateIsNoDataChangeWithDdlAndThePostSectionIsRead) {
+  const std::string update =
+      "UPDATE tickets SET status = 'open' WHERE id IN (SELECT id FROM tickets WHERE status IS "
+      "NULL LIMIT 1000);\n";
+  // In the upgrade section, beside DDL: one transaction holds both.
+  EXPECT_THAT(Rules(LintOnTop({"ALTER TABLE tickets ADD COLUMN urgent boolean;\n" + update})),
+              ElementsAre("data-change-with-ddl"));
+  // In a batch section: its own transactions, which is the point.
+  auto batched = LintOnTop({"ALTER TABLE tickets ADD COLUMN urgent boolean;\n"
+                            "-- migrate:batch\n" + update +
+                            "-- migrate:post\n"
+                            "ALTER TABLE tickets ALTER COLUMN status SET NOT NULL;\n"});
+  ASSERT_THAT(Rules(batched), ElementsAre("set-not-null"));
+  EXPECT_EQ(batched[0].line, 9);  // the post section's statement
+}
+
 TEST(LintTest, FindingsNameFileLineStatementTableAndTheSafeWay) {
   std::vector<LintFinding> findings =
       LintOnTop({"ALTER TABLE tickets ADD COLUMN note text;\n\n"

@@ -186,5 +186,103 @@ TEST(ScriptTest, SqlThePostgresParserRefusesNamesItsLine) {
               HasSubstr("v/x.sql:5: unterminated quoted string"));
 }
 
+
+constexpr char kBatched[] =
+    "-- revision: b1\n"
+    "-- down_revision: a1\n"
+    "-- message: backfill urgency\n"
+    "-- batch_pause: 250ms\n"
+    "-- batch_max_seconds: 30\n"
+    "\n"
+    "-- migrate:upgrade\n"
+    "ALTER TABLE tickets ADD COLUMN urgent boolean;\n"
+    "\n"
+    "-- migrate:batch\n"
+    "UPDATE tickets SET urgent = (priority = 'high')\n"
+    "WHERE id IN (SELECT id FROM tickets WHERE urgent IS NULL LIMIT 5000);\n"
+    "\n"
+    "-- migrate:post\n"
+    "ALTER TABLE tickets ALTER COLUMN urgent SET NOT NULL;\n"
+    "\n"
+    "-- migrate:downgrade\n"
+    "ALTER TABLE tickets DROP COLUMN urgent;\n";
+
+TEST(ScriptTest, ParsesABatchedRevision) {
+  auto s = ParseScript("v/b1.sql", kBatched);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(s->is_batched());
+  EXPECT_EQ(s->batch->line, 11);
+  ASSERT_EQ(s->batch->statements.size(), 1u);
+  EXPECT_THAT(std::string(StatementText(s->batch->sql, s->batch->statements[0])),
+              HasSubstr("LIMIT 5000)"));
+  ASSERT_TRUE(s->post.has_value());
+  EXPECT_EQ(s->post->statements.size(), 1u);
+  EXPECT_EQ(s->batch_pause, absl::Milliseconds(250));
+  EXPECT_EQ(s->batch_max, absl::Seconds(30));
+  // The defaults, and the other spellings of a duration.
+  std::string plain = kBatched;
+  plain.replace(plain.find("-- batch_pause: 250ms\n-- batch_max_seconds: 30\n"),
+                std::string("-- batch_pause: 250ms\n-- batch_max_seconds: 30\n").size(), "");
+  auto d = ParseScript("v/b1.sql", plain);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->batch_pause, absl::ZeroDuration());
+  EXPECT_EQ(d->batch_max, absl::Seconds(60));
+  std::string half = kBatched;
+  half.replace(half.find("250ms"), 5, "0.5");
+  EXPECT_EQ(ParseScript("v/b1.sql", half)->batch_pause, absl::Milliseconds(500));
+  // Written back, it reads the same.
+  auto again = ParseScript("v/b1.sql", FormatScript(*s));
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << FormatScript(*s);
+  EXPECT_EQ(again->batch_pause, s->batch_pause);
+  EXPECT_EQ(again->batch_max, s->batch_max);
+  EXPECT_EQ(StatementText(again->batch->sql, again->batch->statements[0]),
+            StatementText(s->batch->sql, s->batch->statements[0]));
+  EXPECT_TRUE(again->post.has_value());
+}
+
+TEST(ScriptTest, ABatchedRevisionBrokenAnyWayIsRefusedWithItsLine) {
+  auto with = [](const std::string& from, const std::string& to) {
+    std::string text = kBatched;
+    text.replace(text.find(from), from.size(), to);
+    return text;
+  };
+  EXPECT_THAT(ErrorOf(with("LIMIT 5000);\n", "LIMIT 5000);\nDELETE FROM tickets WHERE false;\n")),
+              HasSubstr("v/x.sql:13: the batch section must hold exactly one statement (it "
+                        "holds 2)"));
+  EXPECT_THAT(ErrorOf(with("UPDATE tickets SET urgent = (priority = 'high')\n"
+                           "WHERE id IN (SELECT id FROM tickets WHERE urgent IS NULL LIMIT 5000);",
+                           "SELECT 1;")),
+              HasSubstr("v/x.sql:11: the batch statement is SELECT; it must be an UPDATE, "
+                        "DELETE, INSERT or MERGE"));
+  EXPECT_THAT(ErrorOf(with("-- message: backfill urgency\n",
+                           "-- message: backfill urgency\n-- transactional: false\n")),
+              HasSubstr("a batched revision must be transactional"));
+  EXPECT_THAT(ErrorOf(with("250ms", "soon")),
+              HasSubstr("v/x.sql:4: batch_pause must be a duration from 0 to 24h such as 100ms "
+                        "or 2s, not 'soon'"));
+  EXPECT_THAT(ErrorOf(with("batch_max_seconds: 30", "batch_max_seconds: 0")),
+              HasSubstr("v/x.sql:5: batch_max_seconds must be a number of seconds above 0"));
+  EXPECT_THAT(ErrorOf(with("LIMIT 5000);\n", "LIMIT 5000);\nCOMMIT;\n")),
+              HasSubstr("v/x.sql:13: COMMIT in the batch section would end the transaction"));
+  // The batch section's companions alone.
+  std::string unbatched = with(
+      "-- migrate:batch\nUPDATE tickets SET urgent = (priority = 'high')\n"
+      "WHERE id IN (SELECT id FROM tickets WHERE urgent IS NULL LIMIT 5000);\n\n",
+      "");
+  EXPECT_THAT(ErrorOf(unbatched),
+              HasSubstr("v/x.sql:10: a '-- migrate:post' section without a '-- migrate:batch' "
+                        "section"));
+  std::string keys_only = unbatched;
+  keys_only.replace(keys_only.find("-- migrate:post\n"),
+                    std::string("-- migrate:post\nALTER TABLE tickets ALTER COLUMN urgent SET NOT "
+                                "NULL;\n\n").size(),
+                    "");
+  EXPECT_THAT(ErrorOf(keys_only),
+              HasSubstr("v/x.sql:4: batch_pause and batch_max_seconds need a '-- migrate:batch' "
+                        "section"));
+  EXPECT_THAT(ErrorOf(with("-- migrate:post\n", "-- migrate:later\n")),
+              HasSubstr("sections are upgrade, downgrade, verify, batch and post"));
+}
+
 }  // namespace
 }  // namespace fleet::migrations
