@@ -183,6 +183,14 @@ absl::StatusOr<std::vector<std::string>> GrpcAgentClient::DoMigrate(const std::s
   std::vector<std::string> heads;
   bool ended = false;
   while (reader->Read(&ev)) {
+    const bool batched = ev.batches() > 0 || ev.kind() == fleet::v1::MigrateEvent::PROGRESS;
+    if (call.on_progress && batched &&
+        (ev.kind() == fleet::v1::MigrateEvent::PROGRESS ||
+         ev.kind() == fleet::v1::MigrateEvent::SUCCEEDED ||
+         ev.kind() == fleet::v1::MigrateEvent::FAILED)) {
+      call.on_progress({ev.revision(), ev.rows(), ev.batches(), ev.resumed(),
+                        ev.rows_per_second(), ev.kind() != fleet::v1::MigrateEvent::PROGRESS});
+    }
     if (ev.kind() == fleet::v1::MigrateEvent::DONE ||
         ev.kind() == fleet::v1::MigrateEvent::NOTHING_TO_DO) {
       heads.assign(ev.heads().begin(), ev.heads().end());

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,16 @@ class AgentClient {
     return WithBundle(address, bundle_digest,
                       [&] { return DoGetTenant(address, tenant_id, bundle_digest); });
   }
+  // A batched revision's progress, as its agent streams it (after each
+  // batch; `final` on the revision's last event).
+  struct MigrateProgress {
+    std::string revision;
+    int64_t rows = 0;
+    int64_t batches = 0;
+    bool resumed = false;  // the counts include a stopped run's
+    double rows_per_second = 0;
+    bool final = false;
+  };
   struct MigrateCall {
     std::string tenant_id;
     std::string target;
@@ -81,6 +92,8 @@ class AgentClient {
     std::string rollout_id;
     std::string actor;
     absl::Duration deadline = absl::Minutes(10);
+    // Called from the calling thread for each progress event; may be empty.
+    std::function<void(const MigrateProgress&)> on_progress;
   };
   // Runs a migration to the end; returns the heads the agent read back from
   // the tenant after its last commit (MigrateEvent.heads).

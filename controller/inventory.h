@@ -77,6 +77,9 @@ struct RolloutTenantRecord {
   // Its rehearsal before the rollout started (fleet.v1.Rehearsal as JSON);
   // empty when the rollout was started without --rehearse.
   std::string rehearsal_json;
+  // A batched revision's progress on this tenant (fleet.v1.BatchProgress as
+  // JSON); empty when none ran. Written by WriteTenantProgress only.
+  std::string progress_json;
 };
 
 // Who did what, kept for good. `at` is filled in when it is written.
@@ -176,6 +179,12 @@ class Inventory {
   // Applies `w` whole, or nothing: ABORTED when the step is no longer in
   // w.from, or its rollout no longer in w.while_rollout.
   [[nodiscard]] virtual absl::Status WriteTenantStep(const TenantStepWrite& w) = 0;
+  // Records a running step's batch progress (RolloutTenantRecord::
+  // progress_json): ABORTED unless the step is still running. Progress is
+  // not a state: nothing else of the step changes.
+  [[nodiscard]] virtual absl::Status WriteTenantProgress(const std::string& rollout_id,
+                                                         const std::string& tenant_id,
+                                                         const std::string& progress_json) = 0;
   // A tenant's audit entries, oldest first.
   [[nodiscard]] virtual absl::StatusOr<std::vector<AuditEntry>> TenantAudit(
       const std::string& tenant_id) = 0;

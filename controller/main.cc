@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
   fleet::controller::Poller poller(**inventory, agents, metrics, clock, poll_options);
   fleet::controller::RolloutRunner::Options runner_options;
   runner_options.at_point = CrashPointFromEnvironment();
+  runner_options.metrics = &metrics;
   fleet::controller::RolloutRunner runner(**inventory, agents, graphs, clock, runner_options);
   fleet::controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner,
                                                    (*security)->authorizer());

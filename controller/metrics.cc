@@ -15,6 +15,12 @@ void Metrics::ObservePoll(absl::Duration d) {
   sum_ += seconds;
 }
 
+void Metrics::CountBatches(int64_t batches, int64_t rows) {
+  absl::MutexLock lock(&mu_);
+  batches_ += batches;
+  batch_rows_ += rows;
+}
+
 void Metrics::SetFleet(const FleetView& view) {
   absl::MutexLock lock(&mu_);
   tenant_counts_ = view.counts;
@@ -54,6 +60,13 @@ std::string Metrics::Render(const std::vector<AgentRecord>& agents, size_t bundl
   absl::StrAppend(&out, "fleet_poll_duration_seconds_bucket{le=\"+Inf\"} ", total_, "\n",
                   "fleet_poll_duration_seconds_sum ", absl::StrFormat("%.6f", sum_), "\n",
                   "fleet_poll_duration_seconds_count ", total_, "\n");
+  absl::StrAppend(&out,
+                  "# HELP fleet_batches_total Batches of batched data migrations run in rollouts.\n"
+                  "# TYPE fleet_batches_total counter\n"
+                  "fleet_batches_total ", batches_, "\n",
+                  "# HELP fleet_batch_rows_total Rows those batches changed.\n"
+                  "# TYPE fleet_batch_rows_total counter\n"
+                  "fleet_batch_rows_total ", batch_rows_, "\n");
   return out;
 }
 

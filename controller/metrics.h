@@ -21,6 +21,8 @@ namespace fleet::controller {
 class Metrics {
  public:
   void ObservePoll(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
+  // Batches of batched revisions that ran, and the rows they changed.
+  void CountBatches(int64_t batches, int64_t rows) ABSL_LOCKS_EXCLUDED(mu_);
   // The fleet as the last poll left it.
   void SetFleet(const FleetView& view) ABSL_LOCKS_EXCLUDED(mu_);
   // The whole exposition: tenants by state, agents up, inventory size, poll
@@ -36,6 +38,8 @@ class Metrics {
   double sum_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int> tenant_counts_ ABSL_GUARDED_BY(mu_);  // by state
   size_t tenants_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t batches_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t batch_rows_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace fleet::controller

@@ -314,9 +314,48 @@ RolloutRunner::Outcome RolloutRunner::FailWave(Driven& d, const RolloutRecord& r
 absl::StatusOr<std::vector<std::string>> RolloutRunner::MigrateTenant(
     Driven& d, const RolloutTenantRecord& t, const std::string& target, bool upgrade) {
   absl::Time deadline = clock_.Now() + absl::Seconds(d.spec.tenant_timeout_seconds());
+  // A batched revision's progress: recorded at most once per
+  // progress_interval while it runs, and at its end; counted in metrics.
+  absl::Time recorded = absl::InfinitePast();
+  int64_t counted_rows = 0, counted_batches = 0;
+  auto on_progress = [&](const AgentClient::MigrateProgress& p) {
+    if (options_.metrics != nullptr) {
+      if (p.resumed && counted_batches == 0 && counted_rows == 0) {
+        // The stopped run's rows were counted when they were done.
+        counted_rows = p.rows;
+        counted_batches = p.batches;
+      }
+      options_.metrics->CountBatches(std::max<int64_t>(0, p.batches - counted_batches),
+                                     std::max<int64_t>(0, p.rows - counted_rows));
+      counted_rows = std::max(counted_rows, p.rows);
+      counted_batches = std::max(counted_batches, p.batches);
+    }
+    const absl::Time now = clock_.Now();
+    if (!p.final && now - recorded < options_.progress_interval) return;
+    recorded = now;
+    v1::BatchProgress progress;
+    progress.set_revision(p.revision);
+    progress.set_rows(p.rows);
+    progress.set_batches(p.batches);
+    progress.set_rows_per_second(p.rows_per_second);
+    progress.set_done(p.final);
+    progress.set_resumed(p.resumed);
+    progress.set_updated_at(clock_.NowText());
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(progress, &json).ok()) return;
+    absl::Status s = inventory_.WriteTenantProgress(d.id, t.tenant_id, json);
+    if (!s.ok()) {
+      // Progress guards nothing: the migration goes on, the miss is said.
+      spdlog::warn("rollout={} tenant={} event=progress-not-recorded rows={} error=\"{}\"", d.id,
+                   t.tenant_id, p.rows, s.message());
+    }
+  };
   for (;;) {
     AgentClient::MigrateCall call{t.tenant_id, target,  upgrade, d.bundle_digest,
-                                  d.id,        d.actor, deadline - clock_.Now()};
+                                  d.id,        d.actor, deadline - clock_.Now(),
+                                  upgrade ? std::function<void(const AgentClient::MigrateProgress&)>(
+                                                on_progress)
+                                          : nullptr};
     absl::StatusOr<std::vector<std::string>> outcome = agents_.Migrate(t.agent, call);
     // An unreachable agent is retried until the tenant's deadline.
     if (!absl::IsUnavailable(outcome.status()) ||

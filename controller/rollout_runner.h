@@ -39,6 +39,7 @@
 #include "controller/clock.h"
 #include "controller/fleet_view.h"
 #include "controller/inventory.h"
+#include "controller/metrics.h"
 #include "controller/rollout_state.h"
 #include "fleet/v1/controller.pb.h"
 #include "migrations/revision_graph.h"
@@ -67,6 +68,9 @@ class RolloutRunner {
   struct Options {
     absl::Duration retry_backoff = absl::Seconds(1);  // for an unreachable agent
     absl::Duration recheck = absl::Seconds(1);        // a bake re-reads its rollout this often
+    // A batched revision's progress is recorded at most this often per tenant.
+    absl::Duration progress_interval = absl::Seconds(1);
+    Metrics* metrics = nullptr;  // borrowed; counts batches and rows when set
     // Called at each of kRolloutPoints with the rollout's id, from the
     // driver's threads. Empty: nothing happens.
     std::function<void(std::string_view point, const std::string& rollout_id)> at_point;

@@ -161,6 +161,10 @@ absl::StatusOr<fleet::v1::Rollout> ControllerServiceImpl::Load(const std::string
         !google::protobuf::util::JsonStringToMessage(t.rehearsal_json, o->mutable_rehearsal()).ok()) {
       spdlog::warn("rollout={} tenant={} event=rehearsal-unreadable", id, t.tenant_id);
     }
+    if (!t.progress_json.empty() &&
+        !google::protobuf::util::JsonStringToMessage(t.progress_json, o->mutable_progress()).ok()) {
+      spdlog::warn("rollout={} tenant={} event=progress-unreadable", id, t.tenant_id);
+    }
     (*out.mutable_counts())[std::string(proto::StateName(t.state))] += 1;
   }
   return out;

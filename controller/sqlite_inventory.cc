@@ -16,7 +16,7 @@
 namespace fleet::controller {
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE agents (
@@ -105,6 +105,11 @@ ALTER TABLE rollout_tenants ADD COLUMN rehearsal TEXT NOT NULL DEFAULT '';
 // Which build each agent runs, as it last said.
 constexpr char kSchemaV4[] = R"sql(
 ALTER TABLE agents ADD COLUMN version TEXT NOT NULL DEFAULT '';
+)sql";
+
+// A batched revision's progress per tenant of a rollout.
+constexpr char kSchemaV5[] = R"sql(
+ALTER TABLE rollout_tenants ADD COLUMN progress TEXT NOT NULL DEFAULT '';
 )sql";
 
 // States are stored by name (proto/states.h): readable with sqlite3, and
@@ -229,7 +234,7 @@ class SqliteInventory final : public Inventory {
           kSchemaVersion, "); run a newer fleet-controller"));
     }
     // Each step upgrades the schema by one version, in its own transaction.
-    const char* steps[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4};
+    const char* steps[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
     for (int v = static_cast<int>(version); v < kSchemaVersion; ++v) {
       RETURN_IF_ERROR(InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         RETURN_IF_ERROR(Exec(steps[v]));
@@ -506,7 +511,7 @@ class SqliteInventory final : public Inventory {
       const std::string& rollout_id) override {
     absl::MutexLock lock(&mu_);
     Stmt s(db_, "SELECT rollout_id, tenant_id, agent, wave, state, start_heads, heads, error, "
-                "started_at, finished_at, rehearsal FROM rollout_tenants WHERE rollout_id = ? "
+                "started_at, finished_at, rehearsal, progress FROM rollout_tenants WHERE rollout_id = ? "
                 "ORDER BY wave, tenant_id");
     s.Bind(rollout_id);
     std::vector<RolloutTenantRecord> out;
@@ -524,6 +529,7 @@ class SqliteInventory final : public Inventory {
       t.started_at = s.Text(8);
       t.finished_at = s.Text(9);
       t.rehearsal_json = s.Text(10);
+      t.progress_json = s.Text(11);
       out.push_back(std::move(t));
     }
     if (rc != SQLITE_DONE) return s.Error(rc);
@@ -564,6 +570,20 @@ class SqliteInventory final : public Inventory {
       if (w.audit) RETURN_IF_ERROR(InsertAudit(*w.audit));
       return absl::OkStatus();
     });
+  }
+
+  absl::Status WriteTenantProgress(const std::string& rollout_id, const std::string& tenant_id,
+                                   const std::string& progress_json) override {
+    absl::MutexLock lock(&mu_);
+    Stmt s(db_, "UPDATE rollout_tenants SET progress = ? WHERE rollout_id = ? AND tenant_id = ? "
+                "AND state = ?");
+    s.Bind(progress_json).Bind(rollout_id).Bind(tenant_id).Bind(Name(fleet::v1::TENANT_RUNNING));
+    RETURN_IF_ERROR(s.Run());
+    if (s.changes() == 0) {
+      return absl::AbortedError(absl::StrCat("tenant ", tenant_id, " of rollout ", rollout_id,
+                                             " is not running: its progress was not recorded"));
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<AuditEntry>> TenantAudit(const std::string& tenant_id) override {

@@ -58,6 +58,7 @@ class RunnerTest : public ::testing::Test {
     RolloutRunner::Options options;
     options.retry_backoff = absl::Seconds(1);
     options.recheck = absl::Hours(1);  // bakes wake on the clock or an action only
+    options.metrics = &metrics_;
     options.at_point = [this](std::string_view point, const std::string&) {
       std::function<void()> hook;
       {
@@ -339,6 +340,54 @@ TEST_F(RunnerTest, ASuccessIsCheckedAgainstTheHeadsTheAgentReadBack) {
   }
   EXPECT_EQ(fake_.CallsTo("GetTenant"), 0);
   EXPECT_EQ(fake_.CallsTo("Migrate"), 2);
+}
+
+// A batched revision's progress: recorded while the tenant runs (at most
+// once a second by the clock, and at the revision's end), shown with the
+// rollout, counted in metrics without the rows a resumed run had done.
+TEST_F(RunnerTest, BatchProgressIsRecordedWhileATenantRunsAndAtItsEnd) {
+  SetUpFleet(2);
+  using P = AgentClient::MigrateProgress;
+  fake_.SetProgress("t0", {P{"c", 1000, 2, true, 0, false}, P{"c", 1500, 3, true, 500, false},
+                           P{"c", 2000, 4, true, 500, false}});
+  fake_.Block("t0");
+  v1::RolloutSpec spec;
+  spec.set_canary("1");
+  std::string id = Start("c", spec);
+  ASSERT_TRUE(fake_.WaitUntilBlocked("t0"));
+  // The clock did not move: the first event is recorded, the next two are
+  // within the same second.
+  v1::Rollout running = Get(id);
+  ASSERT_EQ(running.tenants(0).id(), "t0");
+  EXPECT_EQ(running.tenants(0).state(), v1::TENANT_RUNNING);
+  EXPECT_EQ(running.tenants(0).progress().rows(), 1000);
+  EXPECT_TRUE(running.tenants(0).progress().resumed());
+  EXPECT_FALSE(running.tenants(0).progress().done());
+  EXPECT_FALSE(running.tenants(1).has_progress());
+  fake_.SetProgress("t1", {P{"c", 700, 1, false, 700, false}, P{"c", 700, 2, false, 0, true}});
+  fake_.Release("t0");
+  v1::Rollout r = WaitUntil(id, v1::ROLLOUT_SUCCEEDED);
+  // t0's last event was not final: what was recorded stays.
+  EXPECT_EQ(r.tenants(0).progress().rows(), 1000);
+  // t1's final event is recorded whatever the clock says.
+  EXPECT_EQ(r.tenants(1).progress().rows(), 700);
+  EXPECT_EQ(r.tenants(1).progress().batches(), 2);
+  EXPECT_TRUE(r.tenants(1).progress().done());
+  const std::string rendered = metrics_.Render({}, 0);
+  // t0: 2 batches and 1,000 rows past the resumed 1,000; t1: 2 and 700.
+  EXPECT_THAT(rendered, HasSubstr("fleet_batches_total 4\n"));
+  EXPECT_THAT(rendered, HasSubstr("fleet_batch_rows_total 1700\n"));
+}
+
+TEST_F(RunnerTest, AProgressWriteThatFailsIsLoggedAndTheTenantGoesOn) {
+  SetUpFleet(1);
+  using P = AgentClient::MigrateProgress;
+  fake_.SetProgress("t0", {P{"c", 10, 1, false, 10, false}, P{"c", 10, 2, false, 0, true}});
+  inventory_.Fail("WriteTenantProgress", absl::InternalError("disk full"), 2);
+  std::string id = Start("c");
+  v1::Rollout r = WaitUntil(id, v1::ROLLOUT_SUCCEEDED);
+  EXPECT_EQ(r.tenants(0).state(), v1::TENANT_SUCCEEDED);
+  EXPECT_FALSE(r.tenants(0).has_progress());
 }
 
 TEST_F(RunnerTest, AFailedWaveIsHaltedAndMarkedForRollbackInOneWrite) {

@@ -149,6 +149,54 @@ INSTANTIATE_TEST_SUITE_P(Policies, FailingWaveTest,
                            return info.param == "rollback-all" ? "RollbackAll" : "RollbackWave";
                          });
 
+// A batched revision over a fleet: each tenant's rows and batches are
+// recorded with the rollout and shown by `rollout status`.
+TEST_F(RolloutTest, ABatchedRevisionShowsEachTenantsProgress) {
+  std::vector<std::vector<TenantSpec>> by_agent(2);
+  std::vector<std::string> dsns;
+  for (int i = 0; i < 4; ++i) {
+    std::string dsn = DsnFor(NewDatabase());
+    UpgradeTo(dsn, kHead);
+    // Tenants of different sizes: 1,000 to 4,000 notes.
+    Exec(dsn, absl::StrCat("CREATE TABLE legacy_notes (id int PRIMARY KEY, body text NOT NULL); "
+                           "INSERT INTO legacy_notes SELECT g, repeat('x', g % 50) FROM "
+                           "generate_series(1, ", (i + 1) * 1000, ") g"));
+    dsns.push_back(dsn);
+    by_agent[i % 2].push_back({absl::StrFormat("b-%02d", i), dsn, {}});
+  }
+  std::string versions = VersionsWith(
+      kNext + "_count_words.sql",
+      "-- revision: " + kNext + "\n-- down_revision: " + kHead +
+          "\n-- message: count note lengths\n\n"
+          "-- migrate:upgrade\nALTER TABLE legacy_notes ADD COLUMN length int;\n\n"
+          "-- migrate:batch\nUPDATE legacy_notes SET length = char_length(body) WHERE id IN "
+          "(SELECT id FROM legacy_notes WHERE length IS NULL ORDER BY id LIMIT 400);\n\n"
+          "-- migrate:post\nALTER TABLE legacy_notes ALTER COLUMN length SET NOT NULL;\n\n"
+          "-- migrate:downgrade\nALTER TABLE legacy_notes DROP COLUMN length;\n");
+  std::vector<std::unique_ptr<fleet::testing::Process>> agents;
+  for (int n = 0; n < 2; ++n) agents.push_back(StartAgent(n, by_agent[n]));
+  auto controller = StartController();
+  Enrol(2, versions);
+  std::string id = StartRollout({"--canary", "1", "--waves", "100%", "--parallel", "2"});
+  auto r = WaitForRollout(id, "succeeded");
+  ASSERT_EQ(r["tenants"].size(), 4u);
+  for (const auto& t : r["tenants"]) {
+    const int i = std::stoi(t["id"].get<std::string>().substr(2));
+    const int rows = (i + 1) * 1000;
+    ASSERT_TRUE(t.contains("progress")) << t.dump();
+    EXPECT_EQ(t["progress"]["revision"], kNext);
+    EXPECT_EQ(t["progress"]["rows"], rows) << t.dump();
+    EXPECT_EQ(t["progress"]["batches"], (rows + 399) / 400 + 1) << t.dump();
+    EXPECT_EQ(t["progress"]["done"], true);
+    EXPECT_EQ(Query(dsns[i], "SELECT count(*) FROM legacy_notes WHERE length = "
+                             "char_length(body)")[0][0],
+              std::to_string(rows));
+  }
+  auto text = Cli({"rollout", "status", id});
+  EXPECT_THAT(text.out, HasSubstr("BATCHED"));
+  EXPECT_THAT(text.out, HasSubstr("4000 rows, 11 batches"));
+}
+
 TEST_F(RolloutTest, GateHoldsUntilResumeAbortStopsRollbackRestores) {
   std::vector<TenantSpec> tenants;
   std::vector<std::string> dsns;

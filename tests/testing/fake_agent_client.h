@@ -94,6 +94,12 @@ class FakeAgentClient final : public controller::AgentClient {
     absl::MutexLock lock(&mu_);
     rehearsals_[tenant] = std::move(r);
   }
+  // Migrate of `tenant` reports these batch progress events (before it
+  // blocks, when blocked).
+  void SetProgress(const std::string& tenant, std::vector<MigrateProgress> events) {
+    absl::MutexLock lock(&mu_);
+    progress_[tenant] = std::move(events);
+  }
   // Verify of `tenant` reports these failures.
   void SetVerifyFailures(const std::string& tenant, std::vector<std::string> failures) {
     absl::MutexLock lock(&mu_);
@@ -235,6 +241,9 @@ class FakeAgentClient final : public controller::AgentClient {
     calls_.push_back({"Migrate", address, call.tenant_id, call.target, call.upgrade});
     cv_.SignalAll();
     RETURN_IF_ERROR(Find(address, call.tenant_id, call.bundle_digest).status());
+    if (auto p = progress_.find(call.tenant_id); p != progress_.end() && call.on_progress) {
+      for (const MigrateProgress& e : p->second) call.on_progress(e);
+    }
     if (blocked_.count(call.tenant_id)) {
       waiting_.insert(call.tenant_id);
       cv_.SignalAll();
@@ -293,6 +302,7 @@ class FakeAgentClient final : public controller::AgentClient {
   absl::CondVar cv_;  // a call began, or was blocked or released
   std::map<std::string, controller::TenantRecord> tenants_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, fleet::v1::Rehearsal> rehearsals_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<MigrateProgress>> progress_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::map<std::string, std::pair<int64_t, int64_t>>> table_sizes_
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, Agent> agents_ ABSL_GUARDED_BY(mu_);

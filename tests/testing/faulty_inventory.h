@@ -125,6 +125,11 @@ class FaultyInventory final : public controller::Inventory {
   absl::Status WriteTenantStep(const controller::TenantStepWrite& w) override {
     return Call("WriteTenantStep", [&] { return real_->WriteTenantStep(w); });
   }
+  absl::Status WriteTenantProgress(const std::string& rollout_id, const std::string& tenant_id,
+                                   const std::string& progress_json) override {
+    return Call("WriteTenantProgress",
+                [&] { return real_->WriteTenantProgress(rollout_id, tenant_id, progress_json); });
+  }
   absl::StatusOr<std::vector<controller::AuditEntry>> TenantAudit(const std::string& id) override {
     return Call<absl::StatusOr<std::vector<controller::AuditEntry>>>(
         "TenantAudit", [&] { return real_->TenantAudit(id); });
