@@ -207,6 +207,13 @@ int WithDatabaseState(Context& ctx, F&& body) {
   });
 }
 
+// "IN PROGRESS: ..." for a batched revision a run left part-way.
+std::string InProgressText(const migrations::DatabaseState& state) {
+  return absl::StrCat("IN PROGRESS: batched revision ", state.in_progress_revision, " stopped after ",
+                      state.in_progress_rows, " rows in ", state.in_progress_batches,
+                      " batches; the next upgrade resumes it");
+}
+
 int RunCurrent(Context& ctx) {
   return WithDatabaseState(ctx, [&](const RevisionGraph& g, const migrations::DatabaseState& state) {
     auto current = g.CurrentRevisions(state.heads);
@@ -219,7 +226,13 @@ int RunCurrent(Context& ctx) {
                                 {"heads", state.heads},
                                 {"current", revs},
                                 {"dirty", state.dirty},
-                                {"drift", state.drift.size()}}
+                                {"drift", state.drift.size()},
+                                {"in_progress",
+                                 state.in_progress_revision.empty()
+                                     ? nlohmann::json(nullptr)
+                                     : nlohmann::json{{"revision", state.in_progress_revision},
+                                                      {"rows", state.in_progress_rows},
+                                                      {"batches", state.in_progress_batches}}}}
                      .dump(2)
               << "\n";
       return static_cast<int>(kExitOk);
@@ -240,6 +253,7 @@ int RunCurrent(Context& ctx) {
     if (state.dirty) {
       ctx.out << "DIRTY: revision " << state.dirty_revision << " failed part-way\n";
     }
+    if (!state.in_progress_revision.empty()) ctx.out << InProgressText(state) << "\n";
     return static_cast<int>(kExitOk);
   });
 }
@@ -269,6 +283,7 @@ int RunCheck(Context& ctx) {
       ctx.out << "  " << absl::StrJoin(step.from_revisions, ", ") << " -> "
               << step.script->revision << ", " << step.script->message << "\n";
     }
+    if (!state.in_progress_revision.empty()) ctx.out << InProgressText(state) << "\n";
     return static_cast<int>(kExitCheckFailed);
   });
 }
@@ -313,6 +328,10 @@ std::vector<Command> DatabaseVerbs() {
          c.add_flag("--allow-drift", o.allow_drift,
                     "Upgrade even though applied scripts changed since they ran");
          c.add_flag("--create-schema", o.create_schema, "Create --schema when it is missing");
+         c.footer(
+             "A batched revision (-- migrate:batch) commits batch by batch; stopped part-way "
+             "(Ctrl-C, an error, a kill), it stays in progress and the same command resumes "
+             "it after its last committed batch.");
        },
        RunUpgrade},
       {"downgrade", "Downgrade the database to TARGET (base, an id, -N, L@base ...).",

@@ -117,6 +117,11 @@ struct DatabaseState {
   std::string dirty_error;
   std::vector<std::string> invalid_indexes;  // in the schema, when dirty
   std::vector<Drift> drift;
+  // A batched revision a run started and did not finish (the next upgrade
+  // resumes it): its id, and the rows and batches done so far.
+  std::string in_progress_revision;
+  int64_t in_progress_rows = 0;
+  int64_t in_progress_batches = 0;
   std::string last_revision;  // the newest log row
   std::string last_direction;
   std::string last_outcome;

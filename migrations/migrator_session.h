@@ -439,7 +439,16 @@ class Migrator::Session {
               " WHERE direction = 'stamp' AND outcome = 'ok' AND version_table = ", vt,
               "), 0) ORDER BY id DESC LIMIT 1) UNION ALL (SELECT ", i,
               ", 'l', revision, direction, outcome, coalesce(finished_at, started_at)::text FROM ",
-              log, " WHERE version_table = ", vt, " ORDER BY id DESC LIMIT 1)");
+              log, " WHERE version_table = ", vt, " ORDER BY id DESC LIMIT 1)",
+              // A batched revision under way (to_jsonb: a log older than the
+              // batch columns has none, and reads as 0).
+              " UNION ALL (SELECT ", i,
+              ", 'p', revision, coalesce(to_jsonb(l) ->> 'rows_done', '0'), "
+              "coalesce(to_jsonb(l) ->> 'batches', '0'), '' FROM ", log,
+              " l WHERE outcome = 'in_progress' AND version_table = ", vt,
+              " AND id > coalesce((SELECT max(id) FROM ", log,
+              " WHERE direction = 'stamp' AND outcome = 'ok' AND version_table = ", vt,
+              "), 0) ORDER BY id DESC LIMIT 1)");
           if (with_drift) {
             absl::StrAppend(&logs, " UNION ALL (SELECT DISTINCT ON (revision) ", i,
                             ", 'c', revision, checksum, '', '' FROM ", log,
@@ -462,6 +471,10 @@ class Migrator::Session {
             st.dirty = true;
             st.dirty_revision = row[2].as<std::string>();
             st.dirty_error = row[3].as<std::string>();
+          } else if (what == "p") {
+            st.in_progress_revision = row[2].as<std::string>();
+            st.in_progress_rows = row[3].as<int64_t>();
+            st.in_progress_batches = row[4].as<int64_t>();
           } else if (what == "l") {
             st.last_revision = row[2].as<std::string>();
             st.last_direction = row[3].as<std::string>();

@@ -159,6 +159,10 @@ TEST_F(OnlineTest, KilledMidBackfillTheSameCommandResumesAndAppliesTheRevisionOn
   EXPECT_GE(kept, 2000);
   EXPECT_LT(kept, 20000);
   EXPECT_EQ(Query(Dsn(), "SELECT version_num FROM alembic_version")[0][0], "a1");
+  auto check = RunCli({"check", "--dir", dir.path(), "--dsn", Dsn()});
+  EXPECT_EQ(check.code, kExitCheckFailed);
+  EXPECT_THAT(check.out, HasSubstr("IN PROGRESS: batched revision b1 stopped after " +
+                                   std::to_string(kept) + " rows in"));
 
   Process second(command);
   EXPECT_EQ(second.Wait(), 0) << second.Err();

@@ -207,6 +207,9 @@ TEST_F(BatchedTest, ACancelStopsBetweenBatchesAndTheNextRunResumes) {
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_FALSE(state->dirty);
   EXPECT_EQ(state->last_outcome, "in_progress");
+  EXPECT_EQ(state->in_progress_revision, "b1");
+  EXPECT_EQ(state->in_progress_rows, 1500);
+  EXPECT_EQ(state->in_progress_batches, 3);
   std::vector<StepEvent> events;
   auto resumed = Migrator(*g, Options()).Upgrade("head", [&](const StepEvent& e) {
     events.push_back(e);
@@ -219,6 +222,7 @@ TEST_F(BatchedTest, ACancelStopsBetweenBatchesAndTheNextRunResumes) {
   EXPECT_EQ(events.back().rows, 5000);
   EXPECT_EQ(LogOf(), std::vector<std::string>{"ok  5000 11"});  // one row: applied once
   EXPECT_EQ(Version(), "b1");
+  EXPECT_EQ(Migrator(*g, Options()).Inspect()->in_progress_revision, "");
 }
 
 TEST_F(BatchedTest, AFailingBatchKeepsTheRowsDoneAndNamesItsFileAndLine) {
