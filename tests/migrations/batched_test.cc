@@ -63,6 +63,14 @@ class BatchedTest : public fleet::testing::PostgresTest {
   }
   std::string Version() { return Query(Dsn(), "SELECT version_num FROM alembic_version")[0][0]; }
 
+  // An upgrade to head cancelled once its `batches`th batch committed.
+  absl::StatusOr<RunResult> CancelledAfterBatch(const RevisionGraph& g, int batches) {
+    Migrator m(g, Options());
+    return m.Upgrade("head", [&](const StepEvent& e) {
+      if (e.kind == StepEvent::Kind::kProgress && e.batches == batches) m.Cancel();
+    });
+  }
+
   // `rows` rows t(id, x, y) with y to be filled by b1's batches of `limit`.
   void Write(TempDir& dir, int rows, int limit, const std::string& headers = "",
              const std::string& post = "") {
@@ -189,10 +197,7 @@ TEST_F(BatchedTest, ACancelStopsBetweenBatchesAndTheNextRunResumes) {
   TempDir dir;
   Write(dir, 5000, 500, "-- batch_pause: 20ms\n");
   auto g = dir.Graph();
-  Migrator first(*g, Options());
-  auto stopped = first.Upgrade("head", [&](const StepEvent& e) {
-    if (e.kind == StepEvent::Kind::kProgress && e.batches == 3) first.Cancel();
-  });
+  auto stopped = CancelledAfterBatch(*g, 3);
   ASSERT_TRUE(absl::IsCancelled(stopped.status())) << stopped.status();
   EXPECT_THAT(stopped.status().message(),
               HasSubstr("revision b1 was cancelled between batches: 1500 rows in 3 batches are "
@@ -289,10 +294,7 @@ TEST_F(BatchedTest, AStampAbandonsARunInProgress) {
   TempDir dir;
   Write(dir, 1000, 100, "-- batch_pause: 10ms\n");
   auto g = dir.Graph();
-  Migrator first(*g, Options());
-  auto stopped = first.Upgrade("head", [&](const StepEvent& e) {
-    if (e.kind == StepEvent::Kind::kProgress && e.batches == 2) first.Cancel();
-  });
+  auto stopped = CancelledAfterBatch(*g, 2);
   ASSERT_TRUE(absl::IsCancelled(stopped.status()));
   // The operator undoes the expand step by hand and says where it is.
   Exec(Dsn(), "ALTER TABLE t DROP COLUMN y");
