@@ -148,9 +148,11 @@ absl::StatusOr<std::vector<TableSize>> Migrator::TableSizes(const std::vector<st
 
 absl::StatusOr<DatabaseState> Migrator::Inspect() {
   auto run = [&]() -> absl::StatusOr<DatabaseState> {
+    // Reads name the schema in every query: no search_path to set, and
+    // the whole read is the session's set-up and two queries.
     Session session(*this);
-    RETURN_IF_ERROR(session.Open(/*mutating=*/false));
-    return session.ReadCurrentSchema();
+    RETURN_IF_ERROR(session.Connect());
+    return std::move(session.ReadSchemaStates({options_.schema}, /*with_drift=*/true).front());
   };
   absl::StatusOr<DatabaseState> r = run();
   if (!r.ok()) return Redacted(r.status());
@@ -175,31 +177,15 @@ std::vector<absl::StatusOr<DatabaseState>> Migrator::InspectSchemas(
   std::vector<absl::StatusOr<DatabaseState>> out;
   Session session(*this);
   absl::Status connected = session.Connect();
-  const bool batch =
-      schemas.size() > 1 &&
-      std::none_of(schemas.begin(), schemas.end(), [](const std::string& s) { return s.empty(); });
-  if (connected.ok() && batch) {
-    // Named schemas of one database: their tables are read all at once.
-    out = session.ReadSchemaStates(schemas, /*with_drift=*/true);
-    for (auto& state : out) {
-      if (!state.ok()) state = Redacted(state.status());
-    }
+  if (!connected.ok()) {
+    out.assign(schemas.size(), Redacted(connected));
     return out;
   }
-  for (const std::string& schema : schemas) {
-    if (!connected.ok()) {
-      out.push_back(Redacted(connected));
-      continue;
-    }
-    absl::Status used = session.UseSchema(schema, /*mutating=*/false);
-    absl::StatusOr<DatabaseState> state =
-        used.ok() ? session.ReadCurrentSchema() : absl::StatusOr<DatabaseState>(used);
-    if (!state.ok()) {
-      state = Redacted(state.status());
-      // A lost connection fails the rest rather than reconnecting silently.
-      if (absl::IsUnavailable(state.status())) connected = state.status();
-    }
-    out.push_back(std::move(state));
+  // The schemas of one database, their tables read all at once (an empty
+  // name: the connection's current schema).
+  out = session.ReadSchemaStates(schemas, /*with_drift=*/true);
+  for (auto& state : out) {
+    if (!state.ok()) state = Redacted(state.status());
   }
   return out;
 }

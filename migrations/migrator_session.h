@@ -372,16 +372,10 @@ class Migrator::Session {
     }
   }
 
-  // ReadState (with drift) of the schema UseSchema chose, in the fewest
-  // round trips (ReadSchemaStates): what reads of a tenant use.
-  absl::StatusOr<DatabaseState> ReadCurrentSchema() {
-    return std::move(ReadSchemaStates({schema_}, /*with_drift=*/true).front());
-  }
-
   // ReadState for many schemas of this database at once, without touching
-  // search_path: per chunk of schemas one catalog query, one query over
-  // their version tables and one over their logs, however many schemas.
-  // One result per schema, in order.
+  // search_path (an empty name: the connection's current schema): per chunk
+  // of schemas one catalog query and one over their version tables and
+  // logs, however many schemas. One result per schema, in order.
   std::vector<absl::StatusOr<DatabaseState>> ReadSchemaStates(
       const std::vector<std::string>& schemas, bool with_drift) {
     constexpr size_t kChunk = 200;
@@ -390,44 +384,56 @@ class Migrator::Session {
     std::vector<DatabaseState> states(n);
     std::vector<std::vector<std::pair<std::string, std::string>>> recorded(n);
     std::vector<std::string> missing(n);  // the error of a schema that does not exist
+    std::vector<std::string> names = schemas;  // an empty one resolved to current_schema()
     DbError err = Guard([&] {
-      pqxx::read_transaction tx(*conn_);
-      const std::string database = tx.exec("SELECT current_database()")[0][0].as<std::string>();
+      // No transaction: at READ COMMITTED each statement reads its own
+      // snapshot anyway, and BEGIN and COMMIT would be two more round trips.
+      // Per chunk: one catalog query and one over the tables.
+      pqxx::nontransaction tx(*conn_);
       const std::string vt = absl::StrCat("'", tx.esc(o_.version_table), "'");
       std::vector<char> has_version(n, 0), has_log(n, 0);
       for (size_t from = 0; from < n; from += kChunk) {
         const size_t to = std::min(n, from + kChunk);
         std::string values;
         for (size_t i = from; i < to; ++i) {
-          absl::StrAppend(&values, i == from ? "" : ", ", "(", i, ", '", tx.esc(schemas[i]), "')");
+          absl::StrAppend(&values, i == from ? "" : ", ", "(", i, ", ",
+                          schemas[i].empty() ? std::string("coalesce(current_schema(), '')")
+                                             : absl::StrCat("'", tx.esc(schemas[i]), "'"),
+                          ")");
         }
         for (const auto& row : tx.exec(absl::StrCat(
                  "SELECT v.i, n.oid IS NOT NULL, "
                  "EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid "
                  "AND c.relname = ", vt, "), "
                  "EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid "
-                 "AND c.relname = '", kLogTable, "') "
+                 "AND c.relname = '", kLogTable, "'), v.name::text, current_database() "
                  "FROM (VALUES ", values, ") AS v(i, name) "
                  "LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = v.name"))) {
           const size_t i = row[0].as<size_t>();
           DatabaseState& st = states[i];
-          st.database = database;
-          st.schema = schemas[i];
-          if (!row[1].as<bool>()) {
-            missing[i] = absl::StrCat("schema \"", schemas[i], "\" does not exist in database ",
-                                      database, " (create it, or pass --create-schema)");
+          names[i] = row[4].as<std::string>();
+          st.database = row[5].as<std::string>();
+          st.schema = names[i];
+          if (names[i].empty()) {
+            missing[i] = absl::StrCat("database ", st.database,
+                                      " has no current schema (search_path names none that "
+                                      "exists)");
+          } else if (!row[1].as<bool>()) {
+            missing[i] = absl::StrCat("schema \"", names[i], "\" does not exist in database ",
+                                      st.database, " (create it, or pass --create-schema)");
           }
           st.has_version_table = row[2].as<bool>();
           has_version[i] = st.has_version_table;
           has_log[i] = row[3].as<bool>();
         }
-        std::string versions, logs;
+        std::string logs;  // the version tables and the logs, in one query
         for (size_t i = from; i < to; ++i) {
-          const std::string schema = tx.quote_name(schemas[i]);
+          if (!missing[i].empty()) continue;
+          const std::string schema = tx.quote_name(names[i]);
           if (has_version[i]) {
-            absl::StrAppend(&versions, versions.empty() ? "" : " UNION ALL ", "SELECT ", i,
-                            ", version_num::text FROM ", schema, ".",
-                            tx.quote_name(o_.version_table));
+            absl::StrAppend(&logs, logs.empty() ? "" : " UNION ALL ", "(SELECT ", i,
+                            ", 'v', version_num::text, '', '', '' FROM ", schema, ".",
+                            tx.quote_name(o_.version_table), ")");
           }
           if (!has_log[i]) continue;
           const std::string log = absl::StrCat(schema, ".", tx.quote_name(kLogTable));
@@ -457,17 +463,14 @@ class Migrator::Session {
                             " ORDER BY revision, id DESC)");
           }
         }
-        if (!versions.empty()) {
-          for (const auto& row : tx.exec(absl::StrCat(versions, " ORDER BY 1, 2"))) {
-            states[row[0].as<size_t>()].heads.push_back(row[1].as<std::string>());
-          }
-        }
         if (logs.empty()) continue;
         for (const auto& row : tx.exec(logs)) {
           const size_t i = row[0].as<size_t>();
           DatabaseState& st = states[i];
           const std::string what = row[1].as<std::string>();
-          if (what == "d") {
+          if (what == "v") {
+            st.heads.push_back(row[2].as<std::string>());
+          } else if (what == "d") {
             st.dirty = true;
             st.dirty_revision = row[2].as<std::string>();
             st.dirty_error = row[3].as<std::string>();
@@ -492,11 +495,12 @@ class Migrator::Session {
                  "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                  "JOIN pg_namespace n ON n.oid = c.relnamespace "
                  "WHERE NOT i.indisvalid AND n.nspname = $1 ORDER BY 1",
-                 schemas[i])) {
+                 names[i])) {
           states[i].invalid_indexes.push_back(row[0].as<std::string>());
         }
       }
     });
+    for (DatabaseState& st : states) std::sort(st.heads.begin(), st.heads.end());
     for (size_t i = 0; i < n; ++i) {
       if (err) {
         out.push_back(ToStatus(err, "while reading the version tables"));
