@@ -196,6 +196,18 @@ class Inventory {
 [[nodiscard]] absl::StatusOr<std::unique_ptr<Inventory>> OpenSqliteInventory(
     const std::string& path);
 
+// The PostgreSQL inventory behind `conninfo` (a libpq connection string or
+// postgresql:// URL; the password by reference): the same interface over
+// its own versioned schema in the connection's schema, created or upgraded
+// once however many controllers start together. Several controllers may
+// share it (one leads: see leadership.h).
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Inventory>> OpenPostgresInventory(
+    const std::string& conninfo);
+
+// Whether --db names a PostgreSQL inventory (a postgresql:// URL or a
+// key=value connection string) rather than a SQLite file.
+bool IsPostgresInventory(const std::string& db);
+
 }  // namespace fleet::controller
 
 #endif  // FLEET_CONTROLLER_INVENTORY_H_

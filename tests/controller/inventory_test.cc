@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
+#include <atomic>
+
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
 #include "controller/inventory_lock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/postgres.h"
 #include "tests/testing/temp_dir.h"
 
 namespace fleet::controller {
@@ -31,9 +34,41 @@ TenantRecord T(const std::string& id, std::map<std::string, std::string> labels 
   return t;
 }
 
-TEST(InventoryTest, AgentsTenantsAndOperatorLabels) {
-  TempDir dir;
-  auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
+// Each test runs on both kinds of inventory: a SQLite file, and a
+// PostgreSQL database of the harness's server.
+class InventoryKindTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() != "postgres") return;
+    admin_ = fleet::testing::AdminDsn();
+    if (admin_.empty()) {
+      const char* ci = std::getenv("CI");
+      if (ci != nullptr && std::string(ci) == "true") FAIL() << "FLEET_TEST_PG is not set";
+      GTEST_SKIP() << "FLEET_TEST_PG is not set (tests/run.sh sets it)";
+    }
+    db_ = absl::StrCat("fleet_inv_", getpid(), "_", counter_++);
+    fleet::testing::Exec(admin_, absl::StrCat("CREATE DATABASE \"", db_, "\""));
+  }
+  void TearDown() override {
+    if (!db_.empty()) {
+      fleet::testing::Exec(admin_, absl::StrCat("DROP DATABASE IF EXISTS \"", db_, "\" WITH (FORCE)"));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<Inventory>> Open() {
+    if (GetParam() == "sqlite") return OpenSqliteInventory(dir_.path() + "/f.sqlite");
+    return OpenPostgresInventory(absl::StrCat(admin_, " dbname=", db_));
+  }
+
+  TempDir dir_;
+  std::string admin_, db_;
+  static inline std::atomic<int> counter_{0};
+};
+
+INSTANTIATE_TEST_SUITE_P(Kinds, InventoryKindTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(InventoryKindTest, AgentsTenantsAndOperatorLabels) {
+  auto inv = Open();
   ASSERT_TRUE(inv.ok()) << inv.status();
   Inventory& i = **inv;
   ASSERT_TRUE(i.AddAgent(A("a:1")).ok());
@@ -61,9 +96,8 @@ TEST(InventoryTest, AgentsTenantsAndOperatorLabels) {
   EXPECT_TRUE(absl::IsNotFound(i.RemoveAgent("a:1").status()));
 }
 
-TEST(InventoryTest, BundlesNewestFirstAndByPrefix) {
-  TempDir dir;
-  auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
+TEST_P(InventoryKindTest, BundlesNewestFirstAndByPrefix) {
+  auto inv = Open();
   ASSERT_TRUE(inv.ok());
   Inventory& i = **inv;
   EXPECT_TRUE(i.ListBundles()->empty());
@@ -130,9 +164,27 @@ void CreateRollout(Inventory& i, const std::string& id = "r-1",
   ASSERT_TRUE(i.CreateRollout(r, members, AuditEntry{"", "op", "rollout started", id, "", ""}).ok());
 }
 
-TEST(InventoryTest, RolloutTransitionsAreCompareAndSet) {
-  TempDir dir;
-  auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
+TEST_P(InventoryKindTest, ScriptBytesComeBackExactly) {
+  auto inv = Open();
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  const std::string bytes("-- \xc3\xa9t\xc3\xa9\n\0SELECT '\\x00';\r\n\xff", 27);
+  BundleRecord b{std::string(64, 'b'), "", {"h"}, 1, {{"a.sql", bytes, "c"}}};
+  ASSERT_TRUE((*inv)->PutBundle(b).ok());
+  ASSERT_TRUE((*inv)->PutBundle(b).ok());  // again: idempotent
+  auto back = (*inv)->GetBundle(std::string(12, 'b'));
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->files.size(), 1u);
+  EXPECT_EQ(back->files[0].content, bytes);
+  auto audit = (*inv)->Audit(AuditEntry{"", "op", "pushed", "", "t9", "it's \"quoted\""});
+  ASSERT_TRUE(audit.ok()) << audit;
+  auto entries = (*inv)->TenantAudit("t9");
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].detail, "it's \"quoted\"");
+}
+
+TEST_P(InventoryKindTest, RolloutTransitionsAreCompareAndSet) {
+  auto inv = Open();
   ASSERT_TRUE(inv.ok());
   Inventory& i = **inv;
   CreateRollout(i);
@@ -174,9 +226,8 @@ TEST(InventoryTest, RolloutTransitionsAreCompareAndSet) {
                                 }())));
 }
 
-TEST(InventoryTest, ATenantStartsOnlyWhileItsRolloutRuns) {
-  TempDir dir;
-  auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
+TEST_P(InventoryKindTest, ATenantStartsOnlyWhileItsRolloutRuns) {
+  auto inv = Open();
   ASSERT_TRUE(inv.ok());
   Inventory& i = **inv;
   CreateRollout(i);
@@ -223,9 +274,8 @@ TEST(InventoryTest, ATenantStartsOnlyWhileItsRolloutRuns) {
   EXPECT_EQ((*steps)[1].state, fleet::v1::TENANT_PENDING);
 }
 
-TEST(InventoryTest, HaltAndTheTenantsToRollBackAreOneWrite) {
-  TempDir dir;
-  auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
+TEST_P(InventoryKindTest, HaltAndTheTenantsToRollBackAreOneWrite) {
+  auto inv = Open();
   ASSERT_TRUE(inv.ok());
   Inventory& i = **inv;
   CreateRollout(i);
@@ -264,9 +314,8 @@ TEST(InventoryTest, HaltAndTheTenantsToRollBackAreOneWrite) {
   EXPECT_EQ((*i.ListRolloutTenants("r-1"))[0].state, fleet::v1::TENANT_SUCCEEDED);
 }
 
-TEST(InventoryTest, ARollbackRefusesTenantsHeldByAnotherActiveRollout) {
-  TempDir dir;
-  auto inv = OpenSqliteInventory(dir.path() + "/f.sqlite");
+TEST_P(InventoryKindTest, ARollbackRefusesTenantsHeldByAnotherActiveRollout) {
+  auto inv = Open();
   ASSERT_TRUE(inv.ok());
   Inventory& i = **inv;
   CreateRollout(i, "r-1", {"t1", "t2"});

@@ -1,6 +1,6 @@
-#include <sqlite3.h>
-
 #include <functional>
+#include <memory>
+#include <set>
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "controller/inventory.h"
+#include "controller/sql_db.h"
 #include "migrations/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "proto/states.h"
@@ -112,6 +113,96 @@ constexpr char kSchemaV5[] = R"sql(
 ALTER TABLE rollout_tenants ADD COLUMN progress TEXT NOT NULL DEFAULT '';
 )sql";
 
+// The PostgreSQL inventory's own versioned schema (shared by several
+// controllers; see issue 20): the SQLite schema's tables with PostgreSQL's
+// types, and the leader row that fences a deposed leader's writes.
+constexpr int kPostgresSchemaVersion = 1;
+constexpr char kPostgresSchemaV1[] = R"sql(
+CREATE TABLE agents (
+  address TEXT PRIMARY KEY,
+  state TEXT NOT NULL DEFAULT 'up',
+  last_seen TEXT NOT NULL DEFAULT '',
+  missed_polls INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  added_at TEXT NOT NULL,
+  version TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE tenants (
+  id TEXT PRIMARY KEY,
+  agent TEXT NOT NULL REFERENCES agents(address) ON DELETE CASCADE,
+  agent_labels TEXT NOT NULL DEFAULT '{}',
+  operator_labels TEXT NOT NULL DEFAULT '{}',
+  heads TEXT NOT NULL DEFAULT '[]',
+  dirty INTEGER NOT NULL DEFAULT 0,
+  dirty_revision TEXT NOT NULL DEFAULT '',
+  drifted TEXT NOT NULL DEFAULT '[]',
+  reachable INTEGER NOT NULL DEFAULT 1,
+  last_seen TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX tenants_agent ON tenants(agent);
+CREATE TABLE bundles (
+  digest TEXT PRIMARY KEY,
+  pushed_at TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  heads TEXT NOT NULL,
+  revisions INTEGER NOT NULL
+);
+CREATE TABLE bundle_files (
+  digest TEXT NOT NULL REFERENCES bundles(digest) ON DELETE CASCADE,
+  filename TEXT NOT NULL,
+  checksum TEXT NOT NULL,
+  content BYTEA NOT NULL,
+  PRIMARY KEY (digest, filename)
+);
+CREATE TABLE rollouts (
+  id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  bundle_digest TEXT NOT NULL,
+  target TEXT NOT NULL,
+  actor TEXT NOT NULL DEFAULT '',
+  wave INTEGER NOT NULL DEFAULT 0,
+  waves INTEGER NOT NULL DEFAULT 0,
+  reason TEXT NOT NULL DEFAULT '',
+  bake_until TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE rollout_tenants (
+  rollout_id TEXT NOT NULL REFERENCES rollouts(id),
+  tenant_id TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  wave INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  start_heads TEXT NOT NULL,
+  heads TEXT NOT NULL DEFAULT '[]',
+  error TEXT NOT NULL DEFAULT '',
+  started_at TEXT NOT NULL DEFAULT '',
+  finished_at TEXT NOT NULL DEFAULT '',
+  rehearsal TEXT NOT NULL DEFAULT '',
+  progress TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (rollout_id, tenant_id)
+);
+CREATE INDEX rollout_tenants_tenant ON rollout_tenants(tenant_id);
+CREATE TABLE audit (
+  id BIGSERIAL PRIMARY KEY,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  rollout_id TEXT NOT NULL DEFAULT '',
+  tenant_id TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE leader (
+  one INTEGER PRIMARY KEY CHECK (one = 1),
+  epoch BIGINT NOT NULL,
+  address TEXT NOT NULL DEFAULT '',
+  since TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO leader (one, epoch) VALUES (1, 0);
+)sql";
+
 // States are stored by name (proto/states.h): readable with sqlite3, and
 // the same strings the inventory always held.
 std::string Name(fleet::v1::RolloutState s) { return proto::StateName(s); }
@@ -140,132 +231,69 @@ std::string Now() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
 }
 
-// One prepared statement; binds by position, steps, and finalizes.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& Bind(const std::string& v) {
-    sqlite3_bind_text(stmt_, ++n_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& BindBlob(const std::string& v) {
-    sqlite3_bind_blob(stmt_, ++n_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& Bind(int64_t v) {
-    sqlite3_bind_int64(stmt_, ++n_, v);
-    return *this;
-  }
-  // NULL when absent.
-  Stmt& BindOptional(const std::optional<std::string>& v) {
-    if (v) return Bind(*v);
-    sqlite3_bind_null(stmt_, ++n_);
-    return *this;
-  }
-  Stmt& BindOptional(const std::optional<int>& v) {
-    if (v) return Bind(int64_t{*v});
-    sqlite3_bind_null(stmt_, ++n_);
-    return *this;
-  }
-  // SQLITE_ROW, SQLITE_DONE, or an error code.
-  int Step() { return rc_ == SQLITE_OK ? sqlite3_step(stmt_) : rc_; }
-  absl::Status Run() {
-    int rc = Step();
-    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return absl::OkStatus();
-    return Error(rc);
-  }
-  absl::Status Error(int rc) const {
-    return absl::InternalError(absl::StrCat("inventory: ", sqlite3_errstr(rc), ": ",
-                                            sqlite3_errmsg(db_)));
-  }
-  std::string Text(int col) const {
-    const unsigned char* t = sqlite3_column_text(stmt_, col);
-    return t ? std::string(reinterpret_cast<const char*>(t),
-                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  std::string Blob(int col) const {
-    const void* b = sqlite3_column_blob(stmt_, col);
-    return b ? std::string(static_cast<const char*>(b),
-                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  int changes() const { return sqlite3_changes(db_); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-  int n_ = 0;
-};
-
 nlohmann::json Parse(const std::string& text, nlohmann::json fallback) {
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   return j.is_discarded() ? fallback : j;
 }
 
-class SqliteInventory final : public Inventory {
+class SqlInventory final : public Inventory {
  public:
-  explicit SqliteInventory(sqlite3* db) : db_(db) {}
-  ~SqliteInventory() override { sqlite3_close(db_); }
+  explicit SqlInventory(std::unique_ptr<SqlDb> db) : db_(std::move(db)) {}
 
+  // Creates the schema, or upgrades it one version at a time, in one
+  // transaction (on PostgreSQL under a lock, so controllers starting
+  // together do it once).
   absl::Status Init() {
     absl::MutexLock lock(&mu_);
-    RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
-    RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
-    RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
-    sqlite3_busy_timeout(db_, 5000);
-    RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
-    int64_t version = 0;
-    {
-      Stmt s(db_, "SELECT coalesce(max(version), 0) FROM schema_version");
-      if (s.Step() == SQLITE_ROW) version = s.Int(0);
-    }
-    if (version > kSchemaVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "inventory schema version ", version, " is newer than this controller understands (",
-          kSchemaVersion, "); run a newer fleet-controller"));
-    }
-    // Each step upgrades the schema by one version, in its own transaction.
-    const char* steps[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
-    for (int v = static_cast<int>(version); v < kSchemaVersion; ++v) {
-      RETURN_IF_ERROR(InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        RETURN_IF_ERROR(Exec(steps[v]));
-        return Exec(absl::StrCat("INSERT INTO schema_version (version) VALUES (", v + 1, ")").c_str());
-      }));
-    }
-    return absl::OkStatus();
+    const bool pg = db_->is_postgres();
+    const int latest = pg ? kPostgresSchemaVersion : kSchemaVersion;
+    const std::vector<const char*> steps =
+        pg ? std::vector<const char*>{kPostgresSchemaV1}
+           : std::vector<const char*>{kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
+    return InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      if (pg) RETURN_IF_ERROR(Exec("SELECT pg_advisory_xact_lock(hashtext('fleet-inventory'))"));
+      RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+      int64_t version = 0;
+      {
+        Stmt s(*db_, "SELECT coalesce(max(version), 0) FROM schema_version");
+        if (s.Step() == kRow) version = s.Int(0);
+      }
+      if (version > latest) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "inventory schema version ", version, " is newer than this controller understands (",
+            latest, "); run a newer fleet-controller"));
+      }
+      for (int v = static_cast<int>(version); v < latest; ++v) {
+        RETURN_IF_ERROR(Exec(steps[static_cast<size_t>(v)]));
+        RETURN_IF_ERROR(
+            Exec(absl::StrCat("INSERT INTO schema_version (version) VALUES (", v + 1, ")").c_str()));
+      }
+      return absl::OkStatus();
+    });
   }
 
   absl::Status AddAgent(const AgentRecord& a) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "INSERT INTO agents (address, state, last_seen, missed_polls, last_error, "
+    Stmt s(*db_, "INSERT INTO agents (address, state, last_seen, missed_polls, last_error, "
                 "added_at) VALUES (?, ?, ?, ?, ?, ?)");
     s.Bind(a.address).Bind(a.state).Bind(a.last_seen).Bind(int64_t{a.missed_polls})
         .Bind(a.last_error).Bind(Now());
     int rc = s.Step();
-    if (rc == SQLITE_CONSTRAINT) {
+    if (rc == kConstraint) {
       return absl::AlreadyExistsError(absl::StrCat("agent ", a.address, " is already enrolled"));
     }
-    return rc == SQLITE_DONE ? absl::OkStatus() : s.Error(rc);
+    return rc == kDone ? absl::OkStatus() : s.Error(rc);
   }
 
   absl::StatusOr<int> RemoveAgent(const std::string& address) override {
     absl::MutexLock lock(&mu_);
     int64_t tenants = 0;
     {
-      Stmt c(db_, "SELECT count(*) FROM tenants WHERE agent = ?");
+      Stmt c(*db_, "SELECT count(*) FROM tenants WHERE agent = ?");
       c.Bind(address);
-      if (c.Step() == SQLITE_ROW) tenants = c.Int(0);
+      if (c.Step() == kRow) tenants = c.Int(0);
     }
-    Stmt s(db_, "DELETE FROM agents WHERE address = ?");
+    Stmt s(*db_, "DELETE FROM agents WHERE address = ?");
     s.Bind(address);
     RETURN_IF_ERROR(s.Run());
     if (s.changes() == 0) return absl::NotFoundError(absl::StrCat("no agent ", address));
@@ -274,21 +302,21 @@ class SqliteInventory final : public Inventory {
 
   absl::StatusOr<std::vector<AgentRecord>> ListAgents() override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "SELECT address, state, last_seen, missed_polls, last_error, version FROM agents "
+    Stmt s(*db_, "SELECT address, state, last_seen, missed_polls, last_error, version FROM agents "
                 "ORDER BY address");
     std::vector<AgentRecord> out;
     int rc;
-    while ((rc = s.Step()) == SQLITE_ROW) {
+    while ((rc = s.Step()) == kRow) {
       out.push_back(
           {s.Text(0), s.Text(1), s.Text(2), static_cast<int>(s.Int(3)), s.Text(4), s.Text(5)});
     }
-    if (rc != SQLITE_DONE) return s.Error(rc);
+    if (rc != kDone) return s.Error(rc);
     return out;
   }
 
   absl::Status UpdateAgent(const AgentRecord& a) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "UPDATE agents SET state = ?, last_seen = ?, missed_polls = ?, last_error = ?, "
+    Stmt s(*db_, "UPDATE agents SET state = ?, last_seen = ?, missed_polls = ?, last_error = ?, "
                 "version = ? WHERE address = ?");
     s.Bind(a.state).Bind(a.last_seen).Bind(int64_t{a.missed_polls}).Bind(a.last_error)
         .Bind(a.version).Bind(a.address);
@@ -304,7 +332,7 @@ class SqliteInventory final : public Inventory {
 
   absl::Status SetAgentTenantsReachable(const std::string& address, bool reachable) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "UPDATE tenants SET reachable = ? WHERE agent = ?");
+    Stmt s(*db_, "UPDATE tenants SET reachable = ? WHERE agent = ?");
     s.Bind(int64_t{reachable}).Bind(address);
     return s.Run();
   }
@@ -329,9 +357,9 @@ class SqliteInventory final : public Inventory {
     // Operator labels overlay the agent's: a value sets, an absent key that
     // the agent reports is recorded as removed (null).
     nlohmann::json ops = nlohmann::json::object();
-    Stmt get(db_, "SELECT agent_labels FROM tenants WHERE id = ?");
+    Stmt get(*db_, "SELECT agent_labels FROM tenants WHERE id = ?");
     get.Bind(id);
-    nlohmann::json agent_labels = get.Step() == SQLITE_ROW ? Parse(get.Text(0), nlohmann::json::object())
+    nlohmann::json agent_labels = get.Step() == kRow ? Parse(get.Text(0), nlohmann::json::object())
                                                            : nlohmann::json::object();
     for (const auto& [k, v] : labels) {
       if (!agent_labels.contains(k) || agent_labels[k] != v) ops[k] = v;
@@ -339,14 +367,14 @@ class SqliteInventory final : public Inventory {
     for (const auto& [k, v] : agent_labels.items()) {
       if (!labels.count(k)) ops[k] = nullptr;
     }
-    Stmt s(db_, "UPDATE tenants SET operator_labels = ? WHERE id = ?");
+    Stmt s(*db_, "UPDATE tenants SET operator_labels = ? WHERE id = ?");
     s.Bind(ops.dump()).Bind(id);
     return s.Run();
   }
 
   absl::Status RemoveTenant(const std::string& id) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "DELETE FROM tenants WHERE id = ?");
+    Stmt s(*db_, "DELETE FROM tenants WHERE id = ?");
     s.Bind(id);
     RETURN_IF_ERROR(s.Run());
     if (s.changes() == 0) return absl::NotFoundError(absl::StrCat("no tenant '", id.substr(0, 128), "'"));
@@ -358,18 +386,18 @@ class SqliteInventory final : public Inventory {
     return InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       int64_t seq = 0;
       {
-        Stmt q(db_, "SELECT coalesce(max(seq), 0) + 1 FROM bundles");
-        if (q.Step() == SQLITE_ROW) seq = q.Int(0);
+        Stmt q(*db_, "SELECT coalesce(max(seq), 0) + 1 FROM bundles");
+        if (q.Step() == kRow) seq = q.Int(0);
       }
-      Stmt up(db_, "INSERT INTO bundles (digest, pushed_at, seq, heads, revisions) VALUES "
+      Stmt up(*db_, "INSERT INTO bundles (digest, pushed_at, seq, heads, revisions) VALUES "
                    "(?, ?, ?, ?, ?) ON CONFLICT(digest) DO UPDATE SET pushed_at = "
                    "excluded.pushed_at, seq = excluded.seq");
       up.Bind(b.digest).Bind(Now()).Bind(seq).Bind(nlohmann::json(b.heads).dump())
           .Bind(int64_t{b.revisions});
       RETURN_IF_ERROR(up.Run());
       for (const auto& f : b.files) {
-        Stmt ins(db_, "INSERT OR IGNORE INTO bundle_files (digest, filename, checksum, content) "
-                      "VALUES (?, ?, ?, ?)");
+        Stmt ins(*db_, "INSERT INTO bundle_files (digest, filename, checksum, content) "
+                      "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
         ins.Bind(b.digest).Bind(f.filename).Bind(f.checksum).BindBlob(f.content);
         RETURN_IF_ERROR(ins.Run());
       }
@@ -379,10 +407,10 @@ class SqliteInventory final : public Inventory {
 
   absl::StatusOr<std::vector<BundleRecord>> ListBundles() override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "SELECT digest, pushed_at, heads, revisions FROM bundles ORDER BY seq DESC");
+    Stmt s(*db_, "SELECT digest, pushed_at, heads, revisions FROM bundles ORDER BY seq DESC");
     std::vector<BundleRecord> out;
     int rc;
-    while ((rc = s.Step()) == SQLITE_ROW) {
+    while ((rc = s.Step()) == kRow) {
       BundleRecord b;
       b.digest = s.Text(0);
       b.pushed_at = s.Text(1);
@@ -390,7 +418,7 @@ class SqliteInventory final : public Inventory {
       b.revisions = static_cast<int>(s.Int(3));
       out.push_back(std::move(b));
     }
-    if (rc != SQLITE_DONE) return s.Error(rc);
+    if (rc != kDone) return s.Error(rc);
     return out;
   }
 
@@ -418,14 +446,14 @@ class SqliteInventory final : public Inventory {
                                                      " is in active rollout ", busy.front().second));
       }
       std::string now = Now();
-      Stmt ins(db_, "INSERT INTO rollouts (id, state, spec, bundle_digest, target, actor, wave, "
+      Stmt ins(*db_, "INSERT INTO rollouts (id, state, spec, bundle_digest, target, actor, wave, "
                     "waves, reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       ins.Bind(r.id).Bind(Name(r.state)).Bind(r.spec_json).Bind(r.bundle_digest).Bind(r.target)
           .Bind(r.actor).Bind(int64_t{r.wave}).Bind(int64_t{r.waves}).Bind(r.reason).Bind(now)
           .Bind(now);
       RETURN_IF_ERROR(ins.Run());
       for (const auto& t : tenants) {
-        Stmt it(db_, "INSERT INTO rollout_tenants (rollout_id, tenant_id, agent, wave, state, "
+        Stmt it(*db_, "INSERT INTO rollout_tenants (rollout_id, tenant_id, agent, wave, state, "
                      "start_heads, rehearsal) VALUES (?, ?, ?, ?, ?, ?, ?)");
         it.Bind(r.id).Bind(t.tenant_id).Bind(t.agent).Bind(int64_t{t.wave}).Bind(Name(t.state))
             .Bind(nlohmann::json(t.start_heads).dump()).Bind(t.rehearsal_json);
@@ -458,13 +486,13 @@ class SqliteInventory final : public Inventory {
     return InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       std::vector<std::string> moving;
       if (t.refuse_busy_tenants) {
-        Stmt q(db_, "SELECT tenant_id, state, wave FROM rollout_tenants WHERE rollout_id = ?");
+        Stmt q(*db_, "SELECT tenant_id, state, wave FROM rollout_tenants WHERE rollout_id = ?");
         q.Bind(t.id);
         int rc;
-        while ((rc = q.Step()) == SQLITE_ROW) {
+        while ((rc = q.Step()) == kRow) {
           if (Moves(t, q.Text(1), static_cast<int>(q.Int(2)))) moving.push_back(q.Text(0));
         }
-        if (rc != SQLITE_DONE) return q.Error(rc);
+        if (rc != kDone) return q.Error(rc);
         ASSIGN_OR_RETURN(auto busy, BusyTenants(moving, t.id));
         if (!busy.empty()) {
           std::vector<std::string> named;
@@ -476,9 +504,9 @@ class SqliteInventory final : public Inventory {
               " are in another active rollout; finish or abort it first"));
         }
       }
-      Stmt up(db_, "UPDATE rollouts SET state = ?, reason = coalesce(?, reason), wave = "
+      Stmt up(*db_, "UPDATE rollouts SET state = ?, reason = coalesce(?, reason), wave = "
                    "coalesce(?, wave), bake_until = coalesce(?, bake_until), updated_at = ? "
-                   "WHERE id = ? AND state = ? AND (? IS NULL OR wave = ?)");
+                   "WHERE id = ? AND state = ? AND (CAST(? AS INTEGER) IS NULL OR wave = ?)");
       up.Bind(Name(t.to)).BindOptional(t.reason).BindOptional(t.wave).BindOptional(t.bake_until)
           .Bind(Now()).Bind(t.id).Bind(Name(t.from)).BindOptional(t.from_wave)
           .BindOptional(t.from_wave);
@@ -495,8 +523,8 @@ class SqliteInventory final : public Inventory {
       }
       for (const auto& m : t.tenants) {
         for (auto from : m.from) {
-          Stmt mv(db_, "UPDATE rollout_tenants SET state = ? WHERE rollout_id = ? AND state = ? "
-                       "AND (? IS NULL OR wave = ?)");
+          Stmt mv(*db_, "UPDATE rollout_tenants SET state = ? WHERE rollout_id = ? AND state = ? "
+                       "AND (CAST(? AS INTEGER) IS NULL OR wave = ?)");
           mv.Bind(Name(m.to)).Bind(t.id).Bind(Name(from)).BindOptional(m.wave)
               .BindOptional(m.wave);
           RETURN_IF_ERROR(mv.Run());
@@ -510,13 +538,13 @@ class SqliteInventory final : public Inventory {
   absl::StatusOr<std::vector<RolloutTenantRecord>> ListRolloutTenants(
       const std::string& rollout_id) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "SELECT rollout_id, tenant_id, agent, wave, state, start_heads, heads, error, "
+    Stmt s(*db_, "SELECT rollout_id, tenant_id, agent, wave, state, start_heads, heads, error, "
                 "started_at, finished_at, rehearsal, progress FROM rollout_tenants WHERE rollout_id = ? "
                 "ORDER BY wave, tenant_id");
     s.Bind(rollout_id);
     std::vector<RolloutTenantRecord> out;
     int rc;
-    while ((rc = s.Step()) == SQLITE_ROW) {
+    while ((rc = s.Step()) == kRow) {
       RolloutTenantRecord t;
       t.rollout_id = s.Text(0);
       t.tenant_id = s.Text(1);
@@ -532,7 +560,7 @@ class SqliteInventory final : public Inventory {
       t.progress_json = s.Text(11);
       out.push_back(std::move(t));
     }
-    if (rc != SQLITE_DONE) return s.Error(rc);
+    if (rc != kDone) return s.Error(rc);
     return out;
   }
 
@@ -542,18 +570,18 @@ class SqliteInventory final : public Inventory {
     return InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       std::optional<std::string> while_rollout;
       if (w.while_rollout) while_rollout = std::string(Name(*w.while_rollout));
-      Stmt s(db_, "UPDATE rollout_tenants SET state = ?, heads = ?, error = ?, started_at = ?, "
+      Stmt s(*db_, "UPDATE rollout_tenants SET state = ?, heads = ?, error = ?, started_at = ?, "
                   "finished_at = ? WHERE rollout_id = ? AND tenant_id = ? AND state = ? AND "
-                  "(? IS NULL OR (SELECT state FROM rollouts WHERE id = rollout_tenants.rollout_id) = ?)");
+                  "(CAST(? AS TEXT) IS NULL OR (SELECT state FROM rollouts WHERE id = rollout_tenants.rollout_id) = ?)");
       s.Bind(Name(t.state)).Bind(nlohmann::json(t.heads).dump()).Bind(t.error).Bind(t.started_at)
           .Bind(t.finished_at).Bind(t.rollout_id).Bind(t.tenant_id).Bind(Name(w.from))
           .BindOptional(while_rollout).BindOptional(while_rollout);
       RETURN_IF_ERROR(s.Run());
       if (s.changes() == 0) {
-        Stmt q(db_, "SELECT t.state, r.state FROM rollout_tenants t JOIN rollouts r ON r.id = "
+        Stmt q(*db_, "SELECT t.state, r.state FROM rollout_tenants t JOIN rollouts r ON r.id = "
                     "t.rollout_id WHERE t.rollout_id = ? AND t.tenant_id = ?");
         q.Bind(t.rollout_id).Bind(t.tenant_id);
-        if (q.Step() != SQLITE_ROW) {
+        if (q.Step() != kRow) {
           return absl::NotFoundError(absl::StrCat("rollout ", t.rollout_id, " has no tenant ",
                                                   t.tenant_id));
         }
@@ -563,7 +591,7 @@ class SqliteInventory final : public Inventory {
             while_rollout ? absl::StrCat(" in a ", *while_rollout, " one") : std::string()));
       }
       if (w.record_heads) {
-        Stmt h(db_, "UPDATE tenants SET heads = ?, last_seen = ? WHERE id = ?");
+        Stmt h(*db_, "UPDATE tenants SET heads = ?, last_seen = ? WHERE id = ?");
         h.Bind(nlohmann::json(t.heads).dump()).Bind(Now()).Bind(t.tenant_id);
         RETURN_IF_ERROR(h.Run());
       }
@@ -575,7 +603,7 @@ class SqliteInventory final : public Inventory {
   absl::Status WriteTenantProgress(const std::string& rollout_id, const std::string& tenant_id,
                                    const std::string& progress_json) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "UPDATE rollout_tenants SET progress = ? WHERE rollout_id = ? AND tenant_id = ? "
+    Stmt s(*db_, "UPDATE rollout_tenants SET progress = ? WHERE rollout_id = ? AND tenant_id = ? "
                 "AND state = ?");
     s.Bind(progress_json).Bind(rollout_id).Bind(tenant_id).Bind(Name(fleet::v1::TENANT_RUNNING));
     RETURN_IF_ERROR(s.Run());
@@ -588,15 +616,15 @@ class SqliteInventory final : public Inventory {
 
   absl::StatusOr<std::vector<AuditEntry>> TenantAudit(const std::string& tenant_id) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(db_, "SELECT at, actor, action, rollout_id, tenant_id, detail FROM audit WHERE "
+    Stmt s(*db_, "SELECT at, actor, action, rollout_id, tenant_id, detail FROM audit WHERE "
                 "tenant_id = ? ORDER BY id");
     s.Bind(tenant_id);
     std::vector<AuditEntry> out;
     int rc;
-    while ((rc = s.Step()) == SQLITE_ROW) {
+    while ((rc = s.Step()) == kRow) {
       out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)});
     }
-    if (rc != SQLITE_DONE) return s.Error(rc);
+    if (rc != kDone) return s.Error(rc);
     return out;
   }
 
@@ -606,12 +634,13 @@ class SqliteInventory final : public Inventory {
   }
 
  private:
-  // Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; ROLLBACK when it fails.
+  // Runs `fn` inside a write transaction (BEGIN IMMEDIATE on SQLite) ...
+  // COMMIT; ROLLBACK when it fails.
   // The caller holds mu_, and `fn` runs with it held (each lambda passed
   // here says so, since the analysis does not look through std::function).
   absl::Status InTransaction(const std::function<absl::Status()>& fn)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    RETURN_IF_ERROR(Exec(db_->BeginWrite()));
     absl::Status s = fn();
     if (!s.ok()) {
       absl::Status rolled_back = Exec("ROLLBACK");
@@ -623,7 +652,7 @@ class SqliteInventory final : public Inventory {
   }
 
   absl::Status InsertAudit(const AuditEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    Stmt s(db_, "INSERT INTO audit (at, actor, action, rollout_id, tenant_id, detail) VALUES "
+    Stmt s(*db_, "INSERT INTO audit (at, actor, action, rollout_id, tenant_id, detail) VALUES "
                 "(?, ?, ?, ?, ?, ?)");
     s.Bind(Now()).Bind(e.actor).Bind(e.action).Bind(e.rollout_id).Bind(e.tenant_id)
         .Bind(e.detail);
@@ -637,15 +666,15 @@ class SqliteInventory final : public Inventory {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& id : tenants) {
-      Stmt busy(db_, absl::StrCat("SELECT r.id FROM rollout_tenants t JOIN rollouts r ON r.id = "
+      Stmt busy(*db_, absl::StrCat("SELECT r.id FROM rollout_tenants t JOIN rollouts r ON r.id = "
                                   "t.rollout_id WHERE t.tenant_id = ? AND r.id <> ? AND ",
                                   ActiveStatesWhere("r.state"), " LIMIT 1")
                          .c_str());
       busy.Bind(id).Bind(except);
       int rc = busy.Step();
-      if (rc == SQLITE_ROW) {
+      if (rc == kRow) {
         out.push_back({id, busy.Text(0)});
-      } else if (rc != SQLITE_DONE) {
+      } else if (rc != kDone) {
         return busy.Error(rc);
       }
     }
@@ -669,11 +698,11 @@ class SqliteInventory final : public Inventory {
     std::string sql = absl::StrCat(
         "SELECT id, state, spec, bundle_digest, target, actor, wave, waves, reason, bake_until, "
         "created_at, updated_at FROM rollouts ", where, " ORDER BY created_at DESC, id DESC");
-    Stmt s(db_, sql.c_str());
+    Stmt s(*db_, sql.c_str());
     if (sql.find('?') != std::string::npos) s.Bind(arg);
     std::vector<RolloutRecord> out;
     int rc;
-    while ((rc = s.Step()) == SQLITE_ROW) {
+    while ((rc = s.Step()) == kRow) {
       RolloutRecord r;
       r.id = s.Text(0);
       ASSIGN_OR_RETURN(r.state, RolloutStateOf(s.Text(1)));
@@ -689,18 +718,12 @@ class SqliteInventory final : public Inventory {
       r.updated_at = s.Text(11);
       out.push_back(std::move(r));
     }
-    if (rc != SQLITE_DONE) return s.Error(rc);
+    if (rc != kDone) return s.Error(rc);
     return out;
   }
 
-  absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    char* err = nullptr;
-    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
-    if (rc == SQLITE_OK) return absl::OkStatus();
-    std::string msg = err ? err : sqlite3_errstr(rc);
-    sqlite3_free(err);
-    return absl::InternalError(absl::StrCat("inventory: ", msg));
-  }
+  absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return db_->Exec(sql); }
+
 
   // The one bundle whose digest starts with `digest` (8+ characters).
   absl::StatusOr<std::string> ResolveDigest(const std::string& digest)
@@ -709,11 +732,11 @@ class SqliteInventory final : public Inventory {
       return absl::InvalidArgumentError("give at least 8 characters of the bundle digest");
     }
     std::vector<std::string> matches;
-    Stmt s(db_, "SELECT digest FROM bundles WHERE substr(digest, 1, length(?)) = ? LIMIT 2");
+    Stmt s(*db_, "SELECT digest FROM bundles WHERE substr(digest, 1, length(CAST(? AS TEXT))) = ? LIMIT 2");
     s.Bind(digest).Bind(digest);
     int rc;
-    while ((rc = s.Step()) == SQLITE_ROW) matches.push_back(s.Text(0));
-    if (rc != SQLITE_DONE) return s.Error(rc);
+    while ((rc = s.Step()) == kRow) matches.push_back(s.Text(0));
+    if (rc != kDone) return s.Error(rc);
     if (matches.empty()) {
       return absl::NotFoundError(absl::StrCat("no bundle ", digest.substr(0, 64)));
     }
@@ -727,21 +750,21 @@ class SqliteInventory final : public Inventory {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     BundleRecord b;
     {
-      Stmt s(db_, "SELECT digest, pushed_at, heads, revisions FROM bundles WHERE digest = ?");
+      Stmt s(*db_, "SELECT digest, pushed_at, heads, revisions FROM bundles WHERE digest = ?");
       s.Bind(digest);
-      if (s.Step() != SQLITE_ROW) return absl::NotFoundError(absl::StrCat("no bundle ", digest));
+      if (s.Step() != kRow) return absl::NotFoundError(absl::StrCat("no bundle ", digest));
       b.digest = s.Text(0);
       b.pushed_at = s.Text(1);
       b.heads = Parse(s.Text(2), nlohmann::json::array()).get<std::vector<std::string>>();
       b.revisions = static_cast<int>(s.Int(3));
     }
     if (!with_files) return b;
-    Stmt f(db_, "SELECT filename, content, checksum FROM bundle_files WHERE digest = ? ORDER BY "
+    Stmt f(*db_, "SELECT filename, content, checksum FROM bundle_files WHERE digest = ? ORDER BY "
                 "filename");
     f.Bind(digest);
     int rc;
-    while ((rc = f.Step()) == SQLITE_ROW) b.files.push_back({f.Text(0), f.Blob(1), f.Text(2)});
-    if (rc != SQLITE_DONE) return f.Error(rc);
+    while ((rc = f.Step()) == kRow) b.files.push_back({f.Text(0), f.Blob(1), f.Text(2)});
+    if (rc != kDone) return f.Error(rc);
     return b;
   }
 
@@ -750,11 +773,11 @@ class SqliteInventory final : public Inventory {
     std::string sql = absl::StrCat(
         "SELECT id, agent, agent_labels, operator_labels, heads, dirty, dirty_revision, drifted, "
         "reachable, last_seen, error FROM tenants ", where, " ORDER BY id");
-    Stmt s(db_, sql.c_str());
+    Stmt s(*db_, sql.c_str());
     if (*where) s.Bind(arg);
     std::vector<TenantRecord> out;
     int rc;
-    while ((rc = s.Step()) == SQLITE_ROW) {
+    while ((rc = s.Step()) == kRow) {
       TenantRecord t;
       t.id = s.Text(0);
       t.agent = s.Text(1);
@@ -779,26 +802,26 @@ class SqliteInventory final : public Inventory {
       t.error = s.Text(10);
       out.push_back(std::move(t));
     }
-    if (rc != SQLITE_DONE) return s.Error(rc);
+    if (rc != kDone) return s.Error(rc);
     return out;
   }
 
   absl::Status ReplaceLocked(const std::string& address, const std::vector<TenantRecord>& tenants)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (const TenantRecord& t : tenants) {
-      Stmt other(db_, "SELECT agent FROM tenants WHERE id = ? AND agent <> ?");
+      Stmt other(*db_, "SELECT agent FROM tenants WHERE id = ? AND agent <> ?");
       other.Bind(t.id).Bind(address);
-      if (other.Step() == SQLITE_ROW) {
+      if (other.Step() == kRow) {
         return absl::AlreadyExistsError(absl::StrCat("tenant ", t.id, " of agent ", address,
                                                      " is already served by agent ",
                                                      other.Text(0)));
       }
     }
     std::string now = Now();
-    nlohmann::json keep = nlohmann::json::array();
+    std::set<std::string> reported;
     for (const TenantRecord& t : tenants) {
-      keep.push_back(t.id);
-      Stmt s(db_, "INSERT INTO tenants (id, agent, agent_labels, heads, dirty, dirty_revision, "
+      reported.insert(t.id);
+      Stmt s(*db_, "INSERT INTO tenants (id, agent, agent_labels, heads, dirty, dirty_revision, "
                   "drifted, reachable, last_seen, error) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) "
                   "ON CONFLICT(id) DO UPDATE SET agent_labels = excluded.agent_labels, heads = "
                   "excluded.heads, dirty = excluded.dirty, dirty_revision = "
@@ -809,31 +832,50 @@ class SqliteInventory final : public Inventory {
           .Bind(nlohmann::json(t.drifted).dump()).Bind(now).Bind(t.error);
       RETURN_IF_ERROR(s.Run());
     }
-    Stmt drop(db_, "DELETE FROM tenants WHERE agent = ? AND id NOT IN (SELECT value FROM "
-                   "json_each(?))");
-    drop.Bind(address).Bind(keep.dump());
-    return drop.Run();
+    // The tenants it no longer reports go.
+    std::vector<std::string> gone;
+    {
+      Stmt q(*db_, "SELECT id FROM tenants WHERE agent = ?");
+      q.Bind(address);
+      int rc;
+      while ((rc = q.Step()) == kRow) {
+        if (!reported.count(q.Text(0))) gone.push_back(q.Text(0));
+      }
+      if (rc != kDone) return q.Error(rc);
+    }
+    for (const std::string& id : gone) {
+      Stmt drop(*db_, "DELETE FROM tenants WHERE id = ?");
+      drop.Bind(id);
+      RETURN_IF_ERROR(drop.Run());
+    }
+    return absl::OkStatus();
   }
 
   absl::Mutex mu_;
-  sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<SqlDb> db_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Inventory>> OpenSqliteInventory(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return absl::UnavailableError(absl::StrCat("cannot open inventory ", path, ": ", msg));
-  }
-  auto inv = std::make_unique<SqliteInventory>(db);
+absl::StatusOr<std::unique_ptr<Inventory>> OpenSqlInventory(std::unique_ptr<SqlDb> db) {
+  auto inv = std::make_unique<SqlInventory>(std::move(db));
   RETURN_IF_ERROR(inv->Init());
   return std::unique_ptr<Inventory>(std::move(inv));
+}
+
+absl::StatusOr<std::unique_ptr<Inventory>> OpenSqliteInventory(const std::string& path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SqlDb> db, OpenSqliteDb(path));
+  return OpenSqlInventory(std::move(db));
+}
+
+absl::StatusOr<std::unique_ptr<Inventory>> OpenPostgresInventory(const std::string& conninfo) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SqlDb> db, OpenPostgresDb(conninfo));
+  return OpenSqlInventory(std::move(db));
+}
+
+bool IsPostgresInventory(const std::string& db) {
+  return db.rfind("postgresql://", 0) == 0 || db.rfind("postgres://", 0) == 0 ||
+         db.find('=') != std::string::npos;
 }
 
 }  // namespace fleet::controller
