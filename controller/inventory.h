@@ -200,9 +200,12 @@ class Inventory {
 // postgresql:// URL; the password by reference): the same interface over
 // its own versioned schema in the connection's schema, created or upgraded
 // once however many controllers start together. Several controllers may
-// share it (one leads: see leadership.h).
+// share it (one leads: see leadership.h). With `epoch` (the leader's, from
+// Leadership::WaitToLead) every write is refused, FAILED_PRECONDITION, once
+// the inventory's leader epoch has moved past it: a deposed leader changes
+// nothing.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<Inventory>> OpenPostgresInventory(
-    const std::string& conninfo);
+    const std::string& conninfo, std::optional<int64_t> epoch = std::nullopt);
 
 // Whether --db names a PostgreSQL inventory (a postgresql:// URL or a
 // key=value connection string) rather than a SQLite file.

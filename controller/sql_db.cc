@@ -265,7 +265,13 @@ absl::StatusOr<std::unique_ptr<SqlDb>> OpenPostgresDb(const std::string& conninf
   }
   auto out = std::make_unique<PostgresDb>(conn, info->Name());
   // Quiet NOTICEs ("relation already exists, skipping") stay off stderr.
-  if (absl::Status s = out->Exec("SET client_min_messages = warning"); !s.ok()) return s;
+  // A transaction left open by a stopped process (SIGSTOP) is ended by the
+  // server, so it cannot hold up a takeover.
+  if (absl::Status s = out->Exec("SET client_min_messages = warning; "
+                                 "SET idle_in_transaction_session_timeout = '10s'");
+      !s.ok()) {
+    return s;
+  }
   return std::unique_ptr<SqlDb>(std::move(out));
 }
 

@@ -238,7 +238,8 @@ nlohmann::json Parse(const std::string& text, nlohmann::json fallback) {
 
 class SqlInventory final : public Inventory {
  public:
-  explicit SqlInventory(std::unique_ptr<SqlDb> db) : db_(std::move(db)) {}
+  SqlInventory(std::unique_ptr<SqlDb> db, std::optional<int64_t> epoch)
+      : db_(std::move(db)), epoch_(epoch) {}
 
   // Creates the schema, or upgrades it one version at a time, in one
   // transaction (on PostgreSQL under a lock, so controllers starting
@@ -274,30 +275,37 @@ class SqlInventory final : public Inventory {
 
   absl::Status AddAgent(const AgentRecord& a) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(*db_, "INSERT INTO agents (address, state, last_seen, missed_polls, last_error, "
-                "added_at) VALUES (?, ?, ?, ?, ?, ?)");
-    s.Bind(a.address).Bind(a.state).Bind(a.last_seen).Bind(int64_t{a.missed_polls})
-        .Bind(a.last_error).Bind(Now());
-    int rc = s.Step();
-    if (rc == kConstraint) {
-      return absl::AlreadyExistsError(absl::StrCat("agent ", a.address, " is already enrolled"));
-    }
-    return rc == kDone ? absl::OkStatus() : s.Error(rc);
+    return Write([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      Stmt s(*db_, "INSERT INTO agents (address, state, last_seen, missed_polls, last_error, "
+                  "added_at) VALUES (?, ?, ?, ?, ?, ?)");
+      s.Bind(a.address).Bind(a.state).Bind(a.last_seen).Bind(int64_t{a.missed_polls})
+          .Bind(a.last_error).Bind(Now());
+      int rc = s.Step();
+      if (rc == kConstraint) {
+        return absl::AlreadyExistsError(absl::StrCat("agent ", a.address, " is already enrolled"));
+      }
+      return rc == kDone ? absl::OkStatus() : s.Error(rc);
+    });
   }
 
   absl::StatusOr<int> RemoveAgent(const std::string& address) override {
     absl::MutexLock lock(&mu_);
-    int64_t tenants = 0;
-    {
-      Stmt c(*db_, "SELECT count(*) FROM tenants WHERE agent = ?");
-      c.Bind(address);
-      if (c.Step() == kRow) tenants = c.Int(0);
-    }
-    Stmt s(*db_, "DELETE FROM agents WHERE address = ?");
-    s.Bind(address);
-    RETURN_IF_ERROR(s.Run());
-    if (s.changes() == 0) return absl::NotFoundError(absl::StrCat("no agent ", address));
-    return static_cast<int>(tenants);
+    int removed = 0;
+    RETURN_IF_ERROR(Write([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      int64_t tenants = 0;
+      {
+        Stmt c(*db_, "SELECT count(*) FROM tenants WHERE agent = ?");
+        c.Bind(address);
+        if (c.Step() == kRow) tenants = c.Int(0);
+      }
+      Stmt s(*db_, "DELETE FROM agents WHERE address = ?");
+      s.Bind(address);
+      RETURN_IF_ERROR(s.Run());
+      if (s.changes() == 0) return absl::NotFoundError(absl::StrCat("no agent ", address));
+      removed = static_cast<int>(tenants);
+      return absl::OkStatus();
+    }));
+    return removed;
   }
 
   absl::StatusOr<std::vector<AgentRecord>> ListAgents() override {
@@ -316,11 +324,13 @@ class SqlInventory final : public Inventory {
 
   absl::Status UpdateAgent(const AgentRecord& a) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(*db_, "UPDATE agents SET state = ?, last_seen = ?, missed_polls = ?, last_error = ?, "
-                "version = ? WHERE address = ?");
-    s.Bind(a.state).Bind(a.last_seen).Bind(int64_t{a.missed_polls}).Bind(a.last_error)
-        .Bind(a.version).Bind(a.address);
-    return s.Run();
+    return Write([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      Stmt s(*db_, "UPDATE agents SET state = ?, last_seen = ?, missed_polls = ?, last_error = ?, "
+                  "version = ? WHERE address = ?");
+      s.Bind(a.state).Bind(a.last_seen).Bind(int64_t{a.missed_polls}).Bind(a.last_error)
+          .Bind(a.version).Bind(a.address);
+      return s.Run();
+    });
   }
 
   absl::Status ReplaceAgentTenants(const std::string& address,
@@ -332,9 +342,11 @@ class SqlInventory final : public Inventory {
 
   absl::Status SetAgentTenantsReachable(const std::string& address, bool reachable) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(*db_, "UPDATE tenants SET reachable = ? WHERE agent = ?");
-    s.Bind(int64_t{reachable}).Bind(address);
-    return s.Run();
+    return Write([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      Stmt s(*db_, "UPDATE tenants SET reachable = ? WHERE agent = ?");
+      s.Bind(int64_t{reachable}).Bind(address);
+      return s.Run();
+    });
   }
 
   absl::StatusOr<std::vector<TenantRecord>> ListTenants() override {
@@ -352,33 +364,37 @@ class SqlInventory final : public Inventory {
   absl::Status SetTenantLabels(const std::string& id,
                                const std::map<std::string, std::string>& labels) override {
     absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(std::vector<TenantRecord> t, QueryTenants("WHERE id = ?", id));
-    if (t.empty()) return absl::NotFoundError(absl::StrCat("no tenant '", id.substr(0, 128), "'"));
-    // Operator labels overlay the agent's: a value sets, an absent key that
-    // the agent reports is recorded as removed (null).
-    nlohmann::json ops = nlohmann::json::object();
-    Stmt get(*db_, "SELECT agent_labels FROM tenants WHERE id = ?");
-    get.Bind(id);
-    nlohmann::json agent_labels = get.Step() == kRow ? Parse(get.Text(0), nlohmann::json::object())
-                                                           : nlohmann::json::object();
-    for (const auto& [k, v] : labels) {
-      if (!agent_labels.contains(k) || agent_labels[k] != v) ops[k] = v;
-    }
-    for (const auto& [k, v] : agent_labels.items()) {
-      if (!labels.count(k)) ops[k] = nullptr;
-    }
-    Stmt s(*db_, "UPDATE tenants SET operator_labels = ? WHERE id = ?");
-    s.Bind(ops.dump()).Bind(id);
-    return s.Run();
+    return Write([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      ASSIGN_OR_RETURN(std::vector<TenantRecord> t, QueryTenants("WHERE id = ?", id));
+      if (t.empty()) return absl::NotFoundError(absl::StrCat("no tenant '", id.substr(0, 128), "'"));
+      // Operator labels overlay the agent's: a value sets, an absent key that
+      // the agent reports is recorded as removed (null).
+      nlohmann::json ops = nlohmann::json::object();
+      Stmt get(*db_, "SELECT agent_labels FROM tenants WHERE id = ?");
+      get.Bind(id);
+      nlohmann::json agent_labels = get.Step() == kRow ? Parse(get.Text(0), nlohmann::json::object())
+                                                             : nlohmann::json::object();
+      for (const auto& [k, v] : labels) {
+        if (!agent_labels.contains(k) || agent_labels[k] != v) ops[k] = v;
+      }
+      for (const auto& [k, v] : agent_labels.items()) {
+        if (!labels.count(k)) ops[k] = nullptr;
+      }
+      Stmt s(*db_, "UPDATE tenants SET operator_labels = ? WHERE id = ?");
+      s.Bind(ops.dump()).Bind(id);
+      return s.Run();
+    });
   }
 
   absl::Status RemoveTenant(const std::string& id) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(*db_, "DELETE FROM tenants WHERE id = ?");
-    s.Bind(id);
-    RETURN_IF_ERROR(s.Run());
-    if (s.changes() == 0) return absl::NotFoundError(absl::StrCat("no tenant '", id.substr(0, 128), "'"));
-    return absl::OkStatus();
+    return Write([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      Stmt s(*db_, "DELETE FROM tenants WHERE id = ?");
+      s.Bind(id);
+      RETURN_IF_ERROR(s.Run());
+      if (s.changes() == 0) return absl::NotFoundError(absl::StrCat("no tenant '", id.substr(0, 128), "'"));
+      return absl::OkStatus();
+    });
   }
 
   absl::Status PutBundle(const BundleRecord& b) override {
@@ -603,15 +619,17 @@ class SqlInventory final : public Inventory {
   absl::Status WriteTenantProgress(const std::string& rollout_id, const std::string& tenant_id,
                                    const std::string& progress_json) override {
     absl::MutexLock lock(&mu_);
-    Stmt s(*db_, "UPDATE rollout_tenants SET progress = ? WHERE rollout_id = ? AND tenant_id = ? "
-                "AND state = ?");
-    s.Bind(progress_json).Bind(rollout_id).Bind(tenant_id).Bind(Name(fleet::v1::TENANT_RUNNING));
-    RETURN_IF_ERROR(s.Run());
-    if (s.changes() == 0) {
-      return absl::AbortedError(absl::StrCat("tenant ", tenant_id, " of rollout ", rollout_id,
-                                             " is not running: its progress was not recorded"));
-    }
-    return absl::OkStatus();
+    return Write([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      Stmt s(*db_, "UPDATE rollout_tenants SET progress = ? WHERE rollout_id = ? AND tenant_id = ? "
+                  "AND state = ?");
+      s.Bind(progress_json).Bind(rollout_id).Bind(tenant_id).Bind(Name(fleet::v1::TENANT_RUNNING));
+      RETURN_IF_ERROR(s.Run());
+      if (s.changes() == 0) {
+        return absl::AbortedError(absl::StrCat("tenant ", tenant_id, " of rollout ", rollout_id,
+                                               " is not running: its progress was not recorded"));
+      }
+      return absl::OkStatus();
+    });
   }
 
   absl::StatusOr<std::vector<AuditEntry>> TenantAudit(const std::string& tenant_id) override {
@@ -630,7 +648,9 @@ class SqlInventory final : public Inventory {
 
   absl::Status Audit(const AuditEntry& e) override {
     absl::MutexLock lock(&mu_);
-    return InsertAudit(e);
+    return Write([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      return InsertAudit(e);
+    });
   }
 
  private:
@@ -641,7 +661,8 @@ class SqlInventory final : public Inventory {
   absl::Status InTransaction(const std::function<absl::Status()>& fn)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     RETURN_IF_ERROR(Exec(db_->BeginWrite()));
-    absl::Status s = fn();
+    absl::Status s = CheckEpoch();
+    if (s.ok()) s = fn();
     if (!s.ok()) {
       absl::Status rolled_back = Exec("ROLLBACK");
       return rolled_back.ok() ? s
@@ -649,6 +670,26 @@ class SqlInventory final : public Inventory {
                                                                     rolled_back.message()));
     }
     return Exec("COMMIT");
+  }
+
+  // A write of its own: alone, or in a transaction that checks the leader
+  // epoch first when this controller leads a shared inventory.
+  absl::Status Write(const std::function<absl::Status()>& fn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return epoch_ ? InTransaction(fn) : fn();
+  }
+
+  // In a write transaction of a fenced inventory: refused unless the leader
+  // row still holds this controller's epoch (read FOR SHARE: a takeover's
+  // epoch bump waits for this transaction, and every later one sees it).
+  absl::Status CheckEpoch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!epoch_) return absl::OkStatus();
+    Stmt q(*db_, "SELECT epoch, address FROM leader WHERE one = 1 FOR SHARE");
+    if (int rc = q.Step(); rc != kRow) return q.Error(rc);
+    if (q.Int(0) == *epoch_) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this controller no longer leads the inventory (its epoch ", *epoch_, ", now ", q.Int(0),
+        ", led by ", q.Text(1).empty() ? std::string("another controller") : q.Text(1),
+        "): the write was refused"));
   }
 
   absl::Status InsertAudit(const AuditEntry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -853,24 +894,28 @@ class SqlInventory final : public Inventory {
 
   absl::Mutex mu_;
   std::unique_ptr<SqlDb> db_ ABSL_GUARDED_BY(mu_);
+  // Set when this controller leads a shared inventory: every write checks it.
+  const std::optional<int64_t> epoch_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Inventory>> OpenSqlInventory(std::unique_ptr<SqlDb> db) {
-  auto inv = std::make_unique<SqlInventory>(std::move(db));
+absl::StatusOr<std::unique_ptr<Inventory>> OpenSqlInventory(std::unique_ptr<SqlDb> db,
+                                                           std::optional<int64_t> epoch) {
+  auto inv = std::make_unique<SqlInventory>(std::move(db), epoch);
   RETURN_IF_ERROR(inv->Init());
   return std::unique_ptr<Inventory>(std::move(inv));
 }
 
 absl::StatusOr<std::unique_ptr<Inventory>> OpenSqliteInventory(const std::string& path) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqlDb> db, OpenSqliteDb(path));
-  return OpenSqlInventory(std::move(db));
+  return OpenSqlInventory(std::move(db), std::nullopt);
 }
 
-absl::StatusOr<std::unique_ptr<Inventory>> OpenPostgresInventory(const std::string& conninfo) {
+absl::StatusOr<std::unique_ptr<Inventory>> OpenPostgresInventory(const std::string& conninfo,
+                                                                 std::optional<int64_t> epoch) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqlDb> db, OpenPostgresDb(conninfo));
-  return OpenSqlInventory(std::move(db));
+  return OpenSqlInventory(std::move(db), epoch);
 }
 
 bool IsPostgresInventory(const std::string& db) {

@@ -3,15 +3,18 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <thread>
 
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
 #include "controller/inventory_lock.h"
+#include "controller/leadership.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/postgres.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
 
 namespace fleet::controller {
 namespace {
@@ -119,6 +122,61 @@ TEST_P(InventoryKindTest, BundlesNewestFirstAndByPrefix) {
   EXPECT_EQ(by_prefix->files[0].content, "y");
   EXPECT_TRUE(absl::IsNotFound(i.GetBundle("cccccccc").status()));
   EXPECT_TRUE(absl::IsInvalidArgument(i.GetBundle("abc").status()));
+}
+
+// A shared PostgreSQL inventory: one leader at a time, and a deposed
+// leader's writes refused.
+class LeadershipTest : public InventoryKindTest {
+ protected:
+  std::string Dsn() const { return absl::StrCat(admin_, " dbname=", db_); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Postgres, LeadershipTest, ::testing::Values("postgres"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(LeadershipTest, AStandbyTakesOverWhenTheLeadersSessionEndsAndTheOldEpochIsFenced) {
+  ASSERT_TRUE(OpenPostgresInventory(Dsn()).ok());  // the schema, with its leader row
+  auto first = Leadership::Open({Dsn(), "10.0.0.1:7070"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::atomic<bool> stop{false};
+  auto epoch = (*first)->WaitToLead(stop, [](const std::string&) {});
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(*epoch, 1);
+  auto led = OpenPostgresInventory(Dsn(), *epoch);
+  ASSERT_TRUE(led.ok()) << led.status();
+  ASSERT_TRUE((*led)->AddAgent(A("a:1")).ok());
+
+  // A second controller stands by, naming the leader, while the first leads.
+  auto second = Leadership::Open({Dsn(), "10.0.0.2:7070"});
+  ASSERT_TRUE(second.ok()) << second.status();
+  std::atomic<bool> standing{false};
+  std::string leader_seen;
+  absl::StatusOr<int64_t> second_epoch;
+  std::thread standby([&] {
+    second_epoch = (*second)->WaitToLead(stop, [&](const std::string& leader) {
+      leader_seen = leader;
+      standing = true;
+    });
+  });
+  ASSERT_TRUE(fleet::testing::WaitFor([&] { return standing.load(); }));
+  EXPECT_TRUE((*first)->Leading());
+  // The leader's session ends (its process gone): the standby leads.
+  first->reset();
+  standby.join();
+  EXPECT_EQ(leader_seen, "10.0.0.1:7070");
+  ASSERT_TRUE(second_epoch.ok()) << second_epoch.status();
+  EXPECT_EQ(*second_epoch, 2);
+  // The old leader's inventory, still open, can read but not write.
+  EXPECT_EQ((*led)->ListAgents()->size(), 1u);
+  absl::Status refused = (*led)->AddAgent(A("b:1"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("this controller no longer leads the inventory (its "
+                                           "epoch 1, now 2, led by 10.0.0.2:7070)"));
+  EXPECT_TRUE(absl::IsFailedPrecondition((*led)->RemoveAgent("a:1").status()));
+  auto now = OpenPostgresInventory(Dsn(), *second_epoch);
+  ASSERT_TRUE(now.ok());
+  EXPECT_TRUE((*now)->AddAgent(A("b:1")).ok());
+  EXPECT_EQ((*now)->ListAgents()->size(), 2u);
 }
 
 TEST(InventoryTest, ReopensAndRefusesANewerSchema) {
