@@ -5,11 +5,13 @@
 
 namespace fleet::controller {
 
-void AddHealthAndMetrics(httplib::Server& server, Inventory& inventory, Metrics& metrics) {
-  server.Get("/healthz", [&inventory](const httplib::Request&, httplib::Response& res) {
+void AddHealthAndMetrics(httplib::Server& server, Inventory& inventory, Metrics& metrics,
+                         const std::string& role) {
+  server.Get("/healthz", [&inventory, role](const httplib::Request&, httplib::Response& res) {
     bool ok = inventory.ListAgents().ok();
     res.status = ok ? 200 : 503;
-    res.set_content(ok ? absl::StrCat("ok: fleet-controller ", proto::kVersion, "\n")
+    res.set_content(ok ? absl::StrCat("ok: fleet-controller ", proto::kVersion,
+                                      role.empty() ? "" : absl::StrCat(" ", role), "\n")
                        : "inventory unreadable\n",
                     "text/plain");
   });

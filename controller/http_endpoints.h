@@ -14,8 +14,10 @@
 
 namespace fleet::controller {
 
-// Both borrowed; they must outlive `server`.
-void AddHealthAndMetrics(httplib::Server& server, Inventory& inventory, Metrics& metrics);
+// Both borrowed; they must outlive `server`. `role` ("leader, epoch 3"),
+// when set, follows the version in /healthz.
+void AddHealthAndMetrics(httplib::Server& server, Inventory& inventory, Metrics& metrics,
+                         const std::string& role = "");
 
 }  // namespace fleet::controller
 

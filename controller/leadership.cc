@@ -127,6 +127,12 @@ absl::StatusOr<int64_t> Leadership::WaitToLead(
   return value;
 }
 
+absl::Status Leadership::Advertise(const std::string& address, int64_t epoch) {
+  return conn_->Value("UPDATE leader SET address = $1 WHERE epoch = $2",
+                      {address, std::to_string(epoch)})
+      .status();
+}
+
 bool Leadership::Leading() {
   auto r = conn_->Value("SELECT 1");
   return r.ok() && PQstatus(conn_->pg) == CONNECTION_OK;

@@ -11,8 +11,7 @@
 // (SqlInventory fencing, OpenPostgresInventory), so a deposed leader that
 // wakes up cannot change anything.
 //
-// Threads: WaitToLead and Leading are for one thread; LeaderAddress may be
-// called from any.
+// Threads: one at a time (one connection).
 #ifndef FLEET_CONTROLLER_LEADERSHIP_H_
 #define FLEET_CONTROLLER_LEADERSHIP_H_
 
@@ -44,6 +43,9 @@ class Leadership {
   // with the leader's address while waiting.
   [[nodiscard]] absl::StatusOr<int64_t> WaitToLead(
       const std::atomic<bool>& stop, const std::function<void(const std::string&)>& standing_by);
+  // Records where the leader of `epoch` serves, once its port is known
+  // (--listen with port 0); nothing when another epoch leads by then.
+  [[nodiscard]] absl::Status Advertise(const std::string& address, int64_t epoch);
   // Pings the lock's session; false once it is gone (the lock with it).
   bool Leading();
   // The address the current leader recorded ("" before any).

@@ -1,6 +1,7 @@
 // fleet-controller: the inventory, agent polling, the ControllerService and
 // the HTTP endpoints. Only flag parsing and wiring here.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -8,6 +9,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <thread>
 #include <tuple>
 
 #include <grpcpp/grpcpp.h>
@@ -28,7 +30,9 @@
 #include "controller/metrics.h"
 #include "controller/poller.h"
 #include "controller/rollout_runner.h"
+#include "controller/leadership.h"
 #include "controller/security.h"
+#include "migrations/dsn.h"
 #include "migrations/file_system.h"
 #include "proto/transport.h"
 #include "proto/version.h"
@@ -72,7 +76,15 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("fleet-controller ") + fleet::proto::kVersion);
   std::string db = "fleet.sqlite", listen = "127.0.0.1:7080", http = "127.0.0.1:7081",
               poll = "15s", agent_timeout = "10s", port_file;
-  app.add_option("--db", db, "SQLite inventory file (created when missing)")->capture_default_str();
+  app.add_option("--db", db,
+                 "The inventory: a SQLite file (created when missing), or a PostgreSQL "
+                 "database (postgresql://... or host=... dbname=...; the password by reference: "
+                 "~/.pgpass, PGPASSFILE) that several controllers share, one leading")
+      ->capture_default_str();
+  std::string advertise;
+  app.add_option("--advertise", advertise,
+                 "With a PostgreSQL inventory: the gRPC address others reach this controller "
+                 "at, recorded while it leads (default: --listen)");
   app.add_option("--listen", listen, "gRPC address (port 0 picks one)")->capture_default_str();
   app.add_option("--http", http, "HTTP address for the dashboard (/), its API (/api/v1/), /healthz and /metrics (empty: off)")
       ->capture_default_str();
@@ -141,13 +153,63 @@ int main(int argc, char** argv) {
   }
   sigset_t signals = fleet::serving::BlockSignals({SIGINT, SIGTERM, SIGHUP});
 
-  // One controller per inventory, for as long as this process lives.
-  auto lock = fleet::controller::InventoryLock::Acquire(db, "fleet-controller");
-  if (!lock.ok()) {
-    std::cerr << "fleet-controller: " << lock.status().message() << "\n";
-    return 1;
+  // One controller writes an inventory at a time. A SQLite file: this one,
+  // for as long as the process lives (a lock file). A PostgreSQL inventory:
+  // the leader; the others stand by until its session ends, then one takes
+  // over with the next epoch, and the inventory refuses the old one's writes.
+  const bool shared = fleet::controller::IsPostgresInventory(db);
+  const std::string inventory_name =
+      shared ? fleet::migrations::ConnectionName(db) : db;  // never the password
+  absl::StatusOr<std::unique_ptr<fleet::controller::InventoryLock>> lock;
+  std::unique_ptr<fleet::controller::Leadership> leadership;
+  int64_t epoch = 0;
+  if (!shared) {
+    lock = fleet::controller::InventoryLock::Acquire(db, "fleet-controller");
+    if (!lock.ok()) {
+      std::cerr << "fleet-controller: " << lock.status().message() << "\n";
+      return 1;
+    }
+  } else {
+    // The schema (and its leader row) exists before anyone leads.
+    if (auto opened = fleet::controller::OpenPostgresInventory(db); !opened.ok()) {
+      std::cerr << "fleet-controller: " << opened.status().message() << "\n";
+      return 1;
+    }
+    auto opened = fleet::controller::Leadership::Open(
+        {db, advertise.empty() ? listen : advertise});
+    if (!opened.ok()) {
+      std::cerr << "fleet-controller: " << opened.status().message() << "\n";
+      return 1;
+    }
+    leadership = *std::move(opened);
+    std::atomic<bool> stop{false}, done{false};
+    absl::StatusOr<int64_t> led;
+    std::thread waiting([&] {
+      led = leadership->WaitToLead(stop, [&](const std::string& leader) {
+        spdlog::info("event=standing-by leader={}", leader);
+        std::cerr << "fleet-controller: standing by: the controller at "
+                  << (leader.empty() ? std::string("another address") : leader)
+                  << " leads inventory " << inventory_name << std::endl;
+      });
+      done = true;
+    });
+    const struct timespec tick = {0, 200 * 1000 * 1000};
+    while (!done) {
+      int sig = sigtimedwait(&signals, nullptr, &tick);
+      if (sig == SIGINT || sig == SIGTERM) stop = true;
+    }
+    waiting.join();
+    if (!led.ok()) {
+      std::cerr << "fleet-controller: " << led.status().message() << "\n";
+      return absl::IsCancelled(led.status()) ? 0 : 1;
+    }
+    epoch = *led;
+    spdlog::info("event=leading epoch={}", epoch);
+    std::cerr << "fleet-controller: leading inventory " << inventory_name << " (epoch " << epoch
+              << ")" << std::endl;
   }
-  auto inventory = fleet::controller::OpenSqliteInventory(db);
+  auto inventory = shared ? fleet::controller::OpenPostgresInventory(db, epoch)
+                          : fleet::controller::OpenSqliteInventory(db);
   if (!inventory.ok()) {
     std::cerr << "fleet-controller: " << inventory.status().message() << "\n";
     return 1;
@@ -193,7 +255,9 @@ int main(int argc, char** argv) {
                : std::make_unique<fleet::serving::HttpEndpoint>();
   int http_port = 0;
   if (!http.empty()) {
-    fleet::controller::AddHealthAndMetrics(web->server(), **inventory, metrics);
+    fleet::controller::AddHealthAndMetrics(
+        web->server(), **inventory, metrics,
+        shared ? absl::StrCat("leader, epoch ", epoch) : std::string());
     // Sessions and tokens cross the network only over TLS, and nobody is
     // let in unchecked from elsewhere: on another address than loopback
     // the dashboard needs --http-tls and --auth.
@@ -216,22 +280,55 @@ int main(int argc, char** argv) {
     std::cerr << "fleet-controller: cannot resume rollouts: " << s.message() << "\n";
     return 1;
   }
+  if (leadership) {
+    // Where standbys and fleetctl find the leader: --advertise, else the
+    // address it listens on with the port it got.
+    std::string where = advertise;
+    if (where.empty()) where = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", server->port);
+    if (absl::Status s = leadership->Advertise(where, epoch); !s.ok()) {
+      spdlog::warn("event=advertise-failed error=\"{}\"", s.message());
+    }
+  }
   if (!port_file.empty()) {
     fleet::serving::WritePortFile(port_file, absl::StrCat(server->port, " ", http_port, "\n"));
   }
   std::cerr << "fleet-controller: gRPC on port " << server->port << " ("
-            << (*security)->Describe() << "), HTTP on port " << http_port << ", inventory " << db
-            << std::endl;
+            << (*security)->Describe() << "), HTTP on port " << http_port << ", inventory "
+            << inventory_name << std::endl;
+  // A leader whose lock session ends (stopped too long, cut off) has been
+  // replaced, or soon will be: it steps down — stops, so that it comes back
+  // as a standby — and its writes meanwhile are refused by the epoch.
+  std::atomic<bool> deposed{false}, stopping{false};
+  std::thread watch;
+  if (leadership) {
+    watch = std::thread([&] {
+      while (!stopping) {
+        if (!leadership->Leading()) {
+          deposed = true;
+          spdlog::error("event=leadership-lost epoch={}", epoch);
+          std::cerr << "fleet-controller: lost the leadership of inventory " << inventory_name
+                    << " (epoch " << epoch << "); stepping down" << std::endl;
+          kill(getpid(), SIGTERM);
+          return;
+        }
+        for (int i = 0; i < 10 && !stopping; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }
+    });
+  }
   fleet::serving::WaitForStop(signals, [&] {
     for (const std::string& line : (*security)->Reload(*grpc_agents)) {
       std::cerr << "fleet-controller: SIGHUP: " << line << std::endl;
     }
   });
+  stopping = true;
+  if (watch.joinable()) watch.join();
   std::cerr << "fleet-controller: shutting down" << std::endl;
   dashboard.Stop();  // its live views end, so the HTTP server can stop
   web.reset();
   poller.Stop();
   runner.Stop();
   server->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  return 0;
+  return deposed ? 1 : 0;
 }

@@ -1,0 +1,134 @@
+// Controllers sharing a PostgreSQL inventory (issue 20), as operators run
+// them: real processes, one leading, the others standing by; the leader
+// killed mid-wave, and a leader stopped (SIGSTOP) across a takeover.
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fleet_harness.h"
+
+namespace fleet {
+namespace {
+
+using ::fleet::testing::Process;
+using ::fleet::testing::Query;
+using ::fleet::testing::ReadWhole;
+using ::fleet::testing::WaitFor;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::string kHead = "9c0d1e2f3041";
+const std::string kNext = "aa00bb11cc22";
+
+class HighAvailabilityTest : public fleet::testing::FleetHarness {
+ protected:
+  // A controller on the shared inventory; its gRPC port is written to
+  // `name`.port once it leads.
+  std::unique_ptr<Process> Controller(const std::string& name) {
+    const std::string port_file = absl::StrCat(dir_.path(), "/", name, ".port");
+    return std::make_unique<Process>(std::vector<std::string>{
+        FLEET_CONTROLLER_PATH, "--insecure", "--db", inventory_, "--listen", "127.0.0.1:0",
+        "--http", "", "--poll-interval", "300ms", "--agent-timeout", "15s", "--port-file",
+        port_file});
+  }
+  // The address of controller `name` once it leads ("" before).
+  std::string Leading(const std::string& name) {
+    std::istringstream in(ReadWhole(absl::StrCat(dir_.path(), "/", name, ".port")));
+    int port = 0;
+    in >> port;
+    return port > 0 ? absl::StrCat("127.0.0.1:", port) : "";
+  }
+  // Waits until one of `names` leads; points fleetctl at it; returns its name.
+  std::string WaitForLeader(const std::vector<std::string>& names,
+                            std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    std::string leader;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          for (const auto& n : names) {
+            if (!Leading(n).empty()) leader = n;
+          }
+          return !leader.empty();
+        },
+        timeout));
+    if (!leader.empty()) controller_ = Leading(leader);
+    return leader;
+  }
+
+  std::string inventory_;
+};
+
+TEST_F(HighAvailabilityTest, TheLeaderKilledMidWaveAStandbyFinishesTheRolloutOnce) {
+  inventory_ = DsnFor(NewDatabase());
+  std::string versions = ExampleVersionsWith(
+      kNext + "_slow.sql", "-- revision: " + kNext + "\n-- down_revision: " + kHead +
+                               "\n-- message: slow change\n\n-- migrate:upgrade\n"
+                               "SELECT pg_sleep(0.3);\nCREATE TABLE slow_marker (x int);\n\n"
+                               "-- migrate:downgrade\nDROP TABLE slow_marker;\n");
+  std::vector<TenantSpec> tenants;
+  std::vector<std::string> dsns;
+  for (int i = 0; i < 8; ++i) {
+    std::string dsn = DsnFor(NewDatabase());
+    UpgradeExample(dsn, {"heads"});
+    dsns.push_back(dsn);
+    tenants.push_back({absl::StrFormat("h-%02d", i), dsn, {}});
+  }
+  auto agent = StartAgent(0, tenants);
+  std::map<std::string, std::unique_ptr<Process>> controllers;
+  controllers["a"] = Controller("a");
+  ASSERT_EQ(WaitForLeader({"a"}), "a") << controllers["a"]->Err();
+  EXPECT_THAT(controllers["a"]->Err(), HasSubstr("(epoch 1)"));
+  for (const std::string n : {"b", "c"}) {
+    controllers[n] = Controller(n);
+    ASSERT_TRUE(WaitFor([&] { return controllers[n]->Err().find("standing by") != std::string::npos; }))
+        << controllers[n]->Err();
+    EXPECT_THAT(controllers[n]->Err(), HasSubstr("standing by: the controller at " +
+                                                 Leading("a") + " leads inventory"));
+    EXPECT_TRUE(Leading(n).empty());
+  }
+  Enrol(1, versions);
+  std::string id = StartRollout({"--to", kNext, "--canary", "1", "--waves", "50%,100%",
+                                 "--parallel", "1"});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = Rollout(id);
+        return r.is_object() && r["state"] == "running" && r["counts"].value("succeeded", 0) >= 2;
+      },
+      std::chrono::seconds(60)))
+      << Rollout(id).dump(2);
+  controllers["a"]->Signal(SIGKILL);
+  controllers["a"]->Wait();
+  const std::string next = WaitForLeader({"b", "c"});
+  ASSERT_FALSE(next.empty());
+  EXPECT_THAT(controllers[next]->Err(), HasSubstr("(epoch 2)"));
+  auto end = WaitForRollout(id, "succeeded");
+  EXPECT_EQ(end["counts"]["succeeded"], 8);
+  for (const auto& dsn : dsns) {
+    EXPECT_THAT(HeadsOf(dsn), ElementsAre(kNext));
+    // Each revision applied once per tenant, whoever led.
+    EXPECT_EQ(Query(dsn, "SELECT count(*) FROM fleet_migration_log WHERE revision = '" + kNext +
+                             "' AND direction = 'upgrade' AND outcome = 'ok'")[0][0],
+              "1")
+        << dsn;
+  }
+
+  // The new leader stopped (not killed) long enough to be replaced: the last
+  // standby takes over, and the old leader, continued, steps down.
+  const std::string last = next == "b" ? "c" : "b";
+  controllers[next]->Signal(SIGSTOP);
+  ASSERT_EQ(WaitForLeader({last}, std::chrono::seconds(60)), last) << controllers[last]->Err();
+  EXPECT_THAT(controllers[last]->Err(), HasSubstr("(epoch 3)"));
+  controllers[next]->Signal(SIGCONT);
+  EXPECT_EQ(controllers[next]->WaitExit(std::chrono::seconds(30)), 1) << controllers[next]->Err();
+  EXPECT_THAT(controllers[next]->Err(), HasSubstr("lost the leadership of inventory"));
+  EXPECT_THAT(controllers[next]->Err(), HasSubstr("(epoch 2); stepping down"));
+  // The one leading now answers, and the inventory says who leads.
+  auto status = Cli({"rollout", "status", id, "-o", "json"});
+  EXPECT_EQ(status.code, 0) << status.err;
+  EXPECT_EQ(Query(inventory_, "SELECT epoch, address FROM leader")[0],
+            (std::vector<std::string>{"3", Leading(last)}));
+}
+
+}  // namespace
+}  // namespace fleet
