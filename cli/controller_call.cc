@@ -35,18 +35,6 @@ std::unique_ptr<Stub> Connect(Context& ctx, int* code) {
     *code = UsageError(ctx, "a client certificate needs both --tls-cert and --tls-key");
     return nullptr;
   }
-  proto::ChannelOptions channel_options;
-  channel_options.program = "fleetctl";
-  channel_options.target = o.controller;
-  channel_options.plaintext = o.insecure;
-  channel_options.tls_files = {o.tls_cert, o.tls_key, o.tls_ca};
-  channel_options.max_receive_bytes = 256 << 20;  // bundle show
-  channel_options.max_send_bytes = 8 << 20;       // the controller's limit: bundles go in pieces
-  auto channel = proto::ChannelFor(channel_options);
-  if (!channel.ok()) {
-    *code = UsageError(ctx, channel.status().message());
-    return nullptr;
-  }
   // The token comes from a file or the environment, never from a flag: a
   // flag shows in `ps` and in shell history.
   if (!o.token_file.empty()) {
@@ -68,6 +56,47 @@ std::unique_ptr<Stub> Connect(Context& ctx, int* code) {
       *code = UsageError(ctx, "the token holds a space or a non-printable character");
       return nullptr;
     }
+  }
+  auto channel_to = [&](const std::string& address) {
+    proto::ChannelOptions channel_options;
+    channel_options.program = "fleetctl";
+    channel_options.target = address;
+    channel_options.plaintext = o.insecure;
+    channel_options.tls_files = {o.tls_cert, o.tls_key, o.tls_ca};
+    channel_options.max_receive_bytes = 256 << 20;  // bundle show
+    channel_options.max_send_bytes = 8 << 20;       // the controller's limit: bundles go in pieces
+    return proto::ChannelFor(channel_options);
+  };
+  std::vector<std::string> addresses = absl::StrSplit(o.controller, ',', absl::SkipWhitespace());
+  if (addresses.size() > 1) {
+    // Controllers sharing an inventory: the one that leads, else the first
+    // that answers (a standby reads, and refuses writes naming the leader).
+    std::string reachable;
+    for (const std::string& address : addresses) {
+      auto channel = channel_to(address);
+      if (!channel.ok()) {
+        *code = UsageError(ctx, channel.status().message());
+        return nullptr;
+      }
+      auto stub = fleet::v1::ControllerService::NewStub(*channel);
+      grpc::ClientContext c;
+      PrepareCall(ctx, c);
+      c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
+      fleet::v1::LeaderResponse leader;
+      grpc::Status s = stub->Leader(&c, fleet::v1::LeaderRequest(), &leader);
+      if (!s.ok()) continue;
+      if (leader.leading()) {
+        o.controller = address;
+        return stub;
+      }
+      if (reachable.empty()) reachable = address;
+    }
+    o.controller = reachable.empty() ? addresses.front() : reachable;
+  }
+  auto channel = channel_to(o.controller);
+  if (!channel.ok()) {
+    *code = UsageError(ctx, channel.status().message());
+    return nullptr;
   }
   return fleet::v1::ControllerService::NewStub(*std::move(channel));
 }

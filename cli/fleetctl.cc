@@ -64,7 +64,9 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
   app.add_option("--version-table-schema", ctx.options.version_table_schema,
                  "Schema of the version table (offline; online use --schema)");
   app.add_option("--controller", ctx.options.fleet.controller,
-                 "fleet-controller address for the fleet verbs (default: $FLEET_CONTROLLER)");
+                 "fleet-controller address for the fleet verbs (default: $FLEET_CONTROLLER); "
+                 "several, comma-separated, for controllers sharing an inventory: the leader "
+                 "is used");
   CLI::Option* timeout =
       app.add_option("--timeout", ctx.options.fleet.timeout_seconds,
                      "Seconds to wait for the controller (with --rehearse: default 600)")

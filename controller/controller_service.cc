@@ -120,6 +120,17 @@ grpc::Status ControllerServiceImpl::AddAgent(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status ControllerServiceImpl::Leader(grpc::ServerContext* ctx, const fleet::v1::LeaderRequest*,
+                                           fleet::v1::LeaderResponse* resp) {
+  if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;
+  if (leadership_) {
+    *resp = leadership_();
+  } else {
+    resp->set_leading(true);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status ControllerServiceImpl::ListAgents(grpc::ServerContext* ctx,
     const fleet::v1::ListAgentsRequest* req, fleet::v1::ListAgentsResponse* resp) {
   if (grpc::Status s = AllowViewer(*ctx); !s.ok()) return s;

@@ -66,6 +66,13 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
   grpc::Status RolloutAction(grpc::ServerContext*, const fleet::v1::RolloutActionRequest*,
                              fleet::v1::Rollout*) override;
 
+  grpc::Status Leader(grpc::ServerContext*, const fleet::v1::LeaderRequest*,
+                      fleet::v1::LeaderResponse*) override;
+  // What Leader answers; unset: leading (a controller that is alone).
+  void SetLeadership(std::function<fleet::v1::LeaderResponse()> leadership) {
+    leadership_ = std::move(leadership);
+  }
+
   // The read-only calls without a gRPC caller to check: for the dashboard,
   // which identified its caller by a session (viewer role or above).
   grpc::Status ReadListAgents(const fleet::v1::ListAgentsRequest* req, fleet::v1::ListAgentsResponse* resp);
@@ -84,6 +91,7 @@ class ControllerServiceImpl final : public fleet::v1::ControllerService::Service
   BundleGraphs& graphs_;
   RolloutRunner& runner_;
   const Authorizer& auth_;
+  std::function<fleet::v1::LeaderResponse()> leadership_;
 
   // OK when the caller may read (any authenticated role).
   grpc::Status AllowViewer(const grpc::ServerContext& ctx) const;

@@ -6,12 +6,13 @@
 namespace fleet::controller {
 
 void AddHealthAndMetrics(httplib::Server& server, Inventory& inventory, Metrics& metrics,
-                         const std::string& role) {
+                         std::function<std::string()> role) {
   server.Get("/healthz", [&inventory, role](const httplib::Request&, httplib::Response& res) {
     bool ok = inventory.ListAgents().ok();
     res.status = ok ? 200 : 503;
+    const std::string said = role ? role() : std::string();
     res.set_content(ok ? absl::StrCat("ok: fleet-controller ", proto::kVersion,
-                                      role.empty() ? "" : absl::StrCat(" ", role), "\n")
+                                      said.empty() ? "" : absl::StrCat(" ", said), "\n")
                        : "inventory unreadable\n",
                     "text/plain");
   });

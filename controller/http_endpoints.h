@@ -9,6 +9,9 @@
 
 #include <httplib.h>
 
+#include <functional>
+#include <string>
+
 #include "controller/inventory.h"
 #include "controller/metrics.h"
 
@@ -17,7 +20,7 @@ namespace fleet::controller {
 // Both borrowed; they must outlive `server`. `role` ("leader, epoch 3"),
 // when set, follows the version in /healthz.
 void AddHealthAndMetrics(httplib::Server& server, Inventory& inventory, Metrics& metrics,
-                         const std::string& role = "");
+                         std::function<std::string()> role = nullptr);
 
 }  // namespace fleet::controller
 

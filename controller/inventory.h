@@ -203,9 +203,13 @@ class Inventory {
 // share it (one leads: see leadership.h). With `epoch` (the leader's, from
 // Leadership::WaitToLead) every write is refused, FAILED_PRECONDITION, once
 // the inventory's leader epoch has moved past it: a deposed leader changes
-// nothing.
+// nothing. Epoch 0 is a standby's: it reads, and every write is refused.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<Inventory>> OpenPostgresInventory(
     const std::string& conninfo, std::optional<int64_t> epoch = std::nullopt);
+
+// Makes a shared inventory opened with epoch 0 (standing by: every write
+// refused, naming the leader) write as the leader of `epoch`.
+[[nodiscard]] absl::Status LeadInventory(Inventory& inventory, int64_t epoch);
 
 // Whether --db names a PostgreSQL inventory (a postgresql:// URL or a
 // key=value connection string) rather than a SQLite file.

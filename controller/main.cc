@@ -81,10 +81,14 @@ int main(int argc, char** argv) {
                  "database (postgresql://... or host=... dbname=...; the password by reference: "
                  "~/.pgpass, PGPASSFILE) that several controllers share, one leading")
       ->capture_default_str();
-  std::string advertise;
+  std::string advertise, leader_timeout_text = "10s";
   app.add_option("--advertise", advertise,
                  "With a PostgreSQL inventory: the gRPC address others reach this controller "
                  "at, recorded while it leads (default: --listen)");
+  app.add_option("--leader-timeout", leader_timeout_text,
+                 "With a PostgreSQL inventory: how long a leader may stop answering (stopped, "
+                 "cut off) before its lock session ends and a standby takes over (1s to 10m)")
+      ->capture_default_str();
   app.add_option("--listen", listen, "gRPC address (port 0 picks one)")->capture_default_str();
   app.add_option("--http", http, "HTTP address for the dashboard (/), its API (/api/v1/), /healthz and /metrics (empty: off)")
       ->capture_default_str();
@@ -131,7 +135,13 @@ int main(int argc, char** argv) {
                  "give both\n";
     return 2;
   }
-  absl::Duration poll_interval, timeout;
+  absl::Duration poll_interval, timeout, leader_timeout;
+  if (!absl::ParseDuration(leader_timeout_text, &leader_timeout) ||
+      leader_timeout < absl::Seconds(1) || leader_timeout > absl::Minutes(10)) {
+    std::cerr << "fleet-controller: --leader-timeout takes a duration from 1s to 10m such as 10s, "
+                 "not '" << leader_timeout_text << "'\n";
+    return 2;
+  }
   for (auto [flag, text, out] : {std::tuple{"--poll-interval", &poll, &poll_interval},
                                  std::tuple{"--agent-timeout", &agent_timeout, &timeout}}) {
     // Finite, positive, and at most a day: "inf", "-5s" and "0s" are refused.
@@ -161,59 +171,36 @@ int main(int argc, char** argv) {
   const std::string inventory_name =
       shared ? fleet::migrations::ConnectionName(db) : db;  // never the password
   absl::StatusOr<std::unique_ptr<fleet::controller::InventoryLock>> lock;
-  std::unique_ptr<fleet::controller::Leadership> leadership;
-  int64_t epoch = 0;
   if (!shared) {
     lock = fleet::controller::InventoryLock::Acquire(db, "fleet-controller");
     if (!lock.ok()) {
       std::cerr << "fleet-controller: " << lock.status().message() << "\n";
       return 1;
     }
-  } else {
-    // The schema (and its leader row) exists before anyone leads.
-    if (auto opened = fleet::controller::OpenPostgresInventory(db); !opened.ok()) {
-      std::cerr << "fleet-controller: " << opened.status().message() << "\n";
-      return 1;
-    }
-    auto opened = fleet::controller::Leadership::Open(
-        {db, advertise.empty() ? listen : advertise});
-    if (!opened.ok()) {
-      std::cerr << "fleet-controller: " << opened.status().message() << "\n";
-      return 1;
-    }
-    leadership = *std::move(opened);
-    std::atomic<bool> stop{false}, done{false};
-    absl::StatusOr<int64_t> led;
-    std::thread waiting([&] {
-      led = leadership->WaitToLead(stop, [&](const std::string& leader) {
-        spdlog::info("event=standing-by leader={}", leader);
-        std::cerr << "fleet-controller: standing by: the controller at "
-                  << (leader.empty() ? std::string("another address") : leader)
-                  << " leads inventory " << inventory_name << std::endl;
-      });
-      done = true;
-    });
-    const struct timespec tick = {0, 200 * 1000 * 1000};
-    while (!done) {
-      int sig = sigtimedwait(&signals, nullptr, &tick);
-      if (sig == SIGINT || sig == SIGTERM) stop = true;
-    }
-    waiting.join();
-    if (!led.ok()) {
-      std::cerr << "fleet-controller: " << led.status().message() << "\n";
-      return absl::IsCancelled(led.status()) ? 0 : 1;
-    }
-    epoch = *led;
-    spdlog::info("event=leading epoch={}", epoch);
-    std::cerr << "fleet-controller: leading inventory " << inventory_name << " (epoch " << epoch
-              << ")" << std::endl;
   }
-  auto inventory = shared ? fleet::controller::OpenPostgresInventory(db, epoch)
+  // A shared inventory opens standing by (epoch 0: it reads, every write is
+  // refused naming the leader) until this controller leads.
+  auto inventory = shared ? fleet::controller::OpenPostgresInventory(db, 0)
                           : fleet::controller::OpenSqliteInventory(db);
   if (!inventory.ok()) {
     std::cerr << "fleet-controller: " << inventory.status().message() << "\n";
     return 1;
   }
+  std::unique_ptr<fleet::controller::Leadership> leadership;
+  if (shared) {
+    auto opened = fleet::controller::Leadership::Open(
+        {db, advertise.empty() ? listen : advertise, leader_timeout});
+    if (!opened.ok()) {
+      std::cerr << "fleet-controller: " << opened.status().message() << "\n";
+      return 1;
+    }
+    leadership = *std::move(opened);
+  }
+  // Who leads, as Leader and /healthz say it.
+  absl::Mutex role_mu;
+  bool leading = !shared;
+  int64_t epoch = 0;
+  std::string leader_address;
   std::unique_ptr<fleet::controller::GrpcAgentClient> grpc_agents =
       (*security)->NewAgentClient(timeout);
   // Agents that lost their bundle cache are sent the bundle again.
@@ -239,6 +226,14 @@ int main(int argc, char** argv) {
   fleet::controller::RolloutRunner runner(**inventory, agents, graphs, clock, runner_options);
   fleet::controller::ControllerServiceImpl service(**inventory, agents, poller, graphs, runner,
                                                    (*security)->authorizer());
+  service.SetLeadership([&] {
+    absl::MutexLock l(&role_mu);
+    fleet::v1::LeaderResponse r;
+    r.set_leading(leading);
+    r.set_epoch(epoch);
+    r.set_leader(leader_address);
+    return r;
+  });
   // Every request is small: a bundle comes in pieces (PushBundle).
   auto server = fleet::serving::StartGrpcServer(listen, (*security)->api_credentials(),
                                                 {&service}, kMaxRequestBytes, 256 << 20);
@@ -255,9 +250,13 @@ int main(int argc, char** argv) {
                : std::make_unique<fleet::serving::HttpEndpoint>();
   int http_port = 0;
   if (!http.empty()) {
-    fleet::controller::AddHealthAndMetrics(
-        web->server(), **inventory, metrics,
-        shared ? absl::StrCat("leader, epoch ", epoch) : std::string());
+    fleet::controller::AddHealthAndMetrics(web->server(), **inventory, metrics, [&] {
+      absl::MutexLock l(&role_mu);
+      if (!shared) return std::string();
+      return leading ? absl::StrCat("leader, epoch ", epoch)
+                     : absl::StrCat("standby, leader ",
+                                    leader_address.empty() ? std::string("unknown") : leader_address);
+    });
     // Sessions and tokens cross the network only over TLS, and nobody is
     // let in unchecked from elsewhere: on another address than loopback
     // the dashboard needs --http-tls and --auth.
@@ -274,19 +273,16 @@ int main(int argc, char** argv) {
     }
     http_port = *bound;
   }
-  poller.Start();
-  // Rollouts a killed controller left running go on.
-  if (absl::Status s = runner.ResumeAll(); !s.ok()) {
-    std::cerr << "fleet-controller: cannot resume rollouts: " << s.message() << "\n";
-    return 1;
-  }
-  if (leadership) {
-    // Where standbys and fleetctl find the leader: --advertise, else the
-    // address it listens on with the port it got.
-    std::string where = advertise;
-    if (where.empty()) where = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", server->port);
-    if (absl::Status s = leadership->Advertise(where, epoch); !s.ok()) {
-      spdlog::warn("event=advertise-failed error=\"{}\"", s.message());
+  // What a leader does that a standby does not: poll agents, drive rollouts
+  // (those a killed leader left running go on).
+  auto lead = [&]() -> absl::Status {
+    poller.Start();
+    return runner.ResumeAll();
+  };
+  if (!shared) {
+    if (absl::Status s = lead(); !s.ok()) {
+      std::cerr << "fleet-controller: cannot resume rollouts: " << s.message() << "\n";
+      return 1;
     }
   }
   if (!port_file.empty()) {
@@ -295,19 +291,62 @@ int main(int argc, char** argv) {
   std::cerr << "fleet-controller: gRPC on port " << server->port << " ("
             << (*security)->Describe() << "), HTTP on port " << http_port << ", inventory "
             << inventory_name << std::endl;
-  // A leader whose lock session ends (stopped too long, cut off) has been
-  // replaced, or soon will be: it steps down — stops, so that it comes back
-  // as a standby — and its writes meanwhile are refused by the epoch.
+  // A shared inventory: stand by (serving reads) until this controller
+  // leads; then lead until its lock session ends — stopped too long, cut
+  // off — and step down (exit 1, to come back as a standby), its writes
+  // meanwhile refused by the epoch.
   std::atomic<bool> deposed{false}, stopping{false};
-  std::thread watch;
-  if (leadership) {
-    watch = std::thread([&] {
+  std::thread leadership_thread;
+  if (shared) {
+    leadership_thread = std::thread([&] {
+      auto led = leadership->WaitToLead(stopping, [&](const std::string& leader) {
+        {
+          absl::MutexLock l(&role_mu);
+          leader_address = leader;
+        }
+        spdlog::info("event=standing-by leader={}", leader);
+        std::cerr << "fleet-controller: standing by: the controller at "
+                  << (leader.empty() ? std::string("another address") : leader)
+                  << " leads inventory " << inventory_name << std::endl;
+      });
+      if (!led.ok()) {
+        if (!absl::IsCancelled(led.status())) {
+          std::cerr << "fleet-controller: " << led.status().message() << std::endl;
+          deposed = true;
+          kill(getpid(), SIGTERM);
+        }
+        return;
+      }
+      // Where standbys and fleetctl find the leader: --advertise, else the
+      // address it listens on with the port it got.
+      std::string where = advertise;
+      if (where.empty()) {
+        where = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", server->port);
+      }
+      if (absl::Status s = leadership->Advertise(where, *led); !s.ok()) {
+        spdlog::warn("event=advertise-failed error=\"{}\"", s.message());
+      }
+      {
+        absl::MutexLock l(&role_mu);
+        leading = true;
+        epoch = *led;
+        leader_address = where;
+      }
+      if (absl::Status s = fleet::controller::LeadInventory(**inventory, *led); !s.ok()) {
+        std::cerr << "fleet-controller: " << s.message() << std::endl;
+      }
+      spdlog::info("event=leading epoch={}", *led);
+      std::cerr << "fleet-controller: leading inventory " << inventory_name << " (epoch " << *led
+                << ")" << std::endl;
+      if (absl::Status s = lead(); !s.ok()) {
+        std::cerr << "fleet-controller: cannot resume rollouts: " << s.message() << std::endl;
+      }
       while (!stopping) {
         if (!leadership->Leading()) {
           deposed = true;
-          spdlog::error("event=leadership-lost epoch={}", epoch);
+          spdlog::error("event=leadership-lost epoch={}", *led);
           std::cerr << "fleet-controller: lost the leadership of inventory " << inventory_name
-                    << " (epoch " << epoch << "); stepping down" << std::endl;
+                    << " (epoch " << *led << "); stepping down" << std::endl;
           kill(getpid(), SIGTERM);
           return;
         }
@@ -323,7 +362,7 @@ int main(int argc, char** argv) {
     }
   });
   stopping = true;
-  if (watch.joinable()) watch.join();
+  if (leadership_thread.joinable()) leadership_thread.join();
   std::cerr << "fleet-controller: shutting down" << std::endl;
   dashboard.Stop();  // its live views end, so the HTTP server can stop
   web.reset();

@@ -251,6 +251,7 @@ class SqlInventory final : public Inventory {
     const std::vector<const char*> steps =
         pg ? std::vector<const char*>{kPostgresSchemaV1}
            : std::vector<const char*>{kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
+    // The schema is no state: creating it needs no leadership.
     return InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       if (pg) RETURN_IF_ERROR(Exec("SELECT pg_advisory_xact_lock(hashtext('fleet-inventory'))"));
       RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
@@ -270,7 +271,7 @@ class SqlInventory final : public Inventory {
             Exec(absl::StrCat("INSERT INTO schema_version (version) VALUES (", v + 1, ")").c_str()));
       }
       return absl::OkStatus();
-    });
+    }, /*check_epoch=*/false);
   }
 
   absl::Status AddAgent(const AgentRecord& a) override {
@@ -658,10 +659,10 @@ class SqlInventory final : public Inventory {
   // COMMIT; ROLLBACK when it fails.
   // The caller holds mu_, and `fn` runs with it held (each lambda passed
   // here says so, since the analysis does not look through std::function).
-  absl::Status InTransaction(const std::function<absl::Status()>& fn)
+  absl::Status InTransaction(const std::function<absl::Status()>& fn, bool check_epoch = true)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     RETURN_IF_ERROR(Exec(db_->BeginWrite()));
-    absl::Status s = CheckEpoch();
+    absl::Status s = check_epoch ? CheckEpoch() : absl::OkStatus();
     if (s.ok()) s = fn();
     if (!s.ok()) {
       absl::Status rolled_back = Exec("ROLLBACK");
@@ -686,6 +687,12 @@ class SqlInventory final : public Inventory {
     Stmt q(*db_, "SELECT epoch, address FROM leader WHERE one = 1 FOR SHARE");
     if (int rc = q.Step(); rc != kRow) return q.Error(rc);
     if (q.Int(0) == *epoch_) return absl::OkStatus();
+    if (*epoch_ == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "this controller is standing by: writes go to the leader",
+          q.Text(1).empty() ? std::string() : absl::StrCat(" at ", q.Text(1)),
+          " (fleetctl finds it when given every controller: --controller a,b,c)"));
+    }
     return absl::FailedPreconditionError(absl::StrCat(
         "this controller no longer leads the inventory (its epoch ", *epoch_, ", now ", q.Int(0),
         ", led by ", q.Text(1).empty() ? std::string("another controller") : q.Text(1),
@@ -894,8 +901,15 @@ class SqlInventory final : public Inventory {
 
   absl::Mutex mu_;
   std::unique_ptr<SqlDb> db_ ABSL_GUARDED_BY(mu_);
-  // Set when this controller leads a shared inventory: every write checks it.
-  const std::optional<int64_t> epoch_;
+  // Set for a shared inventory: every write checks it (0: standing by).
+  std::optional<int64_t> epoch_ ABSL_GUARDED_BY(mu_);
+
+ public:
+  // This controller leads now, with `epoch`.
+  void Lead(int64_t epoch) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    epoch_ = epoch;
+  }
 };
 
 }  // namespace
@@ -916,6 +930,13 @@ absl::StatusOr<std::unique_ptr<Inventory>> OpenPostgresInventory(const std::stri
                                                                  std::optional<int64_t> epoch) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqlDb> db, OpenPostgresDb(conninfo));
   return OpenSqlInventory(std::move(db), epoch);
+}
+
+absl::Status LeadInventory(Inventory& inventory, int64_t epoch) {
+  auto* sql = dynamic_cast<SqlInventory*>(&inventory);
+  if (sql == nullptr) return absl::InvalidArgumentError("not a shared inventory");
+  sql->Lead(epoch);
+  return absl::OkStatus();
 }
 
 bool IsPostgresInventory(const std::string& db) {

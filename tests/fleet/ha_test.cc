@@ -26,19 +26,29 @@ class HighAvailabilityTest : public fleet::testing::FleetHarness {
  protected:
   // A controller on the shared inventory; its gRPC port is written to
   // `name`.port once it leads.
-  std::unique_ptr<Process> Controller(const std::string& name) {
+  Process* Controller(const std::string& name) {
     const std::string port_file = absl::StrCat(dir_.path(), "/", name, ".port");
-    return std::make_unique<Process>(std::vector<std::string>{
+    processes_[name] = std::make_unique<Process>(std::vector<std::string>{
         FLEET_CONTROLLER_PATH, "--insecure", "--db", inventory_, "--listen", "127.0.0.1:0",
         "--http", "", "--poll-interval", "300ms", "--agent-timeout", "15s", "--port-file",
         port_file});
+    return processes_[name].get();
   }
-  // The address of controller `name` once it leads ("" before).
-  std::string Leading(const std::string& name) {
+  // The address of controller `name` (its port file is written once it
+  // serves, leading or standing by).
+  std::string Address(const std::string& name) {
     std::istringstream in(ReadWhole(absl::StrCat(dir_.path(), "/", name, ".port")));
     int port = 0;
     in >> port;
     return port > 0 ? absl::StrCat("127.0.0.1:", port) : "";
+  }
+  // Its address once it says it leads ("" before).
+  std::string Leading(const std::string& name) {
+    auto it = processes_.find(name);
+    if (it == processes_.end() || it->second->Err().find("leading inventory") == std::string::npos) {
+      return "";
+    }
+    return Address(name);
   }
   // Waits until one of `names` leads; points fleetctl at it; returns its name.
   std::string WaitForLeader(const std::vector<std::string>& names,
@@ -57,6 +67,7 @@ class HighAvailabilityTest : public fleet::testing::FleetHarness {
   }
 
   std::string inventory_;
+  std::map<std::string, std::unique_ptr<Process>> processes_;
 };
 
 TEST_F(HighAvailabilityTest, TheLeaderKilledMidWaveAStandbyFinishesTheRolloutOnce) {
@@ -75,18 +86,31 @@ TEST_F(HighAvailabilityTest, TheLeaderKilledMidWaveAStandbyFinishesTheRolloutOnc
     tenants.push_back({absl::StrFormat("h-%02d", i), dsn, {}});
   }
   auto agent = StartAgent(0, tenants);
-  std::map<std::string, std::unique_ptr<Process>> controllers;
-  controllers["a"] = Controller("a");
+  auto& controllers = processes_;
+  Controller("a");
   ASSERT_EQ(WaitForLeader({"a"}), "a") << controllers["a"]->Err();
   EXPECT_THAT(controllers["a"]->Err(), HasSubstr("(epoch 1)"));
   for (const std::string n : {"b", "c"}) {
-    controllers[n] = Controller(n);
+    Controller(n);
     ASSERT_TRUE(WaitFor([&] { return controllers[n]->Err().find("standing by") != std::string::npos; }))
         << controllers[n]->Err();
     EXPECT_THAT(controllers[n]->Err(), HasSubstr("standing by: the controller at " +
                                                  Leading("a") + " leads inventory"));
     EXPECT_TRUE(Leading(n).empty());
+    ASSERT_TRUE(WaitFor([&] { return !Address(n).empty(); }));
   }
+  // A standby answers reads and refuses writes, naming the leader.
+  controller_ = Address("b");
+  EXPECT_EQ(Cli({"agents", "list"}).code, 0);
+  auto refused = Cli({"agents", "remove", "127.0.0.1:1"});
+  EXPECT_EQ(refused.code, 3);
+  EXPECT_THAT(refused.err, HasSubstr("this controller is standing by: writes go to the leader at " +
+                                     Leading("a")));
+  // Given every controller, fleetctl talks to the one that leads.
+  const std::string all = absl::StrCat(Address("b"), ",", Address("c"), ",", Address("a"));
+  controller_ = all;
+  auto which = Cli({"agents", "list"});
+  EXPECT_EQ(which.code, 0) << which.err;
   Enrol(1, versions);
   std::string id = StartRollout({"--to", kNext, "--canary", "1", "--waves", "50%,100%",
                                  "--parallel", "1"});
@@ -99,6 +123,9 @@ TEST_F(HighAvailabilityTest, TheLeaderKilledMidWaveAStandbyFinishesTheRolloutOnc
       << Rollout(id).dump(2);
   controllers["a"]->Signal(SIGKILL);
   controllers["a"]->Wait();
+  controller_ = all;  // fleetctl finds whoever answers, then whoever leads
+  auto during = Cli({"rollout", "status", id, "-o", "json"});
+  EXPECT_EQ(during.code, 0) << during.err;
   const std::string next = WaitForLeader({"b", "c"});
   ASSERT_FALSE(next.empty());
   EXPECT_THAT(controllers[next]->Err(), HasSubstr("(epoch 2)"));
@@ -128,6 +155,10 @@ TEST_F(HighAvailabilityTest, TheLeaderKilledMidWaveAStandbyFinishesTheRolloutOnc
   EXPECT_EQ(status.code, 0) << status.err;
   EXPECT_EQ(Query(inventory_, "SELECT epoch, address FROM leader")[0],
             (std::vector<std::string>{"3", Leading(last)}));
+  controller_ = all;
+  // A write goes to the leader, wherever it is now.
+  auto removed = Cli({"agents", "remove", absl::StrCat("127.0.0.1:", agent_ports_[0])});
+  EXPECT_EQ(removed.code, 0) << removed.err;
 }
 
 }  // namespace
