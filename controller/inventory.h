@@ -207,6 +207,15 @@ class Inventory {
 [[nodiscard]] absl::StatusOr<std::unique_ptr<Inventory>> OpenPostgresInventory(
     const std::string& conninfo, std::optional<int64_t> epoch = std::nullopt);
 
+// Copies the SQLite inventory at `from_sqlite` into the PostgreSQL one at
+// `to_postgres` (created or upgraded first; it must hold no agent, bundle
+// or rollout), every table in one transaction: agents, tenants, bundles
+// with their scripts, rollouts with their tenants' steps, the audit log.
+// Returns what it copied ("3 agents, 12 tenants, ..."). The caller keeps
+// controllers off `from_sqlite` meanwhile (its InventoryLock).
+[[nodiscard]] absl::StatusOr<std::string> MigrateInventory(const std::string& from_sqlite,
+                                                           const std::string& to_postgres);
+
 // Makes a shared inventory opened with epoch 0 (standing by: every write
 // refused, naming the leader) write as the leader of `epoch`.
 [[nodiscard]] absl::Status LeadInventory(Inventory& inventory, int64_t epoch);

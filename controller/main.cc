@@ -129,7 +129,38 @@ int main(int argc, char** argv) {
       "--agent-tls-cert, --agent-tls-key and --agent-tls-ca (deploy/certs/dev-ca.sh makes a "
       "development set).\nSIGHUP re-reads every certificate, key and CA file and the --auth file; "
       "connections made afterwards use them, and a file that does not check out keeps the old one.");
+  std::string migrate_from, migrate_to;
+  CLI::App* migrate = app.add_subcommand(
+      "migrate-inventory",
+      "Copy a SQLite inventory into a PostgreSQL one (empty, or new) so that several "
+      "controllers can share it; the controller on the SQLite file must be stopped");
+  migrate->add_option("--from", migrate_from, "The SQLite inventory file")->required();
+  migrate->add_option("--to", migrate_to,
+                      "The PostgreSQL inventory: postgresql://... or host=... dbname=... (the "
+                      "password by reference: ~/.pgpass, PGPASSFILE)")
+      ->required();
   CLI11_PARSE(app, argc, argv);
+  if (*migrate) {
+    if (!fleet::controller::IsPostgresInventory(migrate_to)) {
+      std::cerr << "fleet-controller: --to takes a PostgreSQL connection string or "
+                   "postgresql:// URL\n";
+      return 2;
+    }
+    // No controller may write the file while it is copied.
+    auto held = fleet::controller::InventoryLock::Acquire(migrate_from, "fleet-controller migrate-inventory");
+    if (!held.ok()) {
+      std::cerr << "fleet-controller: " << held.status().message() << "\n";
+      return 1;
+    }
+    auto copied = fleet::controller::MigrateInventory(migrate_from, migrate_to);
+    if (!copied.ok()) {
+      std::cerr << "fleet-controller: " << copied.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "Copied " << *copied << " from " << migrate_from << " to "
+              << fleet::migrations::ConnectionName(migrate_to) << "\n";
+    return 0;
+  }
   if (http_tls && (api_cert.empty() || api_key.empty())) {
     std::cerr << "fleet-controller: --http-tls serves the certificate of --tls-cert and --tls-key; "
                  "give both\n";

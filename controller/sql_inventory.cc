@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <set>
@@ -6,6 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "migrations/dsn.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "controller/inventory.h"
@@ -930,6 +933,81 @@ absl::StatusOr<std::unique_ptr<Inventory>> OpenPostgresInventory(const std::stri
                                                                  std::optional<int64_t> epoch) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqlDb> db, OpenPostgresDb(conninfo));
   return OpenSqlInventory(std::move(db), epoch);
+}
+
+absl::StatusOr<std::string> MigrateInventory(const std::string& from_sqlite,
+                                             const std::string& to_postgres) {
+  // Both opened as inventories first: each schema created or brought up to
+  // date by its own rules.
+  ASSIGN_OR_RETURN(auto from_inventory, OpenSqliteInventory(from_sqlite));
+  ASSIGN_OR_RETURN(auto to_inventory, OpenPostgresInventory(to_postgres));
+  ASSIGN_OR_RETURN(auto agents, to_inventory->ListAgents());
+  ASSIGN_OR_RETURN(auto bundles, to_inventory->ListBundles());
+  ASSIGN_OR_RETURN(auto rollouts, to_inventory->ListRollouts());
+  if (!agents.empty() || !bundles.empty() || !rollouts.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the inventory at ", migrations::ConnectionName(to_postgres),
+        " is not empty (", agents.size(), " agents, ", bundles.size(), " bundles, ",
+        rollouts.size(), " rollouts); nothing was copied"));
+  }
+  from_inventory.reset();
+  to_inventory.reset();
+  ASSIGN_OR_RETURN(auto from, OpenSqliteDb(from_sqlite));
+  ASSIGN_OR_RETURN(auto to, OpenPostgresDb(to_postgres));
+  struct Table {
+    const char* name;
+    const char* columns;
+    int blob = -1;  // the column read and written as bytes
+  };
+  static constexpr Table kTables[] = {
+      {"agents", "address, state, last_seen, missed_polls, last_error, added_at, version"},
+      {"tenants",
+       "id, agent, agent_labels, operator_labels, heads, dirty, dirty_revision, drifted, "
+       "reachable, last_seen, error"},
+      {"bundles", "digest, pushed_at, seq, heads, revisions"},
+      {"bundle_files", "digest, filename, checksum, content", 3},
+      {"rollouts",
+       "id, state, spec, bundle_digest, target, actor, wave, waves, reason, bake_until, "
+       "created_at, updated_at"},
+      {"rollout_tenants",
+       "rollout_id, tenant_id, agent, wave, state, start_heads, heads, error, started_at, "
+       "finished_at, rehearsal, progress"},
+      {"audit", "at, actor, action, rollout_id, tenant_id, detail"},
+  };
+  std::vector<std::string> counts;
+  RETURN_IF_ERROR(to->Exec("BEGIN"));
+  auto copy = [&]() -> absl::Status {
+    for (const Table& t : kTables) {
+      const int n = 1 + static_cast<int>(std::count(t.columns, t.columns + strlen(t.columns), ','));
+      std::string marks;
+      for (int i = 0; i < n; ++i) absl::StrAppend(&marks, i ? ", " : "", "?");
+      Stmt read(*from, absl::StrCat("SELECT ", t.columns, " FROM ", t.name,
+                                    std::string(t.name) == "audit" ? " ORDER BY id" : ""));
+      int rows = 0, rc;
+      while ((rc = read.Step()) == kRow) {
+        Stmt write(*to, absl::StrCat("INSERT INTO ", t.name, " (", t.columns, ") VALUES (", marks,
+                                     ")"));
+        for (int i = 0; i < n; ++i) {
+          if (i == t.blob) {
+            write.BindBlob(read.Blob(i));
+          } else {
+            write.Bind(read.Text(i));
+          }
+        }
+        RETURN_IF_ERROR(write.Run());
+        ++rows;
+      }
+      if (rc != kDone) return read.Error(rc);
+      counts.push_back(absl::StrCat(rows, " ", t.name));
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = copy(); !s.ok()) {
+    (void)to->Exec("ROLLBACK");
+    return s;
+  }
+  RETURN_IF_ERROR(to->Exec("COMMIT"));
+  return absl::StrJoin(counts, ", ");
 }
 
 absl::Status LeadInventory(Inventory& inventory, int64_t epoch) {

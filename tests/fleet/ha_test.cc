@@ -161,5 +161,47 @@ TEST_F(HighAvailabilityTest, TheLeaderKilledMidWaveAStandbyFinishesTheRolloutOnc
   EXPECT_EQ(removed.code, 0) << removed.err;
 }
 
+
+TEST_F(HighAvailabilityTest, ASqliteInventoryMovesToPostgresWithItsHistory) {
+  std::vector<TenantSpec> tenants;
+  for (int i = 0; i < 3; ++i) {
+    std::string dsn = DsnFor(NewDatabase());
+    UpgradeExample(dsn, {"4d5e6f708192"});
+    tenants.push_back({absl::StrFormat("m-%02d", i), dsn, {{"tier", i == 0 ? "gold" : "free"}}});
+  }
+  auto agent = StartAgent(0, tenants);
+  auto sqlite = StartController();
+  Enrol(1, std::string(FLEET_SOURCE_DIR) + "/examples/support-desk/versions");
+  ASSERT_EQ(Cli({"tenants", "label", "m-01", "region=eu"}).code, 0);
+  std::string id = StartRollout({"--canary", "1", "--waves", "100%"});
+  auto before = WaitForRollout(id, "succeeded");
+  const std::string history = Cli({"tenants", "history", "m-00"}).out;
+  // Copying under a running controller is refused: it holds the file.
+  inventory_ = DsnFor(NewDatabase());
+  const std::string file = dir_.path() + "/fleet.sqlite";
+  Process busy({FLEET_CONTROLLER_PATH, "migrate-inventory", "--from", file, "--to", inventory_});
+  EXPECT_EQ(busy.Wait(), 1);
+  EXPECT_THAT(busy.Err(), HasSubstr("fleet-controller pid"));
+  sqlite->Signal(SIGTERM);
+  sqlite->Wait();
+  Process copy({FLEET_CONTROLLER_PATH, "migrate-inventory", "--from", file, "--to", inventory_});
+  EXPECT_EQ(copy.Wait(), 0) << copy.Err();
+  EXPECT_THAT(copy.Out(), HasSubstr("Copied 1 agents, 3 tenants, 1 bundles, 9 bundle_files, "
+                                    "1 rollouts, 3 rollout_tenants, "));
+  // Once is enough: a second copy into the same inventory is refused.
+  Process again({FLEET_CONTROLLER_PATH, "migrate-inventory", "--from", file, "--to", inventory_});
+  EXPECT_EQ(again.Wait(), 1);
+  EXPECT_THAT(again.Err(), HasSubstr("is not empty (1 agents, 1 bundles, 1 rollouts); nothing "
+                                     "was copied"));
+  Controller("p");
+  ASSERT_EQ(WaitForLeader({"p"}), "p");
+  auto after = Rollout(id);
+  EXPECT_EQ(after["state"], "succeeded");
+  EXPECT_EQ(after["tenants"], before["tenants"]);
+  EXPECT_EQ(Cli({"tenants", "history", "m-00"}).out, history);
+  auto listed = Cli({"tenants", "list", "-o", "json"});
+  EXPECT_THAT(listed.out, HasSubstr("\"region\": \"eu\""));
+}
+
 }  // namespace
 }  // namespace fleet
