@@ -7,6 +7,16 @@ namespace fleet::controller {
 
 void AddHealthAndMetrics(httplib::Server& server, Inventory& inventory, Metrics& metrics,
                          std::function<std::string()> role) {
+  // Ready: the inventory reads and this controller leads it (a standby is
+  // healthy but not ready, so a Service sends calls to the leader).
+  server.Get("/readyz", [&inventory, role](const httplib::Request&, httplib::Response& res) {
+    const std::string said = role ? role() : std::string();
+    const bool standby = said.rfind("standby", 0) == 0;
+    const bool ok = !standby && inventory.ListAgents().ok();
+    res.status = ok ? 200 : 503;
+    res.set_content(ok ? "ready\n" : standby ? absl::StrCat(said, "\n") : "inventory unreadable\n",
+                    "text/plain");
+  });
   server.Get("/healthz", [&inventory, role](const httplib::Request&, httplib::Response& res) {
     bool ok = inventory.ListAgents().ok();
     res.status = ok ? 200 : 503;

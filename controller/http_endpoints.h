@@ -2,6 +2,8 @@
 // server (the daemon's, or a test's):
 //   /healthz  200 "ok: fleet-controller VERSION" while the inventory can be
 //             read, else 503
+//   /readyz   200 "ready" when it also leads its inventory (always, for
+//             SQLite); 503 "standby, leader ADDRESS" on a standby
 //   /metrics  Prometheus text: the counters Metrics keeps (no script read)
 //             and fleet_build_info{version="..."} 1
 #ifndef FLEET_CONTROLLER_HTTP_ENDPOINTS_H_

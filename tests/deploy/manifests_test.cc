@@ -79,7 +79,8 @@ TEST(K8sManifestsTest, EveryManifestParsesAndHasWorkloads) {
       EXPECT_TRUE(d["apiVersion"] && d["kind"] && d["metadata"]["name"]) << m.file;
     }
   }
-  EXPECT_EQ(files, (std::set<std::string>{"agent-sidecar.yaml", "agent.yaml", "controller.yaml"}));
+  EXPECT_EQ(files, (std::set<std::string>{"agent-sidecar.yaml", "agent.yaml", "controller.yaml",
+                                          "controller-ha.yaml"}));
 }
 
 TEST(K8sManifestsTest, PodsAreWiredTogether) {
@@ -133,7 +134,14 @@ TEST(K8sManifestsTest, PodsAreWiredTogether) {
           ASSERT_TRUE(c[probe]) << container << " has no " << probe;
           if (c[probe]["httpGet"]) {
             EXPECT_THAT(ports, Contains(c[probe]["httpGet"]["port"].as<std::string>())) << container;
-            EXPECT_EQ(c[probe]["httpGet"]["path"].as<std::string>(), "/healthz") << container;
+            // Liveness on /healthz; readiness too, or on /readyz (a standby
+            // is alive but not ready).
+            const std::string path = c[probe]["httpGet"]["path"].as<std::string>();
+            if (std::string(probe) == "readinessProbe") {
+              EXPECT_THAT(path, ::testing::AnyOf("/healthz", "/readyz")) << container;
+            } else {
+              EXPECT_EQ(path, "/healthz") << container;
+            }
           } else {
             EXPECT_FALSE(ours) << container << ": fleet's probes are HTTP /healthz";
           }
@@ -212,6 +220,30 @@ TEST(K8sManifestsTest, TheControllerIsOneWriterWithTlsAndAuth) {
   FAIL() << "no controller.yaml";
 }
 
+TEST(K8sManifestsTest, TheHighlyAvailableControllerSharesAPostgresInventory) {
+  for (const Manifest& m : LoadManifests()) {
+    if (m.file != "controller-ha.yaml") continue;
+    auto deployments = OfKind(m, "Deployment");
+    ASSERT_EQ(deployments.size(), 1u);
+    const YAML::Node& d = deployments[0];
+    EXPECT_EQ(d["spec"]["replicas"].as<int>(), 2);
+    const YAML::Node& c = d["spec"]["template"]["spec"]["containers"][0];
+    std::string args;
+    for (const auto& a : c["args"]) args += a.as<std::string>() + " ";
+    for (const char* flag : {"--db=$(FLEET_DB)", "--advertise=$(POD_IP):7080", "--leader-timeout=",
+                             "--tls-cert=", "--auth=", "--agent-tls-ca="}) {
+      EXPECT_THAT(args, HasSubstr(flag));
+    }
+    EXPECT_THAT(args, ::testing::Not(HasSubstr("--insecure")));
+    EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/readyz");
+    std::set<std::string> env;
+    for (const auto& e : c["env"]) env.insert(e["name"].as<std::string>());
+    EXPECT_EQ(env, (std::set<std::string>{"FLEET_DB", "PGPASSFILE", "POD_IP"}));
+    return;
+  }
+  FAIL() << "no controller-ha.yaml";
+}
+
 // The configuration embedded in ConfigMaps and shipped for systemd is what
 // the programs accept.
 TEST(K8sManifestsTest, EmbeddedConfigurationParses) {
@@ -238,7 +270,7 @@ TEST(K8sManifestsTest, EmbeddedConfigurationParses) {
     }
   }
   EXPECT_EQ(agents, 2);
-  EXPECT_EQ(auths, 1);
+  EXPECT_EQ(auths, 2);  // controller.yaml and controller-ha.yaml
   std::string systemd = FLEET_SOURCE_DIR "/deploy/systemd/";
   auto c = agent::ParseAgentConfig("agent.toml", ReadWhole(systemd + "agent.toml"), any_env);
   EXPECT_TRUE(c.ok()) << c.status();
