@@ -70,7 +70,8 @@ std::function<void(std::string_view, const std::string&)> CrashPointFromEnvironm
 int main(int argc, char** argv) {
   // It holds TLS keys and the tokens' hashes: no core file may carry them.
   fleet::serving::ProtectProcess();
-  CLI::App app{"fleet-controller: the fleet's inventory (SQLite), agent polling, and the API "
+  CLI::App app{"fleet-controller: the fleet's inventory (SQLite, or PostgreSQL shared by several "
+               "controllers, one leading), agent polling, and the API "
                "fleetctl talks to.",
                "fleet-controller"};
   app.set_version_flag("--version", std::string("fleet-controller ") + fleet::proto::kVersion);
