@@ -203,13 +203,22 @@ class PostgresDb final : public SqlDb {
   PostgresDb(PGconn* conn, std::string name) : conn_(conn), name_(std::move(name)) {}
   ~PostgresDb() override { PQfinish(conn_); }
   std::unique_ptr<SqlStatement> Prepare(const std::string& sql) override {
-    // A connection lost between calls is opened again (a transaction in
-    // flight fails with it, and its caller sees the error).
-    if (PQstatus(conn_) != CONNECTION_OK) PQreset(conn_);
+    Reconnect();
     return std::make_unique<PostgresStatement>(conn_, sql);
   }
   absl::Status Exec(const std::string& sql) override {
-    if (PQstatus(conn_) != CONNECTION_OK) PQreset(conn_);
+    const bool begin = sql.rfind("BEGIN", 0) == 0;
+    const bool end = sql.rfind("COMMIT", 0) == 0 || sql.rfind("ROLLBACK", 0) == 0;
+    if (end && PQstatus(conn_) != CONNECTION_OK) {
+      // The server rolled the transaction back when the connection went.
+      in_transaction_ = false;
+      return sql.rfind("ROLLBACK", 0) == 0
+                 ? absl::OkStatus()
+                 : absl::UnavailableError("inventory: the connection was lost; nothing committed");
+    }
+    Reconnect();
+    if (begin) in_transaction_ = true;
+    if (end) in_transaction_ = false;
     PGresult* r = PQexec(conn_, sql.c_str());
     const ExecStatusType st = PQresultStatus(r);
     std::string error = OneLine(PQresultErrorMessage(r));
@@ -222,8 +231,16 @@ class PostgresDb final : public SqlDb {
   std::string Name() const override { return absl::StrCat("PostgreSQL ", name_); }
 
  private:
+  // A connection lost between calls is opened again — but never inside a
+  // transaction: what follows would run outside it, so it fails instead
+  // (and the caller rolls back, and sees the error).
+  void Reconnect() {
+    if (PQstatus(conn_) != CONNECTION_OK && !in_transaction_) PQreset(conn_);
+  }
+
   PGconn* conn_;
   std::string name_;
+  bool in_transaction_ = false;
 };
 
 }  // namespace
@@ -252,27 +269,26 @@ absl::StatusOr<std::unique_ptr<SqlDb>> OpenPostgresDb(const std::string& conninf
   // being echoed, and the inventory is named by its fields.
   auto info = migrations::ParseConnectionString(conninfo);
   if (!info.ok()) return info.status();
-  PGconn* conn = PQconnectdb(
-      migrations::WithDefaultOption(
-          migrations::WithDefaultOption(conninfo, "connect_timeout", "10"), "application_name",
-          "fleet-controller")
-          .c_str());
+  // Session settings travel in the connection string, so a reconnection
+  // (PQreset) keeps them: NOTICEs ("already exists, skipping") stay off
+  // stderr, and a transaction left open by a stopped process (SIGSTOP) is
+  // ended by the server, so it cannot hold up a takeover.
+  std::string full = conninfo;
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"connect_timeout", "10"},
+           {"application_name", "fleet-controller"},
+           {"options",
+            "-c client_min_messages=warning -c idle_in_transaction_session_timeout=10s"}}) {
+    full = migrations::WithDefaultOption(full, key, value);
+  }
+  PGconn* conn = PQconnectdb(full.c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string msg = OneLine(PQerrorMessage(conn));
     PQfinish(conn);
     return absl::UnavailableError(absl::StrCat(
         "cannot open inventory ", info->Name(), ": ", migrations::ScrubSecrets(msg, conninfo)));
   }
-  auto out = std::make_unique<PostgresDb>(conn, info->Name());
-  // Quiet NOTICEs ("relation already exists, skipping") stay off stderr.
-  // A transaction left open by a stopped process (SIGSTOP) is ended by the
-  // server, so it cannot hold up a takeover.
-  if (absl::Status s = out->Exec("SET client_min_messages = warning; "
-                                 "SET idle_in_transaction_session_timeout = '10s'");
-      !s.ok()) {
-    return s;
-  }
-  return std::unique_ptr<SqlDb>(std::move(out));
+  return std::unique_ptr<SqlDb>(std::make_unique<PostgresDb>(conn, info->Name()));
 }
 
 }  // namespace fleet::controller

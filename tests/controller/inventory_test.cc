@@ -179,6 +179,24 @@ TEST_P(LeadershipTest, AStandbyTakesOverWhenTheLeadersSessionEndsAndTheOldEpochI
   EXPECT_EQ((*now)->ListAgents()->size(), 2u);
 }
 
+TEST_P(LeadershipTest, AnInventoryWhoseSessionWasEndedConnectsAgainBetweenCalls) {
+  auto inv = OpenPostgresInventory(Dsn());
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  ASSERT_TRUE((*inv)->AddAgent(A("a:1")).ok());
+  fleet::testing::Exec(admin_, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                               "datname = '" + db_ + "' AND application_name = 'fleet-controller'");
+  ASSERT_TRUE(fleet::testing::WaitFor([&] {
+    return fleet::testing::Query(admin_, "SELECT count(*) FROM pg_stat_activity WHERE datname = '" +
+                                             db_ + "' AND application_name = 'fleet-controller'")[0][0] == "0";
+  }));
+  // The first call after may fail (its connection was gone); the next works.
+  (void)(*inv)->ListAgents();
+  auto agents = (*inv)->ListAgents();
+  ASSERT_TRUE(agents.ok()) << agents.status();
+  EXPECT_EQ(agents->size(), 1u);
+  EXPECT_TRUE((*inv)->AddAgent(A("b:1")).ok());
+}
+
 TEST(InventoryTest, ReopensAndRefusesANewerSchema) {
   TempDir dir;
   std::string path = dir.path() + "/f.sqlite";
