@@ -1003,8 +1003,10 @@ absl::StatusOr<std::string> MigrateInventory(const std::string& from_sqlite,
     return absl::OkStatus();
   };
   if (absl::Status s = copy(); !s.ok()) {
-    (void)to->Exec("ROLLBACK");
-    return s;
+    absl::Status rolled_back = to->Exec("ROLLBACK");
+    return rolled_back.ok() ? s
+                            : absl::Status(s.code(), absl::StrCat(s.message(), "; and ",
+                                                                  rolled_back.message()));
   }
   RETURN_IF_ERROR(to->Exec("COMMIT"));
   return absl::StrJoin(counts, ", ");
