@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "controller/sql_db.h"
 #include "migrations/dsn.h"
 #include "serving/log.h"
 
@@ -15,15 +16,6 @@ namespace {
 // The advisory lock that is the leadership: one key for every controller
 // of one inventory database.
 constexpr char kLockKey[] = "hashtext('fleet-controller-leader')";
-
-std::string OneLine(const char* message) {
-  std::string s = message ? message : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (char& c : s) {
-    if (c == '\n') c = ' ';
-  }
-  return s;
-}
 
 }  // namespace
 

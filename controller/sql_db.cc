@@ -104,14 +104,6 @@ std::string Numbered(const std::string& sql) {
   return out;
 }
 
-std::string OneLine(const char* message) {
-  std::string s = message ? message : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (char& c : s) {
-    if (c == '\n') c = ' ';
-  }
-  return s;
-}
 
 class PostgresStatement final : public SqlStatement {
  public:
@@ -244,6 +236,15 @@ class PostgresDb final : public SqlDb {
 };
 
 }  // namespace
+
+std::string OneLine(const char* message) {
+  std::string s = message ? message : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s;
+}
 
 absl::StatusOr<std::unique_ptr<SqlDb>> OpenSqliteDb(const std::string& path) {
   sqlite3* db = nullptr;

@@ -101,6 +101,9 @@ class Stmt {
   int n_ = 0;
 };
 
+// libpq's multi-line message ("ERROR:  ...\nLINE 1: ...") on one line.
+std::string OneLine(const char* message);
+
 // Opens (creating) the SQLite file at `path`: WAL, foreign keys, a busy
 // timeout.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<SqlDb>> OpenSqliteDb(const std::string& path);
