@@ -100,13 +100,35 @@ endif()
 # shared-library dependencies computed (dpkg-shlibdeps), the `fleet` user
 # and state folders made by deploy/debian/postinst (nothing started), and
 # /etc/fleet as conffiles.
+set(FLEET_PACKAGE_MAINTAINER "fleet developers <fleet@example.com>"
+    CACHE STRING "The Maintainer of the Debian package (who builds and ships it)")
+# Debian's changelog for the package: one entry, this build's version.
+string(TIMESTAMP fleet_changelog_date "%a, %d %b %Y %H:%M:%S +0000" UTC)
+file(WRITE "${PROJECT_BINARY_DIR}/changelog.Debian"
+     "fleet (${FLEET_VERSION}) unstable; urgency=medium\n\n"
+     "  * Built from the fleet sources; see README.md for what changed.\n\n"
+     " -- ${FLEET_PACKAGE_MAINTAINER}  ${fleet_changelog_date}\n")
+install(CODE "
+  set(fleet_doc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DOCDIR}\")
+  file(MAKE_DIRECTORY \"\${fleet_doc}\")
+  file(COPY_FILE \"${PROJECT_BINARY_DIR}/changelog.Debian\" \"\${fleet_doc}/changelog.Debian\")
+  execute_process(COMMAND gzip -9nf \"\${fleet_doc}/changelog.Debian\")
+")
+
 set(CPACK_GENERATOR "DEB")
 set(CPACK_PACKAGE_NAME "fleet")
 set(CPACK_PACKAGE_VERSION "${FLEET_VERSION}")
 set(CPACK_PACKAGE_VENDOR "fleet")
-set(CPACK_PACKAGE_CONTACT "fleet maintainers <fleet@localhost>")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
-    "Multi-tenant PostgreSQL schema migrations: fleetctl, fleet-controller, fleet-agent")
+set(CPACK_PACKAGE_CONTACT "${FLEET_PACKAGE_MAINTAINER}")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "schema migrations for fleets of PostgreSQL tenants")
+string(CONCAT CPACK_PACKAGE_DESCRIPTION
+    "fleet keeps hundreds of tenant databases (or schemas) on one schema\n"
+    "version. fleetctl speaks Alembic's language (revision graph, targets, the\n"
+    "alembic_version table) for one database; fleet-agent runs migrations beside\n"
+    "each database host; fleet-controller keeps the inventory and rolls new\n"
+    "versions out in waves, canary first, halting and rolling back by itself\n"
+    "when a wave goes wrong.")
+set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION "database")

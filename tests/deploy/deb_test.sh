@@ -63,4 +63,13 @@ if command -v systemd-analyze >/dev/null && [[ -d /run/systemd/system ]]; then
   systemd-analyze verify "$tmp"/root/usr/lib/systemd/system/*.service \
     || fail "systemd-analyze verify refused the units"
 fi
+# Debian's own checks: no error or warning but one. The project has no
+# licence file yet, so there is no copyright file to ship (no-copyright-file)
+# until its owners choose one.
+if command -v lintian >/dev/null; then
+  tags=$(lintian --tag-display-limit 0 "$deb" 2>/dev/null | grep -E '^[EW]: ' | grep -v ' no-copyright-file' || true)
+  [[ -z $tags ]] || fail "lintian: $tags"
+elif [[ ${CI:-} == true ]]; then
+  fail "lintian is not installed (tests/run.sh installs it)"
+fi
 echo "deb_test: $(basename "$deb") ok"
