@@ -1,6 +1,7 @@
 // Controllers sharing a PostgreSQL inventory (issue 20), as operators run
 // them: real processes, one leading, the others standing by; the leader
 // killed mid-wave, and a leader stopped (SIGSTOP) across a takeover.
+#include <httplib.h>
 #include <signal.h>
 
 #include "absl/strings/str_cat.h"
@@ -30,7 +31,7 @@ class HighAvailabilityTest : public fleet::testing::FleetHarness {
     const std::string port_file = absl::StrCat(dir_.path(), "/", name, ".port");
     processes_[name] = std::make_unique<Process>(std::vector<std::string>{
         FLEET_CONTROLLER_PATH, "--insecure", "--db", inventory_, "--listen", "127.0.0.1:0",
-        "--http", "", "--poll-interval", "300ms", "--agent-timeout", "15s", "--port-file",
+        "--http", "127.0.0.1:0", "--poll-interval", "300ms", "--agent-timeout", "15s", "--port-file",
         port_file});
     return processes_[name].get();
   }
@@ -41,6 +42,15 @@ class HighAvailabilityTest : public fleet::testing::FleetHarness {
     int port = 0;
     in >> port;
     return port > 0 ? absl::StrCat("127.0.0.1:", port) : "";
+  }
+  // GET `path` from controller `name`'s HTTP port: "STATUS BODY".
+  std::string Http(const std::string& name, const std::string& path) {
+    std::istringstream in(ReadWhole(absl::StrCat(dir_.path(), "/", name, ".port")));
+    int grpc = 0, http = 0;
+    in >> grpc >> http;
+    httplib::Client client("127.0.0.1", http);
+    auto res = client.Get(path);
+    return res ? absl::StrCat(res->status, " ", res->body) : "unreachable";
   }
   // Its address once it says it leads ("" before).
   std::string Leading(const std::string& name) {
@@ -99,6 +109,12 @@ TEST_F(HighAvailabilityTest, TheLeaderKilledMidWaveAStandbyFinishesTheRolloutOnc
     EXPECT_TRUE(Leading(n).empty());
     ASSERT_TRUE(WaitFor([&] { return !Address(n).empty(); }));
   }
+  // Both are alive; only the leader is ready.
+  EXPECT_THAT(Http("a", "/healthz"), HasSubstr("200 ok: fleet-controller "));
+  EXPECT_THAT(Http("a", "/healthz"), HasSubstr(" leader, epoch 1\n"));
+  EXPECT_EQ(Http("a", "/readyz"), "200 ready\n");
+  EXPECT_THAT(Http("b", "/healthz"), HasSubstr(" standby, leader " + Leading("a") + "\n"));
+  EXPECT_EQ(Http("b", "/readyz"), "503 standby, leader " + Leading("a") + "\n");
   // A standby answers reads and refuses writes, naming the leader.
   controller_ = Address("b");
   EXPECT_EQ(Cli({"agents", "list"}).code, 0);
