@@ -108,11 +108,18 @@ file(WRITE "${PROJECT_BINARY_DIR}/changelog.Debian"
      "fleet (${FLEET_VERSION}) unstable; urgency=medium\n\n"
      "  * Built from the fleet sources; see README.md for what changed.\n\n"
      " -- ${FLEET_PACKAGE_MAINTAINER}  ${fleet_changelog_date}\n")
+# A version without a Debian revision ("0.1.0+g1a2b3c4", no "-") makes a
+# native package, whose changelog Debian names changelog.gz.
+if(FLEET_VERSION MATCHES "-")
+  set(fleet_changelog "changelog.Debian")
+else()
+  set(fleet_changelog "changelog")
+endif()
 install(CODE "
   set(fleet_doc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DOCDIR}\")
   file(MAKE_DIRECTORY \"\${fleet_doc}\")
-  file(COPY_FILE \"${PROJECT_BINARY_DIR}/changelog.Debian\" \"\${fleet_doc}/changelog.Debian\")
-  execute_process(COMMAND gzip -9nf \"\${fleet_doc}/changelog.Debian\")
+  file(COPY_FILE \"${PROJECT_BINARY_DIR}/changelog.Debian\" \"\${fleet_doc}/${fleet_changelog}\")
+  execute_process(COMMAND gzip -9nf \"\${fleet_doc}/${fleet_changelog}\")
 ")
 
 set(CPACK_GENERATOR "DEB")
