@@ -34,7 +34,8 @@ bool CrossSite(const httplib::Request& req) {
   // no-referrer their Origin is "null", so Sec-Fetch-Site decides first.
   const std::string site = req.get_header_value("Sec-Fetch-Site");
   if (!site.empty()) return site != "same-origin" && site != "none";
-  absl::string_view origin = req.get_header_value("Origin");
+  const std::string origin_header = req.get_header_value("Origin");  // a copy: it must outlive `origin`
+  absl::string_view origin = origin_header;
   if (origin.empty() || origin == "null") return false;  // not a browser's cross-site post
   if (!absl::ConsumePrefix(&origin, "https://")) absl::ConsumePrefix(&origin, "http://");
   return origin != req.get_header_value("Host");
