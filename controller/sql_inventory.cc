@@ -277,6 +277,12 @@ class SqlInventory final : public Inventory {
     }, /*check_epoch=*/false);
   }
 
+  // This controller leads now, with `epoch` (LeadInventory).
+  void Lead(int64_t epoch) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    epoch_ = epoch;
+  }
+
   absl::Status AddAgent(const AgentRecord& a) override {
     absl::MutexLock lock(&mu_);
     return Write([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
@@ -907,12 +913,6 @@ class SqlInventory final : public Inventory {
   // Set for a shared inventory: every write checks it (0: standing by).
   std::optional<int64_t> epoch_ ABSL_GUARDED_BY(mu_);
 
- public:
-  // This controller leads now, with `epoch`.
-  void Lead(int64_t epoch) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    epoch_ = epoch;
-  }
 };
 
 }  // namespace
