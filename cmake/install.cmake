@@ -29,7 +29,10 @@ install(FILES
   ${PROJECT_SOURCE_DIR}/deploy/systemd/agent.env
   ${PROJECT_SOURCE_DIR}/deploy/systemd/controller.env
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
-install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/COPYRIGHT
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# Debian's machine-readable copyright file, beside them.
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # The example configuration under /etc/fleet too (GNUInstallDirs' rule: a

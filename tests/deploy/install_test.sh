@@ -2,7 +2,7 @@
 # `cmake --install` into a temporary prefix, and staged with DESTDIR as a
 # package build does: the three programs are there and run, the systemd
 # units start the installed programs (never /usr/local by assumption), the
-# example configuration, README and design map are in the doc folder, and
+# example configuration, README, copyright notice and design map are in the doc folder, and
 # nothing of the tests or benchmarks is installed.
 #
 #   tests/deploy/install_test.sh BUILD_DIR VERSION
@@ -33,7 +33,7 @@ check_tree() {  # ROOT PREFIX: files under ROOT, units naming PREFIX
   if [[ $prefix != /usr/local ]] && grep -q /usr/local "$units"/*.service; then
     fail "a unit still names /usr/local"
   fi
-  for f in examples/agent.toml examples/agent.env examples/controller.env README.md ARCHITECTURE.md; do
+  for f in examples/agent.toml examples/agent.env examples/controller.env README.md COPYRIGHT copyright ARCHITECTURE.md; do
     [[ -s "$doc/$f" ]] || fail "share/doc/fleet/$f is missing"
   done
 }
