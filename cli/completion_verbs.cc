@@ -54,8 +54,15 @@ std::string Bash(const CLI::App& app) {
     std::vector<const CLI::App*> actions = Subcommands(*verb);
     absl::StrAppend(&cases, "    ", verb->get_name(), ")\n");
     if (!actions.empty()) {
+      // After the action, its own flags (rollout start --canary) and the verb's.
+      std::string by_action;
+      for (const CLI::App* action : actions) {
+        absl::StrAppend(&by_action, " ", action->get_name(), ") words_=\"", FlagsOf(*action),
+                        " ", FlagsOf(*verb), "\" ;;");
+      }
       absl::StrAppend(&cases, "      if [[ $cword -eq $((verb_at + 1)) ]]; then words_=\"",
-                      Names(actions), "\"; else words_=\"", FlagsOf(*verb), "\"; fi ;;\n");
+                      Names(actions), "\"; else case ${COMP_WORDS[verb_at + 1]} in", by_action,
+                      " *) words_=\"", FlagsOf(*verb), "\" ;; esac; fi ;;\n");
     } else {
       absl::StrAppend(&cases, "      words_=\"", FlagsOf(*verb), "\" ;;\n");
     }

@@ -497,6 +497,35 @@ int StatusAction(Context& ctx, ControllerCall& call) {
   return r.state() == fleet::v1::ROLLOUT_SUCCEEDED || !Terminal(r) ? kExitOk : kExitCheckFailed;
 }
 
+// What a rollout is (target, tenants, waves, gates): the flags of start and
+// plan alike.
+void AddSpecFlags(CLI::App& c, Options& o) {
+  FleetOptions& f = o.fleet;
+  c.add_option("--to", f.to, "Target: head, heads or a revision (default heads)");
+  c.add_option("--selector", f.selector, "Only tenants with these labels: k=v,k2=v2");
+  c.add_option("--canary", f.canary, "N or N% of tenants first (default 1; canary=true first)");
+  c.add_option("--waves", f.waves, "Cumulative waves (default 10%,50%,100%)");
+  c.add_option("--parallel", f.parallel, "Tenants at once within a wave (default 8)");
+  c.add_option("--max-failures", f.max_failures, "Failures a wave tolerates: N or N% (default 0)");
+  c.add_option("--bake", f.bake, "Wait after each wave, then check its tenants again (e.g. 10m)");
+  c.add_option("--pause-after", f.pause_after, "Gates: canary, each, or wave numbers 1,2");
+  c.add_option("--on-failure", f.on_failure,
+               "rollback-all (default), rollback-wave, or halt");
+  c.add_option("--bundle", f.bundle, "Bundle digest (8+ hex digits; default the newest)");
+  c.add_option("--tenant-timeout", f.tenant_timeout,
+               "How long to retry a tenant whose agent is unreachable (default 10m)");
+  c.add_option("--file", f.file, "Read the rollout from a TOML file (flags override it)");
+  c.add_option("--lint-large", f.lint_large,
+               "A lock-heavy lint warning on a table at least this big on a tenant is an "
+               "error for that tenant (plan shows sizes per tenant; start refuses unless "
+               "--allow-lint-errors)")
+      ->capture_default_str();
+  c.add_flag("--rehearse", f.rehearse,
+             "Rehearse each tenant's upgrade first, in a transaction that is always rolled "
+             "back (operator role: it takes real locks): plan shows per tenant ok or the "
+             "failing statement and the locks; start refuses if any fails");
+}
+
 // An operator's action on rollout ID: pause, resume, abort, rollback.
 int Act(Context& ctx, ControllerCall& call, const char* action) {
   std::string id = RolloutId(ctx, action);
@@ -527,41 +556,22 @@ std::vector<Command> RolloutVerbs() {
       {"rollout",
        "Roll a target out in waves, canary first, halting and rolling back on failure: start, "
        "plan, status ID, list, watch ID, pause ID, resume ID (promote), abort ID, rollback ID.",
-       [](CLI::App& c, Options& o) {
-         FleetOptions& f = o.fleet;
-         c.add_option("--to", f.to, "Target: head, heads or a revision (default heads)");
-         c.add_option("--selector", f.selector, "Only tenants with these labels: k=v,k2=v2");
-         c.add_option("--canary", f.canary, "N or N% of tenants first (default 1; canary=true first)");
-         c.add_option("--waves", f.waves, "Cumulative waves (default 10%,50%,100%)");
-         c.add_option("--parallel", f.parallel, "Tenants at once within a wave (default 8)");
-         c.add_option("--max-failures", f.max_failures, "Failures a wave tolerates: N or N% (default 0)");
-         c.add_option("--bake", f.bake, "Wait after each wave, then check its tenants again (e.g. 10m)");
-         c.add_option("--pause-after", f.pause_after, "Gates: canary, each, or wave numbers 1,2");
-         c.add_option("--on-failure", f.on_failure,
-                      "rollback-all (default), rollback-wave, or halt");
-         c.add_option("--bundle", f.bundle, "Bundle digest (8+ hex digits; default the newest)");
-         c.add_option("--tenant-timeout", f.tenant_timeout,
-                      "How long to retry a tenant whose agent is unreachable (default 10m)");
-         c.add_option("--file", f.file, "Read the rollout from a TOML file (flags override it)");
-         c.add_flag("--watch", f.watch, "After start, follow the rollout until it ends");
-         c.add_flag("--allow-lint-errors", f.allow_lint_errors,
-                    "Start even though lint finds errors in the revisions it would run "
-                    "(plan and start lint them; see fleetctl lint)");
-         c.add_option("--lint-large", f.lint_large,
-                      "A lock-heavy lint warning on a table at least this big on a tenant is an "
-                      "error for that tenant (plan shows sizes per tenant; start refuses unless "
-                      "--allow-lint-errors)")
-             ->capture_default_str();
-         c.add_flag("--rehearse", f.rehearse,
-                    "Rehearse each tenant's upgrade first, in a transaction that is always rolled "
-                    "back (operator role: it takes real locks): plan shows per tenant ok or the "
-                    "failing statement and the locks; start refuses if any fails");
-         c.add_flag("--show-ignored", o.show_ignored,
-                    "plan: also list the lint findings lint:ignore silenced");
-       },
-       nullptr,
-       {{"start", "Start a rollout (see the flags)", nullptr, WithController<Start>},
-        {"plan", "Print the waves a rollout would run; act on nothing", nullptr,
+       nullptr, nullptr,
+       {{"start", "Start a rollout: plan its waves, lint them, then run them",
+         [](CLI::App& c, Options& o) {
+           AddSpecFlags(c, o);
+           c.add_flag("--watch", o.fleet.watch, "Follow the rollout until it ends");
+           c.add_flag("--allow-lint-errors", o.fleet.allow_lint_errors,
+                      "Start even though lint finds errors in the revisions it would run "
+                      "(see fleetctl lint)");
+         },
+         WithController<Start>},
+        {"plan", "Print the waves a rollout would run; act on nothing",
+         [](CLI::App& c, Options& o) {
+           AddSpecFlags(c, o);
+           c.add_flag("--show-ignored", o.show_ignored,
+                      "Also list the lint findings lint:ignore silenced");
+         },
          WithController<Plan>},
         {"status", "A rollout and every tenant in it", nullptr, WithController<StatusAction>, {},
          "ID"},

@@ -14,6 +14,7 @@ using ::fleet::testing::RunBinary;
 using ::fleet::testing::RunCli;
 using ::fleet::testing::TempDir;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 TEST(FleetctlTest, GlobalOptionsWorkBeforeOrAfterTheVerb) {
@@ -67,9 +68,25 @@ TEST(FleetctlTest, CompletionCoversVerbsActionsAndFlags) {
   EXPECT_EQ(reply("fleetctl rollout st", 2), "start status\n");
   EXPECT_EQ(reply("fleetctl --dir x lint --sh", 4), "--show-ignored\n");
   EXPECT_EQ(reply("fleetctl -o json imp", 3), "import\n");
+  // An action's own flags, after the action.
+  EXPECT_EQ(reply("fleetctl rollout start --can", 3), "--canary\n");
+  EXPECT_EQ(reply("fleetctl rollout plan --show", 3), "--show-ignored\n");
+  EXPECT_EQ(reply("fleetctl rollout pause --can", 3), "\n");
   fleet::testing::Result zsh = fleet::testing::RunCli({"completion", "zsh"});
   EXPECT_THAT(zsh.out, HasSubstr("#compdef fleetctl"));
   EXPECT_EQ(fleet::testing::RunCli({"completion", "fish"}).code, 2);
+}
+
+TEST(FleetctlTest, AnActionsHelpListsItsFlags) {
+  auto start = RunCli({"rollout", "start", "--help"});
+  EXPECT_EQ(start.code, kExitOk);
+  for (const char* flag : {"--canary", "--waves", "--parallel", "--watch", "--rehearse",
+                           "--allow-lint-errors"}) {
+    EXPECT_THAT(start.out, HasSubstr(flag));
+  }
+  auto plan = RunCli({"rollout", "plan", "--help"});
+  EXPECT_THAT(plan.out, HasSubstr("--show-ignored"));
+  EXPECT_THAT(plan.out, Not(HasSubstr("--watch")));
 }
 
 TEST(FleetctlTest, HelpTeachesEveryVerb) {
