@@ -425,15 +425,14 @@ std::vector<Command> FleetVerbs() {
         {"list", "List enrolled agents", nullptr, WithController<AgentsList>},
         {"remove", "Forget an agent and its tenants", nullptr, WithController<AgentsRemove>, {},
          "ADDR"}}},
-      {"tenants", "List tenants, set their labels, remove them from the inventory.",
-       [](CLI::App& c, Options& o) {
-         c.add_option("--selector", o.fleet.selector, "Only tenants with these labels: k=v,k2=v2");
-         c.add_option("--against", o.fleet.against,
-                      "diff: compare with this target (head, an id) instead of the tenant's own "
-                      "revisions");
-       },
+      {"tenants", "List tenants, set their labels, remove them from the inventory.", nullptr,
        nullptr,
-       {{"list", "List tenants", nullptr, WithController<TenantsList>},
+       {{"list", "List tenants",
+         [](CLI::App& c, Options& o) {
+           c.add_option("--selector", o.fleet.selector,
+                        "Only tenants with these labels: k=v,k2=v2");
+         },
+         WithController<TenantsList>},
         {"label", "Set (k=v) or remove (k-) labels: label ID k=v... k-", nullptr,
          WithController<TenantsLabel>, {}, "ARGS"},
         {"history", "A tenant's rollout steps: who, when, from, to, outcome", nullptr,
@@ -441,7 +440,12 @@ std::vector<Command> FleetVerbs() {
         {"diff",
          "How a tenant's real schema differs from what its revisions build (hand-made indexes, "
          "added columns); exit 1 when it does",
-         nullptr, WithController<TenantsDiff>, {}, "ID"},
+         [](CLI::App& c, Options& o) {
+           c.add_option("--against", o.fleet.against,
+                        "Compare with this target (head, an id) instead of the tenant's own "
+                        "revisions");
+         },
+         WithController<TenantsDiff>, {}, "ID"},
         {"remove", "Remove a tenant from the inventory", nullptr, WithController<TenantsRemove>,
          {}, "ID"}}},
       {"bundle", "Push a versions directory to the controller; list and show bundles.", nullptr,

@@ -87,6 +87,8 @@ TEST(FleetctlTest, AnActionsHelpListsItsFlags) {
   auto plan = RunCli({"rollout", "plan", "--help"});
   EXPECT_THAT(plan.out, HasSubstr("--show-ignored"));
   EXPECT_THAT(plan.out, Not(HasSubstr("--watch")));
+  EXPECT_THAT(RunCli({"tenants", "diff", "--help"}).out, HasSubstr("--against"));
+  EXPECT_THAT(RunCli({"tenants", "list", "--help"}).out, HasSubstr("--selector"));
 }
 
 TEST(FleetctlTest, HelpTeachesEveryVerb) {
