@@ -40,12 +40,18 @@ class PosixFileSystem final : public FileSystem {
       if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
       return absl::PermissionDeniedError(absl::StrCat(path, ": ", std::strerror(errno)));
     }
-    // Sized once from fstat, then read until the end (it may have grown).
+    // Sized once from fstat, then read until that size (a file that grows
+    // meanwhile is read as it was): no extra read() to meet the end, which
+    // counts when a history of thousands of files is loaded.
     struct stat st;
     std::string out;
-    if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
+    size_t expected = 0;
+    if (::fstat(fd, &st) == 0 && st.st_size > 0 && S_ISREG(st.st_mode)) {
+      expected = static_cast<size_t>(st.st_size);
+      out.reserve(expected);
+    }
     char buf[65536];
-    for (;;) {
+    while (expected == 0 || out.size() < expected) {
       ssize_t n = ::read(fd, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {

@@ -36,8 +36,11 @@ std::string CreateVersionTableSql(const VersionTable& table) {
                       " PRIMARY KEY (version_num)\n);");
 }
 
-std::string VersionChangeSql(const VersionTable& table, const VersionChange& change) {
-  const std::string t = table.QualifiedName();
+namespace {
+
+// `t`: the version table's qualified name (quoting asks PostgreSQL's scanner
+// whether a name is a keyword: done once per script, not once per change).
+std::string ChangeSql(const std::string& t, const VersionChange& change) {
   switch (change.kind) {
     case VersionChange::Kind::kInsert:
       return absl::StrCat("INSERT INTO ", t, " (version_num) VALUES (", QuoteLiteral(change.to),
@@ -50,6 +53,12 @@ std::string VersionChangeSql(const VersionTable& table, const VersionChange& cha
                           t, ".version_num = ", QuoteLiteral(change.from), ";");
   }
   return "";
+}
+
+}  // namespace
+
+std::string VersionChangeSql(const VersionTable& table, const VersionChange& change) {
+  return ChangeSql(table.QualifiedName(), change);
 }
 
 // A batched revision offline: its batch statement in a loop that ends when
@@ -71,6 +80,7 @@ std::string BatchLoopSql(const Script& script) {
 
 std::string RenderOfflineSql(const Plan& plan, const VersionTable& table) {
   std::string out;
+  const std::string qualified = table.QualifiedName();
   size_t heads = plan.start_heads.size();
   for (const Step& step : plan.steps) {
     const bool transactional = step.script == nullptr || step.script->transactional;
@@ -90,14 +100,14 @@ std::string RenderOfflineSql(const Plan& plan, const VersionTable& table) {
       }
     }
     for (const VersionChange& change : step.version_changes) {
-      absl::StrAppend(&out, VersionChangeSql(table, change), "\n\n");
+      absl::StrAppend(&out, ChangeSql(qualified, change), "\n\n");
       if (change.kind == VersionChange::Kind::kInsert) ++heads;
       if (change.kind == VersionChange::Kind::kDelete) --heads;
     }
     if (transactional) absl::StrAppend(&out, "COMMIT;\n\n");
   }
   if (!plan.steps.empty() && heads == 0) {
-    absl::StrAppend(&out, "DROP TABLE ", table.QualifiedName(), ";\n\n");
+    absl::StrAppend(&out, "DROP TABLE ", qualified, ";\n\n");
   }
   return out;
 }

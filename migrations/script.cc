@@ -189,7 +189,14 @@ absl::Status ValidateBranchLabel(absl::string_view label) {
 std::string Sha256Hex(absl::string_view bytes) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, EVP_sha256(), nullptr);
+  // Fetched once: OpenSSL 3 otherwise looks the algorithm up in its provider
+  // store on every call, which costs more than hashing a script. Immutable
+  // once made (and thread-safe to make); the legacy handle if fetching fails.
+  static const EVP_MD* const kSha256 = [] {
+    const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    return md != nullptr ? md : EVP_sha256();
+  }();
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, kSha256, nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);

@@ -45,12 +45,12 @@ absl::StatusOr<std::vector<Script>> LoadScripts(const FileSystem& fs, const std:
     for (size_t i = 0; i < sql.size(); ++i) load(i);
   } else {
     std::atomic<size_t> next{0};
-    std::vector<std::thread> workers;
-    for (size_t t = 0; t < threads; ++t) {
-      workers.emplace_back([&] {
-        for (size_t i = next++; i < sql.size(); i = next++) load(i);
-      });
-    }
+    auto work = [&] {
+      for (size_t i = next++; i < sql.size(); i = next++) load(i);
+    };
+    std::vector<std::thread> workers;  // and this thread, the last of them
+    for (size_t t = 1; t < threads; ++t) workers.emplace_back(work);
+    work();
     for (auto& w : workers) w.join();
   }
   std::vector<Script> scripts;
