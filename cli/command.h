@@ -91,6 +91,7 @@ struct Options {
   std::string dev_url;   // else $FLEET_DEV_URL
   std::string declared;  // else schema = in fleet.toml
   std::vector<std::string> autogenerate_exclude;  // and [autogenerate] exclude
+  std::vector<std::string> autogenerate_schemas;  // and [autogenerate] schemas
   bool show_ignored = false;  // lint, rollout plan
   // import alembic
   std::string shell;  // completion

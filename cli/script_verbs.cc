@@ -185,38 +185,44 @@ absl::StatusOr<migrations::RevisionDiffs> Autogenerate(Context& ctx) {
   ASSIGN_OR_RETURN(auto graph, LoadGraph(ctx));
   ASSIGN_OR_RETURN(auto files, migrations::LoadDeclaredSchema(ctx.fs, declared));
   ASSIGN_OR_RETURN(migrations::VersionTable table, VersionTableFor(ctx));
-  // Objects autogenerate leaves alone: --exclude, then [autogenerate]
-  // exclude = [...] in fleet.toml.
+  // Objects autogenerate leaves alone (--exclude, then [autogenerate]
+  // exclude = [...] in fleet.toml) and the schemas it compares besides the
+  // scripts' own (--include-schema, then schemas = [...]).
   std::vector<std::string> exclude = o.autogenerate_exclude;
+  std::vector<std::string> schemas = o.autogenerate_schemas;
   {
     ASSIGN_OR_RETURN(const toml::table* config, ReadConfig(ctx));
     if (config != nullptr) {
       if (const toml::table* a = (*config)["autogenerate"].as_table()) {
         for (const auto& [key, value] : *a) {
-          if (key.str() != "exclude") {
+          const std::string k(key.str());
+          if (k != "exclude" && k != "schemas") {
             return absl::InvalidArgumentError(absl::StrCat(
-                "fleet.toml: [autogenerate] has no key '", std::string(key.str()),
-                "' (it takes exclude = [\"test_*\", ...])"));
+                "fleet.toml: [autogenerate] has no key '", k,
+                "' (it takes exclude = [\"test_*\", ...] and schemas = [\"audit\", ...])"));
           }
-          const toml::array* patterns = value.as_array();
-          if (patterns == nullptr) {
+          const std::string what = k == "exclude" ? "a list of name patterns" : "a list of schema names";
+          const toml::array* list = value.as_array();
+          if (list == nullptr) {
             return absl::InvalidArgumentError(
-                "fleet.toml: [autogenerate] exclude must be a list of name patterns");
+                absl::StrCat("fleet.toml: [autogenerate] ", k, " must be ", what));
           }
-          for (const auto& p : *patterns) {
-            auto text = p.value<std::string>();
+          for (const auto& item : *list) {
+            auto text = item.value<std::string>();
             if (!text) {
               return absl::InvalidArgumentError(
-                  "fleet.toml: [autogenerate] exclude must be a list of name patterns");
+                  absl::StrCat("fleet.toml: [autogenerate] ", k, " must be ", what));
             }
-            exclude.push_back(*text);
+            (k == "exclude" ? exclude : schemas).push_back(*text);
           }
         }
       }
     }
   }
+  std::sort(schemas.begin(), schemas.end());
+  schemas.erase(std::unique(schemas.begin(), schemas.end()), schemas.end());
   ASSIGN_OR_RETURN(migrations::SchemaPair pair,
-                   migrations::BuildSchemas(*graph, files, dev, table.name));
+                   migrations::BuildSchemas(*graph, files, dev, table.name, schemas));
   std::set<std::string> skipped = migrations::ExcludeFromCatalog(&pair.heads, exclude);
   skipped.merge(migrations::ExcludeFromCatalog(&pair.declared, exclude));
   if (!skipped.empty()) {
@@ -378,6 +384,12 @@ void AddAutogenerateSources(CLI::App& c, Options& o) {
                "Leave tables, views, sequences, types and indexes named like this alone: "
                "neither created nor dropped (a shell pattern, e.g. 'test_*'; repeatable; adds "
                "to [autogenerate] exclude in fleet.toml)");
+  c.add_option("--include-schema", o.autogenerate_schemas,
+               "Also compare this schema (objects written schema-qualified; repeatable; adds to "
+               "[autogenerate] schemas in fleet.toml). The scripts' own schema is always "
+               "compared; with others each side is built in a scratch database of its own, "
+               "which needs CREATEDB on the dev server")
+      ->delimiter(',');
   c.add_option("--dev-url", o.dev_url,
                "An empty scratch database for --autogenerate (default: $FLEET_DEV_URL)");
   c.add_option("--declared", o.declared,

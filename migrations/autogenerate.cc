@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "migrations/dsn.h"
 #include "migrations/migrator.h"
+#include "migrations/script.h"
 #include "migrations/sql_parse.h"
 #include "migrations/status_macros.h"
 
@@ -122,6 +123,177 @@ struct DropOnExit {
   }
 };
 
+// The declared schema's files, statement by statement, in `tx`; errors
+// point into its files.
+absl::Status ApplyDeclared(pqxx::transaction_base& tx, const std::vector<DeclaredFile>& declared) {
+  for (const DeclaredFile& f : declared) {
+    auto statements = ParseSqlStatements(f.sql, 1);
+    if (!statements.ok()) {
+      absl::string_view message = statements.status().message();
+      absl::ConsumePrefix(&message, "line ");
+      return absl::InvalidArgumentError(absl::StrCat(f.path, ":", message));
+    }
+    for (const SqlStatement& s : *statements) {
+      if (s.transaction_control) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            f.path, ":", s.line, ": a declared schema holds no transaction control"));
+      }
+      try {
+        tx.exec(std::string(StatementText(f.sql, s)));
+      } catch (const pqxx::sql_error& e) {
+        return absl::InvalidArgumentError(absl::StrCat(f.path, ":", s.line, ": ", PgMessage(e)));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Drops scratch databases (each on its own: one still in use stays, for
+// the next run to drop).
+void DropDatabases(const std::string& dsn, const std::vector<std::string>& databases) {
+  try {
+    pqxx::connection c(dsn);
+    pqxx::nontransaction tx(c);
+    for (const auto& d : databases) {
+      try {
+        tx.exec(absl::StrCat("DROP DATABASE IF EXISTS ", tx.quote_name(d)));
+      } catch (const pqxx::sql_error&) {
+      }
+    }
+  } catch (const std::exception&) {
+  }
+}
+
+// Drops its scratch databases when it goes, whatever happened (every
+// connection to them is closed by then).
+struct DropDatabasesOnExit {
+  const std::string& dsn;
+  std::vector<std::string> databases;
+  ~DropDatabasesOnExit() { DropDatabases(dsn, databases); }
+};
+
+// The schemas of one scratch database: the default one (public) and those
+// of `schemas` that exist, merged (DESIGN.md, autogenerate).
+absl::StatusOr<SchemaCatalog> ReadDatabaseCatalog(const std::string& dsn,
+                                                  const std::vector<std::string>& schemas,
+                                                  const std::set<std::string>& skip_tables) {
+  try {
+    pqxx::connection conn(dsn);
+    pqxx::work tx(conn);
+    tx.exec("SET TRANSACTION READ ONLY");
+    ASSIGN_OR_RETURN(SchemaCatalog catalog, ReadSchemaCatalogIn(tx, "public", skip_tables));
+    for (const std::string& schema : schemas) {
+      if (tx.exec_params("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema).empty()) continue;
+      ASSIGN_OR_RETURN(SchemaCatalog more, ReadSchemaCatalogIn(tx, schema, {}, "public"));
+      MergeCatalog(&catalog, std::move(more));
+    }
+    tx.commit();
+    return catalog;
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("reading a scratch database: ", ScrubSecrets(e.what(), dsn)));
+  }
+}
+
+// With schemas = [...]: the two builds cannot share a database (each makes
+// the same named schemas), so each gets a scratch database of its own on the
+// dev server, made from template0 and dropped afterwards; the scripts' own
+// schema is its public.
+absl::StatusOr<SchemaPair> BuildSchemasInDatabases(const RevisionGraph& graph,
+                                                   const std::vector<DeclaredFile>& declared,
+                                                   const std::string& dev_dsn,
+                                                   const std::string& version_table,
+                                                   const std::vector<std::string>& schemas) {
+  auto scrub = [&](absl::string_view what, const std::exception& e) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": ", ScrubSecrets(e.what(), dev_dsn)));
+  };
+  for (const std::string& schema : schemas) {
+    if (schema.empty() || schema == "public" || absl::StartsWith(schema, "pg_") ||
+        schema == "information_schema") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "autogenerate schemas: '", schema,
+          "' cannot be compared (the scripts' own schema is always compared; list the others)"));
+    }
+  }
+  // The dev database is checked as for one schema (never a real one), and
+  // what an interrupted run left is dropped.
+  ASSIGN_OR_RETURN(std::unique_ptr<pqxx::connection> conn, OpenScratch(dev_dsn, {}));
+  // Scratch databases are named after the dev database (a hash of its
+  // name): what an interrupted run left is dropped, and only a run on the
+  // same dev database (which one at a time may use) is ever in the way.
+  std::string owner;
+  try {
+    pqxx::nontransaction tx(*conn);
+    owner = Sha256Hex(tx.exec("SELECT current_database()")[0][0].as<std::string>()).substr(0, 8);
+  } catch (const std::exception& e) {
+    return scrub(absl::StrCat("reading the dev database ", ConnectionName(dev_dsn)), e);
+  }
+  const std::string prefix = absl::StrCat(kPrefix, owner, "_");
+  const std::string suffix = RandomSuffix();
+  const std::string heads_db = absl::StrCat(prefix, suffix, "_heads");
+  const std::string declared_db = absl::StrCat(prefix, suffix, "_declared");
+  DropDatabasesOnExit drop_on_exit{dev_dsn, {heads_db, declared_db}};
+  try {
+    pqxx::nontransaction tx(*conn);
+    std::vector<std::string> left;
+    for (const auto& row : tx.exec_params(
+             "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", prefix)) {
+      left.push_back(row[0].as<std::string>());
+    }
+    DropDatabases(dev_dsn, left);
+    for (const std::string& db : {heads_db, declared_db}) {
+      tx.exec(absl::StrCat("CREATE DATABASE ", tx.quote_name(db), " TEMPLATE template0"));
+    }
+  } catch (const std::exception& e) {
+    return scrub(absl::StrCat("creating scratch databases on the dev server ",
+                              ConnectionName(dev_dsn),
+                              " (autogenerate with schemas = [...] needs the CREATEDB privilege)"),
+                 e);
+  }
+  const std::string heads_dsn = WithOption(dev_dsn, "dbname", heads_db);
+  const std::string declared_dsn = WithOption(dev_dsn, "dbname", declared_db);
+
+  auto upgraded = Migrator(graph, ScratchOptions(heads_dsn, "public", version_table,
+                                                 "fleetctl autogenerate"))
+                      .Upgrade("heads");
+  if (!upgraded.ok()) {
+    return absl::Status(upgraded.status().code(),
+                        absl::StrCat("applying the versions directory's heads to a scratch "
+                                     "database: ",
+                                     ScrubSecrets(upgraded.status().message(), heads_dsn)));
+  }
+  try {
+    pqxx::connection d(declared_dsn);
+    pqxx::work tx(d);
+    tx.exec("SET LOCAL search_path TO public");
+    RETURN_IF_ERROR(ApplyDeclared(tx, declared));
+    // Only the compared schemas may hold what it declares.
+    std::string allowed = "'public'";
+    for (const std::string& schema : schemas) absl::StrAppend(&allowed, ", ", tx.quote(schema));
+    std::vector<std::string> strays;
+    for (const auto& row : tx.exec(absl::StrCat(
+             "SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname NOT IN (", allowed,
+             ", 'information_schema') AND nspname NOT LIKE 'pg\\_%' LIMIT 5"))) {
+      strays.push_back(row[0].as<std::string>());
+    }
+    if (!strays.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the declared schema created ", absl::StrJoin(strays, ", "),
+          ", which autogenerate does not compare: add it to [autogenerate] schemas in "
+          "fleet.toml, or declare its objects elsewhere"));
+    }
+    tx.commit();
+  } catch (const std::exception& e) {
+    return scrub("applying the declared schema in a scratch database", e);
+  }
+  SchemaPair pair;
+  ASSIGN_OR_RETURN(pair.heads,
+                   ReadDatabaseCatalog(heads_dsn, schemas, {version_table, "fleet_migration_log"}));
+  ASSIGN_OR_RETURN(pair.declared, ReadDatabaseCatalog(declared_dsn, schemas, {}));
+  return pair;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<DeclaredFile>> LoadDeclaredSchema(FileSystem& fs,
@@ -153,7 +325,11 @@ absl::StatusOr<std::vector<DeclaredFile>> LoadDeclaredSchema(FileSystem& fs,
 absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
                                         const std::vector<DeclaredFile>& declared,
                                         const std::string& dev_dsn,
-                                        const std::string& version_table) {
+                                        const std::string& version_table,
+                                        const std::vector<std::string>& schemas) {
+  if (!schemas.empty()) {
+    return BuildSchemasInDatabases(graph, declared, dev_dsn, version_table, schemas);
+  }
   auto scrub = [&](absl::string_view what, const std::exception& e) {
     return absl::FailedPreconditionError(
         absl::StrCat(what, ": ", ScrubSecrets(e.what(), dev_dsn)));
@@ -182,25 +358,7 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
   try {
     pqxx::work tx(*conn);
     tx.exec(absl::StrCat("SET LOCAL search_path TO ", tx.quote_name(declared_schema)));
-    for (const DeclaredFile& f : declared) {
-      auto statements = ParseSqlStatements(f.sql, 1);
-      if (!statements.ok()) {
-        absl::string_view message = statements.status().message();
-        absl::ConsumePrefix(&message, "line ");
-        return absl::InvalidArgumentError(absl::StrCat(f.path, ":", message));
-      }
-      for (const SqlStatement& s : *statements) {
-        if (s.transaction_control) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              f.path, ":", s.line, ": a declared schema holds no transaction control"));
-        }
-        try {
-          tx.exec(std::string(StatementText(f.sql, s)));
-        } catch (const pqxx::sql_error& e) {
-          return absl::InvalidArgumentError(absl::StrCat(f.path, ":", s.line, ": ", PgMessage(e)));
-        }
-      }
-    }
+    RETURN_IF_ERROR(ApplyDeclared(tx, declared));
     std::vector<std::string> strays = Occupants(tx);
     if (!strays.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -39,11 +39,17 @@ struct SchemaPair {
   SchemaCatalog declared;  // what the declared schema describes
 };
 
-// `dev_dsn` may hold a password: it is scrubbed from every error.
+// `dev_dsn` may hold a password: it is scrubbed from every error. With
+// `schemas` (autogenerate's schemas = [...]: schemas compared besides the
+// scripts' own), each side is built in a scratch database of its own on the
+// dev server instead (it needs CREATEDB), the scripts' own schema being its
+// public, and the listed schemas' objects are read keyed "schema.name"
+// (ReadSchemaCatalog's default_schema).
 [[nodiscard]] absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
                                                       const std::vector<DeclaredFile>& declared,
                                                       const std::string& dev_dsn,
-                                                      const std::string& version_table);
+                                                      const std::string& version_table,
+                                                      const std::vector<std::string>& schemas = {});
 
 // How a database's real schema differs from what its revisions build.
 struct RevisionSchemaDiff {

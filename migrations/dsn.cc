@@ -103,15 +103,17 @@ std::string DsnPassword(absl::string_view dsn) {
   return info.ok() ? info->password : "";
 }
 
-std::string WithDefaultOption(absl::string_view dsn, const std::string& keyword,
-                              const std::string& value) {
+namespace {
+
+std::string SetOption(absl::string_view dsn, const std::string& keyword, const std::string& value,
+                      bool replace) {
   const std::string text(dsn);
   char* error = nullptr;
   std::unique_ptr<PQconninfoOption, OptionsFree> parsed(PQconninfoParse(text.c_str(), &error));
   if (error != nullptr) PQfreemem(error);
   if (!parsed) return text;
   std::map<std::string, std::string> v = Values(parsed.get());
-  if (v.count(keyword)) return text;
+  if (v.count(keyword) && !replace) return text;
   v[keyword] = value;
   std::string out;
   for (const auto& [k, val] : v) {
@@ -123,6 +125,18 @@ std::string WithDefaultOption(absl::string_view dsn, const std::string& keyword,
     out.push_back('\'');
   }
   return out;
+}
+
+}  // namespace
+
+std::string WithDefaultOption(absl::string_view dsn, const std::string& keyword,
+                              const std::string& value) {
+  return SetOption(dsn, keyword, value, /*replace=*/false);
+}
+
+std::string WithOption(absl::string_view dsn, const std::string& keyword,
+                       const std::string& value) {
+  return SetOption(dsn, keyword, value, /*replace=*/true);
 }
 
 std::string ScrubSecrets(absl::string_view message, absl::string_view dsn) {

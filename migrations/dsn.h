@@ -45,6 +45,11 @@ std::string DsnPassword(absl::string_view dsn);
 std::string WithDefaultOption(absl::string_view dsn, const std::string& keyword,
                               const std::string& value);
 
+// The same with `keyword` set to `value` whatever the string says (another
+// dbname on the same server). Holds the password: a secret.
+std::string WithOption(absl::string_view dsn, const std::string& keyword,
+                       const std::string& value);
+
 // `value` percent-encoded for a URL: every byte but letters, digits and
 // -._~ as %XX.
 std::string PercentEncode(absl::string_view value);

@@ -15,11 +15,12 @@ std::string Text(const pqxx::field& f) { return f.is_null() ? std::string() : f.
 
 absl::StatusOr<SchemaCatalog> ReadSchemaCatalog(pqxx::connection_base& connection,
                                                 const std::string& schema,
-                                                const std::set<std::string>& skip_tables) {
+                                                const std::set<std::string>& skip_tables,
+                                                const std::string& default_schema) {
   try {
     pqxx::work tx(connection);
     tx.exec("SET TRANSACTION READ ONLY");
-    auto c = ReadSchemaCatalogIn(tx, schema, skip_tables);
+    auto c = ReadSchemaCatalogIn(tx, schema, skip_tables, default_schema);
     tx.commit();
     return c;
   } catch (const std::exception& e) {
@@ -29,14 +30,37 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalog(pqxx::connection_base& connectio
 
 absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
                                                   const std::string& schema,
-                                                  const std::set<std::string>& skip_tables) {
+                                                  const std::set<std::string>& skip_tables,
+                                                  const std::string& default_schema) {
   SchemaCatalog c;
+  const std::string& home = default_schema.empty() ? schema : default_schema;
+  const bool qualify = schema != home;
   try {
-    // Definitions render names relative to search_path: unqualified here.
-    tx.exec(absl::StrCat("SET LOCAL search_path TO ", tx.quote_name(schema), ", pg_catalog"));
-    pqxx::result ns = tx.exec_params("SELECT oid FROM pg_namespace WHERE nspname = $1", schema);
+    // Definitions render names relative to search_path: unqualified in the
+    // default schema; another schema's read with only pg_catalog on the
+    // path, so that everything in them names its schema.
+    tx.exec(qualify ? std::string("SET LOCAL search_path TO pg_catalog")
+                    : absl::StrCat("SET LOCAL search_path TO ", tx.quote_name(schema),
+                                   ", pg_catalog"));
+    pqxx::result ns = tx.exec_params("SELECT oid, quote_ident(nspname) FROM pg_namespace "
+                                     "WHERE nspname = $1", schema);
     if (ns.empty()) return absl::NotFoundError(absl::StrCat("schema '", schema, "' does not exist"));
     const std::string nsp = ns[0][0].as<std::string>();
+    // An object's key and SQL name: bare in the default schema, else
+    // "schema.name" (the key) and "schema".name (quoted as the server does).
+    const std::string quoted_schema = ns[0][1].as<std::string>();
+    if (qualify) c.schemas[schema] = quoted_schema;
+    auto key = [&](const std::string& name) {
+      return qualify ? absl::StrCat(schema, ".", name) : name;
+    };
+    auto sql_name = [&](const std::string& q) {
+      return qualify ? absl::StrCat(quoted_schema, ".", q) : q;
+    };
+    // A referenced table elsewhere: its key as the reader of that schema
+    // would make it.
+    auto key_in = [&](const std::string& in_schema, const std::string& name) {
+      return in_schema == home ? name : absl::StrCat(in_schema, ".", name);
+    };
 
     for (const auto& row : tx.exec_params(
              "SELECT c.oid, c.relname, quote_ident(c.relname), "
@@ -48,10 +72,10 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
       if (skip_tables.count(name)) continue;
       CatalogTable t;
       t.oid = row[0].as<uint32_t>();
-      t.name = name;
-      t.q = row[2].as<std::string>();
+      t.name = key(name);
+      t.q = sql_name(row[2].as<std::string>());
       t.comment_literal = Text(row[3]);
-      c.tables[name] = std::move(t);
+      c.tables[t.name] = std::move(t);
     }
     for (const auto& row : tx.exec_params(
              "SELECT c.relname, a.attname, quote_ident(a.attname), "
@@ -66,7 +90,7 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
              "  AND a.attnum > 0 AND NOT a.attisdropped "
              "ORDER BY c.relname, a.attnum",
              nsp)) {
-      auto it = c.tables.find(row[0].as<std::string>());
+      auto it = c.tables.find(key(row[0].as<std::string>()));
       if (it == c.tables.end()) continue;
       CatalogColumn col;
       col.name = row[1].as<std::string>();
@@ -82,20 +106,21 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
     }
     for (const auto& row : tx.exec_params(
              "SELECT c.relname, k.conname, quote_ident(k.conname), k.contype, "
-             "       pg_get_constraintdef(k.oid), f.relname "
+             "       pg_get_constraintdef(k.oid), f.relname, fn.nspname "
              "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
              "LEFT JOIN pg_class f ON f.oid = k.confrelid "
+             "LEFT JOIN pg_namespace fn ON fn.oid = f.relnamespace "
              "WHERE c.relnamespace = $1::oid AND k.contype IN ('p', 'u', 'c', 'f', 'x') "
              "ORDER BY c.relname, k.conname",
              nsp)) {
-      auto it = c.tables.find(row[0].as<std::string>());
+      auto it = c.tables.find(key(row[0].as<std::string>()));
       if (it == c.tables.end()) continue;
       CatalogConstraint k;
       k.name = row[1].as<std::string>();
       k.q = row[2].as<std::string>();
       k.kind = row[3].as<std::string>()[0];
       k.definition = row[4].as<std::string>();
-      k.references = Text(row[5]);
+      if (!row[5].is_null()) k.references = key_in(Text(row[6]), Text(row[5]));
       it->second.constraints.push_back(std::move(k));
     }
     // pg_get_indexdef qualifies the table whatever search_path says.
@@ -113,15 +138,18 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
              "                  AND k.contype IN ('p', 'u', 'x')) "
              "ORDER BY i.relname",
              nsp)) {
-      std::string table = row[3].as<std::string>();
+      std::string table = key(row[3].as<std::string>());
       if (!c.tables.count(table)) continue;
       CatalogIndex ix;
       ix.oid = row[0].as<uint32_t>();
-      ix.name = row[1].as<std::string>();
-      ix.q = row[2].as<std::string>();
+      ix.name = key(row[1].as<std::string>());
+      ix.q = sql_name(row[2].as<std::string>());
       ix.table = table;
-      ix.definition = absl::StrReplaceAll(row[4].as<std::string>(),
-                                          {{qualified_only, " ON ONLY "}, {qualified, " ON "}});
+      // The index's own name stays bare: PostgreSQL puts it beside its table.
+      ix.definition = qualify ? row[4].as<std::string>()
+                              : absl::StrReplaceAll(row[4].as<std::string>(),
+                                                    {{qualified_only, " ON ONLY "},
+                                                     {qualified, " ON "}});
       ix.comment_literal = Text(row[5]);
       c.indexes[ix.name] = std::move(ix);
     }
@@ -135,8 +163,8 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
              nsp)) {
       CatalogEnum e;
       e.oid = row[0].as<uint32_t>();
-      e.name = row[1].as<std::string>();
-      e.q = row[2].as<std::string>();
+      e.name = key(row[1].as<std::string>());
+      e.q = sql_name(row[2].as<std::string>());
       e.comment_literal = Text(row[3]);
       auto labels = row[4].as_array();
       for (auto v = labels.get_next(); v.first != pqxx::array_parser::juncture::done;
@@ -169,11 +197,11 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
       if (skip_tables.count(Text(row[6]))) continue;  // the log's own
       CatalogSequence s;
       s.oid = row[0].as<uint32_t>();
-      s.name = row[1].as<std::string>();
-      s.q = row[2].as<std::string>();
+      s.name = key(row[1].as<std::string>());
+      s.q = sql_name(row[2].as<std::string>());
       s.options = row[3].as<std::string>();
-      s.owned_by = Text(row[5]);
-      s.owner_table = Text(row[6]);
+      s.owned_by = row[5].is_null() ? std::string() : sql_name(Text(row[5]));
+      s.owner_table = row[6].is_null() ? std::string() : key(Text(row[6]));
       s.comment_literal = Text(row[7]);
       c.sequences[s.name] = std::move(s);
     }
@@ -185,8 +213,8 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
              nsp)) {
       CatalogView v;
       v.oid = row[0].as<uint32_t>();
-      v.name = row[1].as<std::string>();
-      v.q = row[2].as<std::string>();
+      v.name = key(row[1].as<std::string>());
+      v.q = sql_name(row[2].as<std::string>());
       v.definition = row[3].as<std::string>();
       v.comment_literal = Text(row[4]);
       c.views[v.name] = std::move(v);
@@ -195,6 +223,15 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
     return absl::InternalError(absl::StrCat("reading schema '", schema, "': ", e.what()));
   }
   return c;
+}
+
+void MergeCatalog(SchemaCatalog* catalog, SchemaCatalog more) {
+  catalog->tables.merge(more.tables);
+  catalog->indexes.merge(more.indexes);
+  catalog->enums.merge(more.enums);
+  catalog->sequences.merge(more.sequences);
+  catalog->views.merge(more.views);
+  catalog->schemas.merge(more.schemas);
 }
 
 }  // namespace fleet::migrations

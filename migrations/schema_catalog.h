@@ -87,19 +87,29 @@ struct SchemaCatalog {
   std::map<std::string, CatalogEnum> enums;
   std::map<std::string, CatalogSequence> sequences;  // not identity columns' own
   std::map<std::string, CatalogView> views;
+  // Schemas read besides the default one, by name: their quoted names.
+  std::map<std::string, std::string> schemas;
 };
 
 // Reads `schema` over `connection` (in its own read-only transaction).
 // Tables named in `skip_tables` (the version table and the log) are left out.
+// With a `default_schema` other than `schema` (autogenerate's schemas = [...]
+// beside the scripts' own schema), every object's key is "schema.name", its
+// SQL name schema-qualified, and its definitions name every schema, so that
+// the catalog merges with the default schema's and its statements run from
+// any search_path.
 [[nodiscard]] absl::StatusOr<SchemaCatalog> ReadSchemaCatalog(
     pqxx::connection_base& connection, const std::string& schema,
-    const std::set<std::string>& skip_tables);
+    const std::set<std::string>& skip_tables, const std::string& default_schema = "");
 
 // The same inside a transaction the caller owns (it sets search_path
 // locally: the caller's own statements after it see that).
 [[nodiscard]] absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(
     pqxx::transaction_base& tx, const std::string& schema,
-    const std::set<std::string>& skip_tables);
+    const std::set<std::string>& skip_tables, const std::string& default_schema = "");
+
+// Adds `more` (another schema's objects, keyed "schema.name") to `catalog`.
+void MergeCatalog(SchemaCatalog* catalog, SchemaCatalog more);
 
 }  // namespace fleet::migrations
 

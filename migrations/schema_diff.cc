@@ -19,6 +19,7 @@ namespace {
 // The statements are collected per phase, then written phase by phase:
 // the order that lets each statement find what it needs.
 enum Phase {
+  kCreateSchemas,
   kDropViews,
   kDropForeignKeys,
   kDropIndexesAndConstraints,
@@ -32,7 +33,9 @@ enum Phase {
   kCreateIndexes,
   kCreateViews,
   kDropTablesAndTypes,
+  kDropTypesAndSequences,  // after the tables whose columns or defaults use them
   kComments,
+  kDropSchemas,
   kPhases
 };
 
@@ -84,6 +87,7 @@ class Differ {
       : from_(from), to_(to), o_(o), retyped_(TablesChangingTypes()) {}
 
   SchemaDiff Run() {
+    Schemas();
     Views();
     Enums();
     Sequences();
@@ -114,6 +118,23 @@ class Differ {
                            "--allow-drop, once nothing needs it");
     }
     return c;
+  }
+
+  // The schemas compared besides the default one (autogenerate's schemas =
+  // [...]): made before anything goes in them, dropped after all is out.
+  void Schemas() {
+    for (const auto& [name, q] : to_.schemas) {
+      if (!from_.schemas.count(name)) {
+        Add(kCreateSchemas, absl::StrCat("create schema ", name),
+            absl::StrCat("CREATE SCHEMA ", q, ";"));
+      }
+    }
+    for (const auto& [name, q] : from_.schemas) {
+      if (!to_.schemas.count(name)) {
+        AddDrop(kDropSchemas, absl::StrCat("drop schema ", name),
+                absl::StrCat("DROP SCHEMA ", q, ";"));
+      }
+    }
   }
 
   bool TableDropIsLive(const std::string& table) const {
@@ -187,7 +208,7 @@ class Differ {
     for (const auto& [name, before] : from_.enums) {
       auto it = to_.enums.find(name);
       if (it == to_.enums.end()) {
-        Add(kDropTablesAndTypes, absl::StrCat("drop type ", name),
+        Add(kDropTypesAndSequences, absl::StrCat("drop type ", name),
             absl::StrCat("DROP TYPE ", before.q, ";"));
         continue;
       }
@@ -275,7 +296,7 @@ class Differ {
         for (const auto& c : t->second.columns) column_dropped &= c.q != column;
         if (column_dropped) continue;
       }
-      Add(kDropTablesAndTypes, absl::StrCat("drop sequence ", name),
+      Add(kDropTypesAndSequences, absl::StrCat("drop sequence ", name),
           absl::StrCat("DROP SEQUENCE ", before.q, ";"));
     }
   }
@@ -581,9 +602,15 @@ std::set<std::string> ExcludeFromCatalog(SchemaCatalog* catalog,
                                          const std::vector<std::string>& patterns) {
   std::set<std::string> removed;
   if (patterns.empty()) return removed;
+  // Another schema's objects are keyed "schema.name": a pattern with a dot
+  // ("audit.tmp_*") matches that key, one without ("tmp_*") the name in
+  // every schema compared.
   auto excluded = [&](const std::string& name) {
+    const size_t dot = name.find('.');
+    const std::string bare = dot == std::string::npos ? name : name.substr(dot + 1);
     for (const std::string& p : patterns) {
-      if (fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
+      const std::string& subject = p.find('.') == std::string::npos ? bare : name;
+      if (fnmatch(p.c_str(), subject.c_str(), 0) == 0) return true;
     }
     return false;
   };

@@ -150,10 +150,95 @@ TEST_F(AutogenerateTest, ExcludedObjectsAreNeitherCreatedNorDroppedAndCounted) {
   EXPECT_EQ(configured.code, 0) << configured.out;
   EXPECT_THAT(configured.out, HasSubstr("Skipped 3 objects"));
   std::ofstream(dir_.path() + "/fleet.toml", std::ios::trunc)
-      << "schema = \"schema.sql\"\n[autogenerate]\nschemas = [\"billing\"]\n";
+      << "schema = \"schema.sql\"\n[autogenerate]\ninclude = [\"billing\"]\n";
   Result unknown = fleet::testing::RunBinary(
-      dir_.path(), "check --autogenerate --dev-url '" + Dsn() + "'");
+      dir_.path(), "check --autogenerate --dev-url '" + Dsn() + "'", true);
   EXPECT_EQ(unknown.code, 3);
+  EXPECT_THAT(unknown.out, HasSubstr("[autogenerate] has no key 'include'"));
+  std::ofstream(dir_.path() + "/fleet.toml", std::ios::trunc)
+      << "schema = \"schema.sql\"\n[autogenerate]\nschemas = \"billing\"\n";
+  Result not_a_list = fleet::testing::RunBinary(
+      dir_.path(), "check --autogenerate --dev-url '" + Dsn() + "'", true);
+  EXPECT_EQ(not_a_list.code, 3);
+  EXPECT_THAT(not_a_list.out, HasSubstr("[autogenerate] schemas must be a list of schema names"));
+}
+
+// Alembic's include_schemas: objects of another schema are compared only
+// when it is listed, written schema-qualified, created with their schema and
+// dropped with it by the downgrade.
+TEST_F(AutogenerateTest, ListedSchemasAreComparedToo) {
+  if (IsSkipped()) return;
+  Start("CREATE TABLE tickets (id int PRIMARY KEY);");
+  Declare(R"sql(CREATE TABLE tickets (id int PRIMARY KEY);
+CREATE SCHEMA audit;
+CREATE TYPE audit.kind AS ENUM ('opened', 'closed');
+CREATE TABLE audit.events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ticket_id int NOT NULL REFERENCES tickets (id),
+    kind audit.kind NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX events_ticket ON audit.events (ticket_id);
+CREATE VIEW audit.recent AS SELECT id, ticket_id, kind FROM audit.events WHERE at > now() - interval '1 day';
+CREATE TABLE audit.tmp_scratch (id int);
+)sql");
+  // Unlisted, the audit schema is something the declared schema must not make.
+  Result unlisted = Generate();
+  EXPECT_NE(unlisted.code, 0) << unlisted.out;
+  EXPECT_THAT(unlisted.err, HasSubstr("schema audit"));
+  EXPECT_EQ(Generated(), 0);
+
+  Result generated = Generate({"--include-schema", "audit", "--exclude", "audit.tmp_*"});
+  ASSERT_EQ(generated.code, 0) << generated.out << generated.err;
+  EXPECT_THAT(generated.out, HasSubstr("Detected create schema audit"));
+  EXPECT_THAT(generated.out, HasSubstr("Detected create table audit.events"));
+  EXPECT_THAT(generated.out, HasSubstr("Detected create view audit.recent"));
+  EXPECT_THAT(generated.out, HasSubstr("Skipped 1 object the exclude patterns match "
+                                       "(audit.tmp_*): audit.tmp_scratch"));
+  const std::string script = Scripts();
+  EXPECT_THAT(script, HasSubstr("CREATE SCHEMA audit;"));
+  EXPECT_THAT(script, HasSubstr("CREATE TABLE audit.events"));
+  EXPECT_THAT(script, HasSubstr("DROP SCHEMA audit;"));
+  EXPECT_THAT(script, Not(HasSubstr("tmp_scratch")));
+
+  // The revisions now build what is declared, in both schemas (fleet.toml
+  // saying the same as the flags).
+  std::ofstream(dir_.path() + "/fleet.toml")
+      << "script_location = \"versions\"\nschema = \"schema.sql\"\n"
+      << "[autogenerate]\nschemas = [\"audit\"]\nexclude = [\"audit.tmp_*\"]\n";
+  Result check = fleet::testing::RunBinary(dir_.path(),
+                                           "check --autogenerate --dev-url '" + Dsn() + "'");
+  EXPECT_EQ(check.code, 0) << check.out << check.err << script;
+  EXPECT_THAT(check.out, HasSubstr("No new upgrade operations detected."));
+
+  // Applied to a real database, and taken back down.
+  auto up = RunCli({"upgrade", "heads", "--dir", versions_, "--dsn", target_});
+  ASSERT_EQ(up.code, 0) << up.err << script;
+  {
+    pqxx::connection c(target_);
+    pqxx::work tx(c);
+    tx.exec("INSERT INTO tickets VALUES (1)");
+    tx.exec("INSERT INTO audit.events (ticket_id, kind) VALUES (1, 'opened')");
+    EXPECT_EQ(tx.exec("SELECT count(*) FROM audit.recent")[0][0].as<int>(), 1);
+    EXPECT_THROW(tx.exec("INSERT INTO audit.events (ticket_id, kind) VALUES (2, 'opened')"),
+                 pqxx::foreign_key_violation);
+  }
+  auto down = RunCli({"downgrade", "aaaaaaaaaaaa", "--dir", versions_, "--dsn", target_});
+  ASSERT_EQ(down.code, 0) << down.err << script;
+  {
+    pqxx::connection c(target_);
+    pqxx::work tx(c);
+    EXPECT_TRUE(tx.exec("SELECT 1 FROM pg_namespace WHERE nspname = 'audit'").empty());
+    EXPECT_EQ(Differences(Catalog(), before_), "");
+  }
+  // Its scratch databases are gone.
+  pqxx::connection admin(Dsn());
+  pqxx::work tx(admin);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM pg_database WHERE datname LIKE 'fleet\\_autogen\\_%' "
+                    "AND datname LIKE '%' || left(encode(sha256(convert_to(current_database(), "
+                    "'UTF8')), 'hex'), 8) || '%'")[0][0]
+                .as<int>(),
+            0);
 }
 
 TEST_F(AutogenerateTest, EveryKindOfObjectRoundTrips) {

@@ -36,9 +36,12 @@ inline Result RunCli(std::vector<std::string> args) {
   return r;
 }
 
-// Runs the real fleetctl binary in `cwd` through the shell; stdout only.
-inline Result RunBinary(const std::string& cwd, const std::string& args) {
-  std::string cmd = "cd '" + cwd + "' && '" FLEETCTL_PATH "' " + args + " 2>/dev/null";
+// Runs the real fleetctl binary in `cwd` through the shell; stdout only, or
+// stdout and stderr together in `out`.
+inline Result RunBinary(const std::string& cwd, const std::string& args,
+                        bool with_stderr = false) {
+  std::string cmd = "cd '" + cwd + "' && '" FLEETCTL_PATH "' " + args +
+                    (with_stderr ? " 2>&1" : " 2>/dev/null");
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;

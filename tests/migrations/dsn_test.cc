@@ -50,5 +50,16 @@ TEST(DsnTest, ScrubsPasswordsAndWholeStringsFromMessages) {
             "cannot use app@db:5432/t");
 }
 
+TEST(DsnTest, OptionsAreSetOrKept) {
+  // A default is only a default; WithOption replaces (another database on
+  // the same server, with the same credentials).
+  EXPECT_EQ(ConnectionName(WithDefaultOption("postgresql://app:pw@db/t", "dbname", "other")),
+            "app@db:5432/t");
+  const std::string moved = WithOption("postgresql://app:it's@db:6432/t", "dbname", "scratch");
+  EXPECT_EQ(ConnectionName(moved), "app@db:6432/scratch");
+  EXPECT_EQ(DsnPassword(moved), "it's");
+  EXPECT_EQ(ConnectionName(WithOption("host=db user=app", "dbname", "x y")), "app@db:5432/x y");
+}
+
 }  // namespace
 }  // namespace fleet::migrations
