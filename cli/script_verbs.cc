@@ -223,6 +223,13 @@ absl::StatusOr<migrations::RevisionDiffs> Autogenerate(Context& ctx) {
   schemas.erase(std::unique(schemas.begin(), schemas.end()), schemas.end());
   ASSIGN_OR_RETURN(migrations::SchemaPair pair,
                    migrations::BuildSchemas(*graph, files, dev, table.name, schemas));
+  for (const std::string& schema : schemas) {
+    if (!pair.heads.schemas.count(schema) && !pair.declared.schemas.count(schema)) {
+      ctx.out << "  Schema " << schema
+              << " is listed to compare but neither the revisions nor the declared schema "
+                 "make it\n";
+    }
+  }
   std::set<std::string> skipped = migrations::ExcludeFromCatalog(&pair.heads, exclude);
   skipped.merge(migrations::ExcludeFromCatalog(&pair.declared, exclude));
   if (!skipped.empty()) {

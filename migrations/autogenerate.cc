@@ -106,14 +106,24 @@ MigratorOptions ScratchOptions(const std::string& dev_dsn, const std::string& sc
   return options;
 }
 
-// Drops its schemas of the dev database when it goes, whatever happened.
-struct DropOnExit {
+// Drops its schemas of the dev database when it goes, whatever happened,
+// and every other schema there but public and our scratch ones: the dev
+// database was empty when the run began, so those are what its scripts
+// made by name (CREATE SCHEMA audit), which the next run would find and
+// refuse. Only ever made after OpenScratch accepted the database.
+struct ClearDevDatabaseOnExit {
   const std::string& dsn;
   std::vector<std::string> schemas;
-  ~DropOnExit() {
+  ~ClearDevDatabaseOnExit() {
     try {
       pqxx::connection c(dsn);
       pqxx::work tx(c);
+      for (const auto& row : tx.exec(
+               "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', "
+               "'information_schema') AND nspname NOT LIKE 'pg\\_%' "
+               "AND nspname NOT LIKE 'fleet\\_autogen\\_%'")) {
+        schemas.push_back(row[0].as<std::string>());
+      }
       for (const auto& s : schemas) {
         tx.exec(absl::StrCat("DROP SCHEMA IF EXISTS ", tx.quote_name(s), " CASCADE"));
       }
@@ -341,7 +351,7 @@ absl::StatusOr<SchemaPair> BuildSchemas(const RevisionGraph& graph,
                    OpenScratch(dev_dsn, {declared_schema}));
   // Whatever happens next, both schemas go (an error here leaves them for
   // the next run, which drops them).
-  DropOnExit drop_on_exit{dev_dsn, {heads_schema, declared_schema}};
+  ClearDevDatabaseOnExit drop_on_exit{dev_dsn, {heads_schema, declared_schema}};
 
   auto upgraded =
       Migrator(graph, ScratchOptions(dev_dsn, heads_schema, version_table, "fleetctl autogenerate"))
@@ -382,7 +392,7 @@ absl::StatusOr<StairwayResult> RunStairway(const RevisionGraph& graph, const std
                                            const StairwayObserver& observer) {
   const std::string schema = absl::StrCat(kPrefix, RandomSuffix(), "_stairway");
   ASSIGN_OR_RETURN(std::unique_ptr<pqxx::connection> conn, OpenScratch(dev_dsn, {schema}));
-  DropOnExit drop_on_exit{dev_dsn, {schema}};
+  ClearDevDatabaseOnExit drop_on_exit{dev_dsn, {schema}};
   Migrator migrator(graph, ScratchOptions(dev_dsn, schema, version_table, "fleetctl test"));
   const std::set<std::string> skip = {version_table, "fleet_migration_log"};
   auto read = [&]() -> absl::StatusOr<SchemaCatalog> {

@@ -73,7 +73,8 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
       CatalogTable t;
       t.oid = row[0].as<uint32_t>();
       t.name = key(name);
-      t.q = sql_name(row[2].as<std::string>());
+      t.local_q = row[2].as<std::string>();
+      t.q = sql_name(t.local_q);
       t.comment_literal = Text(row[3]);
       c.tables[t.name] = std::move(t);
     }
@@ -185,7 +186,7 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
              "              s.seqstart, s.seqcache, CASE WHEN s.seqcycle THEN 'CYCLE' "
              "              ELSE 'NO CYCLE' END), "
              "       d.deptype, quote_ident(t.relname) || '.' || quote_ident(a.attname), t.relname, "
-             "       quote_literal(obj_description(c.oid, 'pg_class')) "
+             "       quote_literal(obj_description(c.oid, 'pg_class')), quote_ident(a.attname) "
              "FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid "
              "LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid "
              "     AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') "
@@ -202,6 +203,7 @@ absl::StatusOr<SchemaCatalog> ReadSchemaCatalogIn(pqxx::transaction_base& tx,
       s.options = row[3].as<std::string>();
       s.owned_by = row[5].is_null() ? std::string() : sql_name(Text(row[5]));
       s.owner_table = row[6].is_null() ? std::string() : key(Text(row[6]));
+      s.owned_column = Text(row[8]);
       s.comment_literal = Text(row[7]);
       c.sequences[s.name] = std::move(s);
     }

@@ -44,6 +44,7 @@ struct CatalogConstraint {
 
 struct CatalogTable {
   std::string name, q;
+  std::string local_q;  // q without its schema (as a view's text names the table's columns)
   std::vector<CatalogColumn> columns;          // in column order
   std::vector<CatalogConstraint> constraints;  // by name
   std::string comment_literal;
@@ -69,6 +70,7 @@ struct CatalogSequence {
   std::string name, q;
   std::string options;   // "AS bigint INCREMENT BY 1 MINVALUE 1 MAXVALUE ... START WITH 1 CACHE 1 NO CYCLE"
   std::string owned_by;  // "table.column" (quoted) for a serial column's sequence; empty: none
+  std::string owned_column;  // the column of owned_by alone (quoted)
   std::string owner_table;  // the owning table's name, to skip it when that table is dropped
   std::string comment_literal;
   uint32_t oid = 0;

@@ -143,6 +143,7 @@ class Differ {
 
   // Tables with a column whose type changes: PostgreSQL refuses that while
   // a view uses the table, so such views are dropped and created again.
+  // Named without their schema: a view's text qualifies columns so.
   std::set<std::string> TablesChangingTypes() const {
     std::set<std::string> out;
     for (const auto& [name, before] : from_.tables) {
@@ -150,7 +151,9 @@ class Differ {
       if (it == to_.tables.end()) continue;
       for (const auto& c : before.columns) {
         const CatalogColumn* now = FindColumn(it->second, c.name);
-        if (now != nullptr && now->type != c.type) out.insert(before.q);
+        if (now != nullptr && now->type != c.type) {
+          out.insert(before.local_q.empty() ? before.q : before.local_q);
+        }
       }
     }
     return out;
@@ -291,9 +294,8 @@ class Differ {
       if (!before.owner_table.empty()) {
         auto t = to_.tables.find(before.owner_table);
         if (t == to_.tables.end()) continue;
-        std::string column = before.owned_by.substr(before.owned_by.find('.') + 1);
         bool column_dropped = true;
-        for (const auto& c : t->second.columns) column_dropped &= c.q != column;
+        for (const auto& c : t->second.columns) column_dropped &= c.q != before.owned_column;
         if (column_dropped) continue;
       }
       Add(kDropTypesAndSequences, absl::StrCat("drop sequence ", name),
@@ -624,6 +626,20 @@ std::set<std::string> ExcludeFromCatalog(SchemaCatalog* catalog,
       }
     }
   };
+  // "audit.*" leaves the schema itself alone too (not created, not dropped).
+  for (auto it = catalog->schemas.begin(); it != catalog->schemas.end();) {
+    bool whole = false;
+    for (const std::string& p : patterns) {
+      whole |= absl::EndsWith(p, ".*") &&
+               fnmatch(p.substr(0, p.size() - 2).c_str(), it->first.c_str(), 0) == 0;
+    }
+    if (whole) {
+      removed.insert(absl::StrCat("schema ", it->first));
+      it = catalog->schemas.erase(it);
+    } else {
+      ++it;
+    }
+  }
   sweep(catalog->tables);
   sweep(catalog->views);
   sweep(catalog->sequences);

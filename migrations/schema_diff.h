@@ -64,8 +64,8 @@ struct RevisionDiffs {
 
 // Removes from `catalog` the tables, views, sequences, enum types and
 // indexes whose names match one of `patterns` (shell globs: "test_*"; with a
-// dot, "audit.tmp_*", only in that schema), and the indexes of tables
-// removed; returns the names removed. Autogenerate's
+// dot, "audit.tmp_*", only in that schema; "audit.*" the schema itself too),
+// and the indexes of tables removed; returns the names removed. Autogenerate's
 // filter (Alembic's include_name): what is excluded is neither created nor
 // dropped.
 std::set<std::string> ExcludeFromCatalog(SchemaCatalog* catalog,

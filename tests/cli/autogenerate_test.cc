@@ -241,6 +241,59 @@ CREATE TABLE audit.tmp_scratch (id int);
             0);
 }
 
+// Changes inside a listed schema: a retyped column under a view, a serial
+// column made an identity (its sequence goes). fleetctl test on revisions
+// that make a schema by name leaves the dev database empty for the next run.
+TEST_F(AutogenerateTest, ChangesInAListedSchemaApplyAndTheDevDatabaseStaysEmpty) {
+  if (IsSkipped()) return;
+  // A start fleetctl test can take down and up again.
+  std::ofstream(versions_ + "/aaaaaaaaaaaa_start.sql")
+      << "-- revision: aaaaaaaaaaaa\n-- down_revision:\n\n-- migrate:upgrade\n"
+      << "CREATE TABLE tickets (id int PRIMARY KEY);\nCREATE SCHEMA audit;\n"
+      << "CREATE TABLE audit.events (id serial PRIMARY KEY, kind int NOT NULL);\n"
+      << "CREATE VIEW audit.recent AS SELECT id, kind FROM audit.events;\n"
+      << "-- migrate:downgrade\nDROP SCHEMA audit CASCADE;\nDROP TABLE tickets;\n";
+  ASSERT_EQ(RunCli({"upgrade", "heads", "--dir", versions_, "--dsn", target_}).code, 0);
+  Declare("CREATE TABLE tickets (id int PRIMARY KEY);\nCREATE SCHEMA audit;\n"
+          "CREATE TABLE audit.events (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+          "kind text NOT NULL);\n"
+          "CREATE VIEW audit.recent AS SELECT id, kind FROM audit.events;");
+  std::ofstream(dir_.path() + "/fleet.toml")
+      << "script_location = \"versions\"\nschema = \"schema.sql\"\n"
+      << "[autogenerate]\nschemas = [\"audit\", \"nosuch\"]\n";
+  Result generated = fleet::testing::RunBinary(
+      dir_.path(), "revision --autogenerate -m change --dev-url '" + Dsn() + "'", true);
+  ASSERT_EQ(generated.code, 0) << generated.out;
+  EXPECT_THAT(generated.out, HasSubstr("Schema nosuch is listed to compare but neither"));
+  EXPECT_THAT(generated.out, HasSubstr("drop sequence audit.events_id_seq"));
+  EXPECT_THAT(generated.out, HasSubstr("recreate view audit.recent"));
+  const std::string script = Scripts();
+  auto up = RunCli({"upgrade", "heads", "--dir", versions_, "--dsn", target_});
+  ASSERT_EQ(up.code, 0) << up.err << script;
+  Result tested = fleet::testing::RunBinary(dir_.path(), "test --dev-url '" + Dsn() + "'", true);
+  EXPECT_EQ(tested.code, 0) << tested.out << script;
+  EXPECT_THAT(tested.out, HasSubstr("ok   declared schema: the heads build it"));
+  // Nothing of the revisions' own schema was left in the dev database.
+  pqxx::connection dev(Dsn());
+  pqxx::work tx(dev);
+  EXPECT_TRUE(tx.exec("SELECT 1 FROM pg_namespace WHERE nspname = 'audit'").empty());
+  tx.commit();
+  Result again = fleet::testing::RunBinary(dir_.path(),
+                                           "check --autogenerate --dev-url '" + Dsn() + "'", true);
+  EXPECT_EQ(again.code, 0) << again.out;
+  // "audit.*" leaves the schema and all in it alone.
+  std::filesystem::remove_all(versions_);
+  std::filesystem::create_directories(versions_);
+  std::ofstream(versions_ + "/aaaaaaaaaaaa_start.sql")
+      << "-- revision: aaaaaaaaaaaa\n-- down_revision:\n\n-- migrate:upgrade\n"
+      << "CREATE TABLE tickets (id int PRIMARY KEY);\n-- migrate:downgrade\nSELECT 1;\n";
+  Result excluded = fleet::testing::RunBinary(
+      dir_.path(), "check --autogenerate --exclude 'audit.*' --dev-url '" + Dsn() + "'", true);
+  EXPECT_EQ(excluded.code, 0) << excluded.out;
+  EXPECT_THAT(excluded.out, HasSubstr("schema audit"));
+  EXPECT_THAT(excluded.out, HasSubstr("No new upgrade operations detected."));
+}
+
 TEST_F(AutogenerateTest, EveryKindOfObjectRoundTrips) {
   Start(R"sql(
 CREATE TYPE mood AS ENUM ('sad', 'ok');
