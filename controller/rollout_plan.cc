@@ -170,8 +170,16 @@ absl::StatusOr<RolloutPlanResult> PlanRollout(const fleet::v1::RolloutSpec& spec
     }
   }
   if (!refusals.empty()) {
+    // The first few, and how many in all: a fleet of thousands can give as
+    // many reasons (fleetctl status shows each tenant's state).
+    constexpr size_t kShown = 10;
+    const size_t all = refusals.size();
+    if (all > kShown) refusals.resize(kShown);
     return absl::FailedPreconditionError(absl::StrCat(
-        "the rollout is refused: ", absl::StrJoin(refusals, "; ")));
+        "the rollout is refused: ", absl::StrJoin(refusals, "; "),
+        all > kShown ? absl::StrCat("; and ", all - kShown,
+                                    " more (fleetctl status shows every tenant's state)")
+                     : std::string()));
   }
   // Canary first (tenants labelled canary=true, then by id), the rest by id.
   std::stable_sort(todo.begin(), todo.end(), [](const auto& a, const auto& b) {

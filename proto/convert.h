@@ -18,10 +18,24 @@
 
 namespace fleet::proto {
 
-// absl and gRPC share their status codes, number for number.
+// The most of a status message sent on the wire. It travels in a trailer
+// (grpc-message, percent-encoded), and a client refuses metadata over 8 KiB
+// with an error of its own that hides the real one.
+inline constexpr size_t kMaxWireMessage = 3000;
+
+// absl and gRPC share their status codes, number for number. A message
+// longer than kMaxWireMessage is cut (at a character boundary) and says so.
 inline grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+  std::string message(s.message());
+  if (message.size() > kMaxWireMessage) {
+    size_t cut = kMaxWireMessage;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+    const size_t rest = message.size() - cut;
+    message.resize(cut);
+    absl::StrAppend(&message, " ... (", rest, " more bytes cut)");
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), message);
 }
 
 inline absl::Status FromGrpc(const grpc::Status& s) {
