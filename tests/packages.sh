@@ -40,10 +40,11 @@ fleet_install_packages() {
 # npm (when the machine has none) for the dashboard's browser test, with
 # playwright-core from the npm registry at the version tests/dashboard/
 # package-lock.json pins; Alembic and psycopg2 for Debian's python3, which
-# the Alembic import tests render and run projects with; lintian for the
+# the Alembic import tests render and run projects with; lintian and
+# systemd-analyze (Debian's systemd package; nothing is started) for the
 # package's test.
 fleet_install_test_tools() {
-  local root=$1 wanted=(chromium python3-alembic python3-psycopg2 lintian)
+  local root=$1 wanted=(chromium python3-alembic python3-psycopg2 lintian systemd)
   # A Node.js of the machine's own (not Debian's) counts.
   command -v node >/dev/null || wanted+=(nodejs)
   command -v npm >/dev/null || wanted+=(npm)

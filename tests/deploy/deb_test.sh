@@ -4,7 +4,7 @@
 # (libpqxx, gRPC, SQLite among them), the programs, units, docs and
 # conffiles inside and nothing of the tests or benchmarks; extracted into a
 # temporary root, the three programs print the build's version and their
-# help, and the units pass `systemd-analyze verify` where systemd is.
+# help, and the units pass `systemd-analyze verify`.
 #
 #   tests/deploy/deb_test.sh BUILD_DIR VERSION
 set -euo pipefail
@@ -59,9 +59,20 @@ bash -n "$tmp/root/usr/share/bash-completion/completions/fleetctl" || fail "the 
 zcat "$tmp/root/usr/share/man/man1/fleetctl.1.gz" | grep -q '^\.TH FLEETCTL "1"' || fail "fleetctl.1 is not a man page"
 grep -q '^ExecStart=/usr/bin/fleet-agent ' "$tmp/root/usr/lib/systemd/system/fleet-agent.service" \
   || fail "the agent's unit does not start /usr/bin/fleet-agent"
-if command -v systemd-analyze >/dev/null && [[ -d /run/systemd/system ]]; then
-  systemd-analyze verify "$tmp"/root/usr/lib/systemd/system/*.service \
-    || fail "systemd-analyze verify refused the units"
+# systemd-analyze verify needs no running systemd; it checks that the
+# programs a unit starts exist, so the units are checked with their paths
+# pointed into the extracted root. It exits 0 on an unknown key or a bad
+# value (it prints them and goes on): any output is a failure too.
+if command -v systemd-analyze >/dev/null; then
+  mkdir "$tmp/units"
+  for u in "$tmp"/root/usr/lib/systemd/system/*.service; do
+    sed "s|/usr/bin/|$tmp/root/usr/bin/|g" "$u" >"$tmp/units/$(basename "$u")"
+  done
+  verified=$(systemd-analyze verify --man=no "$tmp"/units/*.service 2>&1) \
+    || fail "systemd-analyze verify refused the units: $verified"
+  [[ -z $verified ]] || fail "systemd-analyze verify: $verified"
+elif [[ ${CI:-} == true ]]; then
+  fail "systemd-analyze is not installed (tests/run.sh installs systemd)"
 fi
 # Debian's own checks: no error and no warning.
 if command -v lintian >/dev/null; then
