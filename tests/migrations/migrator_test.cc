@@ -466,7 +466,7 @@ TEST_F(MigratorTest, InspectSchemasReadsManyAsInspectReadsOne) {
   auto g = dir.Graph();
   ASSERT_NE(g, nullptr);
   const std::vector<std::string> schemas = {"at_a2", "tenant \"7\"; é✓", "empty", "missing",
-                                            "dirty", "order"};
+                                            "dirty", "order", "stamped"};
   for (const std::string& schema : schemas) {
     if (schema == "missing") continue;
     MigratorOptions o = Options();
@@ -478,8 +478,11 @@ TEST_F(MigratorTest, InspectSchemasReadsManyAsInspectReadsOne) {
       continue;
     }
     ASSERT_TRUE(Migrator(*g, o).Upgrade(schema == "at_a2" ? "a2" : "a1").ok()) << schema;
-    if (schema == "dirty") {
+    if (schema == "dirty" || schema == "stamped") {
       ASSERT_FALSE(Migrator(*g, o).Upgrade("a3").ok());
+    }
+    if (schema == "stamped") {  // repaired by hand: the stamp clears the mark
+      ASSERT_TRUE(Migrator(*g, o).Stamp({"a2"}, /*purge=*/true).ok());
     }
   }
   // A script changed since it ran in "order": drift.
@@ -514,6 +517,7 @@ TEST_F(MigratorTest, InspectSchemasReadsManyAsInspectReadsOne) {
     EXPECT_EQ(many[i]->last_direction, single->last_direction) << schemas[i];
     EXPECT_EQ(many[i]->last_outcome, single->last_outcome) << schemas[i];
     EXPECT_EQ(many[i]->last_finished_at, single->last_finished_at) << schemas[i];
+    EXPECT_EQ(many[i]->in_progress_revision, single->in_progress_revision) << schemas[i];
     ASSERT_EQ(many[i]->drift.size(), single->drift.size()) << schemas[i];
     for (size_t d = 0; d < single->drift.size(); ++d) {
       EXPECT_EQ(many[i]->drift[d].revision, single->drift[d].revision);
@@ -526,6 +530,9 @@ TEST_F(MigratorTest, InspectSchemasReadsManyAsInspectReadsOne) {
   EXPECT_EQ(many[4]->dirty_revision, "a3");
   ASSERT_EQ(many[5]->drift.size(), 1u);
   EXPECT_EQ(many[5]->drift[0].revision, "a1");
+  EXPECT_FALSE(many[6]->dirty);
+  EXPECT_EQ(many[6]->last_direction, "stamp");
+  EXPECT_THAT(many[6]->heads, ElementsAre("a2"));
 }
 
 // A schema named like a keyword is that schema: the version table, the log
