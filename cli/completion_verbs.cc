@@ -33,6 +33,22 @@ std::string ValueFlagsOf(const CLI::App& app) {
   return absl::StrJoin(names, "|");
 }
 
+// The fleetctl command that lists the ids a verb's actions take (its
+// table's first column), or "" when they take none.
+std::string IdLister(const std::string& verb) {
+  if (verb == "rollout") return "rollout list";
+  if (verb == "tenants") return "tenants list";
+  return "";
+}
+
+// Whether an action's first positional is an id ("ID", or label's "ARGS").
+bool TakesId(const CLI::App& action) {
+  for (const CLI::Option* o : action.get_options()) {
+    if (o->get_positional()) return o->get_name() == "ID" || o->get_name() == "ARGS";
+  }
+  return false;
+}
+
 std::vector<const CLI::App*> Subcommands(const CLI::App& app) {
   std::vector<const CLI::App*> out;
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
@@ -54,11 +70,23 @@ std::string Bash(const CLI::App& app) {
     std::vector<const CLI::App*> actions = Subcommands(*verb);
     absl::StrAppend(&cases, "    ", verb->get_name(), ")\n");
     if (!actions.empty()) {
-      // After the action, its own flags (rollout start --canary) and the verb's.
+      // After the action, its own flags (rollout start --canary) and the
+      // verb's; where it takes an id (rollout pause ID, tenants diff ID),
+      // the ids the controller lists, asked with the flags given before the
+      // verb (--controller, --token-file, ...).
       std::string by_action;
+      const std::string lister = IdLister(verb->get_name());
       for (const CLI::App* action : actions) {
-        absl::StrAppend(&by_action, " ", action->get_name(), ") words_=\"", FlagsOf(*action),
-                        " ", FlagsOf(*verb), "\" ;;");
+        const std::string flags = absl::StrCat(FlagsOf(*action), " ", FlagsOf(*verb));
+        if (!lister.empty() && TakesId(*action)) {
+          absl::StrAppend(&by_action, " ", action->get_name(),
+                          ") if [[ $cword -eq $((verb_at + 2)) && $cur != -* ]]; then "
+                          "words_=$(fleetctl \"${COMP_WORDS[@]:1:verb_at-1}\" ",
+                          lister, " 2>/dev/null | awk 'NR > 1 {print $1}'); else words_=\"",
+                          flags, "\"; fi ;;");
+        } else {
+          absl::StrAppend(&by_action, " ", action->get_name(), ") words_=\"", flags, "\" ;;");
+        }
       }
       absl::StrAppend(&cases, "      if [[ $cword -eq $((verb_at + 1)) ]]; then words_=\"",
                       Names(actions), "\"; else case ${COMP_WORDS[verb_at + 1]} in", by_action,
@@ -113,8 +141,9 @@ int RunCompletion(Context& ctx) {
 std::vector<Command> CompletionVerbs() {
   return {
       {"completion",
-       "Print shell completion for fleetctl's verbs, actions and flags: "
-       "`source <(fleetctl completion bash)`, or install it (the package does).",
+       "Print shell completion for fleetctl's verbs, actions, flags, and rollout and tenant "
+       "ids (asked of the controller): `source <(fleetctl completion bash)`, or install it "
+       "(the package does).",
        [](CLI::App& c, Options& o) {
          c.add_option("SHELL", o.shell, "bash or zsh")
              ->required()

@@ -72,6 +72,18 @@ TEST(FleetctlTest, CompletionCoversVerbsActionsAndFlags) {
   EXPECT_EQ(reply("fleetctl rollout start --can", 3), "--canary\n");
   EXPECT_EQ(reply("fleetctl rollout plan --show", 3), "--show-ignored\n");
   EXPECT_EQ(reply("fleetctl rollout pause --can", 3), "\n");
+  // Ids from the controller, asked with the flags given before the verb: a
+  // stand-in fleetctl on PATH prints a listing and records how it was run.
+  std::ofstream(dir.path() + "/fleetctl")
+      << "#!/bin/sh\necho \"$@\" >> '" << dir.path() << "/asked'\n"
+      << "printf 'ID STATE\\nr-20261203-aa running\\nr-20261203-bb paused\\nt-other x\\n'\n";
+  std::filesystem::permissions(dir.path() + "/fleetctl", std::filesystem::perms::owner_all);
+  sh = "cd '" + dir.path() + "' && PATH='" + dir.path() + "':$PATH bash -c 'source ./fleetctl.bash; ";
+  EXPECT_EQ(reply("fleetctl --controller c:1 rollout pause r-2026", 5),
+            "r-20261203-aa r-20261203-bb\n");
+  EXPECT_EQ(reply("fleetctl tenants diff t-", 3), "t-other\n");
+  EXPECT_EQ(fleet::testing::ReadWhole(dir.path() + "/asked"),
+            "--controller c:1 rollout list\ntenants list\n");
   fleet::testing::Result zsh = fleet::testing::RunCli({"completion", "zsh"});
   EXPECT_THAT(zsh.out, HasSubstr("#compdef fleetctl"));
   EXPECT_EQ(fleet::testing::RunCli({"completion", "fish"}).code, 2);
