@@ -23,7 +23,6 @@ CREATE INDEX tickets_created_at_idx ON tickets (created_at);
 DROP TABLE tickets;
 
 -- migrate:verify
-SELECT count(*) = 3 FROM pg_indexes
- WHERE schemaname = current_schema()
-   AND tablename = 'tickets'
-   AND indexname IN ('tickets_status_idx', 'tickets_priority_idx', 'tickets_created_at_idx');
+SELECT count(*) = 3 FROM pg_index
+ WHERE indrelid = 'tickets'::regclass
+   AND indexrelid::regclass::text IN ('tickets_status_idx', 'tickets_priority_idx', 'tickets_created_at_idx');
