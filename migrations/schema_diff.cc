@@ -137,6 +137,20 @@ class Differ {
     }
   }
 
+  // Whether a table or column that uses `e` is dropped, but commented out
+  // (drops not allowed): the type must then stay as long as it does.
+  bool UsedByCommentedDrop(const CatalogEnum& e) const {
+    if (o_.allow_drop || o_.downgrade) return false;
+    for (const auto& [name, t] : from_.tables) {
+      auto kept = to_.tables.find(name);
+      for (const auto& c : t.columns) {
+        if (c.type != e.q && c.type != absl::StrCat(e.q, "[]")) continue;
+        if (kept == to_.tables.end() || FindColumn(kept->second, c.name) == nullptr) return true;
+      }
+    }
+    return false;
+  }
+
   bool TableDropIsLive(const std::string& table) const {
     return !to_.tables.count(table) && (o_.allow_drop || o_.downgrade);
   }
@@ -211,8 +225,14 @@ class Differ {
     for (const auto& [name, before] : from_.enums) {
       auto it = to_.enums.find(name);
       if (it == to_.enums.end()) {
-        Add(kDropTypesAndSequences, absl::StrCat("drop type ", name),
-            absl::StrCat("DROP TYPE ", before.q, ";"));
+        SchemaChange& c = Add(kDropTypesAndSequences, absl::StrCat("drop type ", name),
+                              absl::StrCat("DROP TYPE ", before.q, ";"));
+        if (UsedByCommentedDrop(before)) {
+          c.commented_out = true;
+          c.warnings.push_back(
+              "a table or column that uses it is dropped commented out, so it stays too: "
+              "uncomment both, or run again with --allow-drop");
+        }
         continue;
       }
       const CatalogEnum& after = it->second;

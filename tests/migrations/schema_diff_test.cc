@@ -88,6 +88,31 @@ TEST(SchemaDiffTest, DropsAreCommentedOutUnlessAllowed) {
   EXPECT_EQ(RenderChanges(live.changes), "-- drop column t.b\nALTER TABLE t DROP COLUMN b;\n");
 }
 
+// A type whose table's drop is commented out stays (commented out too): a
+// live DROP TYPE would fail on the table that is kept.
+TEST(SchemaDiffTest, ATypeStaysWhileTheTableUsingItDoesAndGoesAfterIt) {
+  SchemaCatalog before, after;
+  CatalogEnum e;
+  e.name = e.q = "mood";
+  e.values = {"sad"};
+  e.value_literals = {"'sad'"};
+  before.enums["mood"] = e;
+  before.tables["t"] = Table("t", {Col("id", "integer"), Col("m", "mood")}, 1);
+  auto up = DiffSchemaCatalogs(before, after, {});
+  EXPECT_THAT(Summaries(up), ElementsAre("drop table t", "drop type mood"));
+  for (const auto& c : up.changes) EXPECT_TRUE(c.commented_out) << c.summary;
+  DiffOptions allow;
+  allow.allow_drop = true;
+  auto live = DiffSchemaCatalogs(before, after, allow);
+  EXPECT_THAT(Summaries(live), ElementsAre("drop table t", "drop type mood"));
+  for (const auto& c : live.changes) EXPECT_FALSE(c.commented_out) << c.summary;
+  // A type nothing dropped uses goes live.
+  before.tables.clear();
+  auto unused = DiffSchemaCatalogs(before, after, {});
+  ASSERT_EQ(unused.changes.size(), 1u);
+  EXPECT_FALSE(unused.changes[0].commented_out);
+}
+
 TEST(SchemaDiffTest, EnumValuesOnlyGrow) {
   SchemaCatalog before, after;
   CatalogEnum e;
