@@ -299,14 +299,23 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
   // not read faster, and every idle session there slows the DDL that runs
   // on it (each backend must take in every catalog invalidation).
   constexpr size_t kSchemasPerSession = 200;
-  std::vector<std::vector<size_t>> batches;
+  // Each chunk of a database's schemas is read on the same pooled session
+  // every time (its affinity): that session's catalog caches already hold
+  // those schemas' tables (200 schemas: 21 ms warm, 338 ms cold). The first
+  // chunk shares the migrations' sessions.
+  struct Batch {
+    std::vector<size_t> tenants;
+    std::string affinity;
+  };
+  std::vector<Batch> batches;
   for (auto& [key, members] : by_database) {
     size_t chunks = std::min({members.size(),
                               std::max<size_t>(1, workers_wanted / by_database.size()),
                               (members.size() + kSchemasPerSession - 1) / kSchemasPerSession});
     for (size_t c = 0; c < chunks; ++c) {
-      std::vector<size_t> batch;
-      for (size_t k = c; k < members.size(); k += chunks) batch.push_back(members[k]);
+      Batch batch;
+      for (size_t k = c; k < members.size(); k += chunks) batch.tenants.push_back(members[k]);
+      if (c > 0) batch.affinity = absl::StrCat("schemas ", c, "/", chunks);
       batches.push_back(std::move(batch));
     }
   }
@@ -314,8 +323,10 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
   auto worker = [&] {
     for (size_t b = next++; b < batches.size(); b = next++) {
       if (ctx->IsCancelled()) return;  // the caller went away: read no more
-      const std::vector<size_t>& batch = batches[b];
-      migrations::Migrator m(graph, OptionsFor(config_.tenants[batch[0]], "", ""));
+      const std::vector<size_t>& batch = batches[b].tenants;
+      migrations::MigratorOptions options = OptionsFor(config_.tenants[batch[0]], "", "");
+      options.pool_affinity = batches[b].affinity;
+      migrations::Migrator m(graph, options);
       std::vector<std::string> schemas;
       for (size_t i : batch) schemas.push_back(config_.tenants[i].schema);
       auto results = m.InspectSchemas(schemas);

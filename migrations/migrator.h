@@ -64,6 +64,11 @@ struct MigratorOptions {
   // it back) instead of opening and closing its own. Waiting for a free one
   // is bounded by the longer of lock_wait and connect_timeout.
   ConnectionPool* pool = nullptr;
+  // With a pool: a tag added to the pool's key, so that a caller reading the
+  // same tables again gets the same session back, its catalog caches warm
+  // (the agent reads a database's schemas in fixed chunks, one tag each).
+  // Empty: any session of the connection string.
+  std::string pool_affinity;
 };
 
 // One event per step: started, then succeeded or failed; a batched

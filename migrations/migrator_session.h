@@ -139,7 +139,9 @@ class Migrator::Session {
     if (o_.pool != nullptr) {
       // Waiting for a free connection is bounded like waiting for the lock.
       // The pool resets a reused one and runs `setup` in one round trip.
-      auto lease = o_.pool->Acquire(conninfo, open,
+      const std::string key =
+          o_.pool_affinity.empty() ? conninfo : absl::StrCat(conninfo, "\n", o_.pool_affinity);
+      auto lease = o_.pool->Acquire(key, open,
                                     absl::Now() + std::max(o_.lock_wait, o_.connect_timeout),
                                     &m_.cancelled_, setup);
       if (!lease.ok()) {

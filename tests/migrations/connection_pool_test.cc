@@ -233,6 +233,34 @@ TEST_F(ConnectionPoolTest, AMigratorLeasesOneSessionForManyCallsAndReadsItsHeads
   EXPECT_EQ(pool.stats().reused, 3);
 }
 
+// Readers tagged with an affinity get their own session back, warm, and
+// never another tag's (the agent reads each chunk of schemas on its own).
+TEST_F(ConnectionPoolTest, AnAffinityKeepsACallersOwnSessionForIt) {
+  TempDir dir;
+  dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);"));
+  auto g = dir.Graph();
+  ASSERT_NE(g, nullptr);
+  ConnectionPool pool({8, absl::Seconds(60)});
+  MigratorOptions o;
+  o.dsn = Dsn();
+  o.pool = &pool;
+  ASSERT_TRUE(Migrator(*g, o).Upgrade("a1").ok());  // the untagged session
+  MigratorOptions a = o, b = o;
+  a.pool_affinity = "schemas 1/2";
+  b.pool_affinity = "schemas 2/2";
+  ASSERT_TRUE(Migrator(*g, a).Inspect().ok());
+  ASSERT_TRUE(Migrator(*g, b).Inspect().ok());
+  EXPECT_EQ(pool.stats().opened, 3);  // one per tag, and the untagged one
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Migrator(*g, a).Inspect().ok());
+    ASSERT_TRUE(Migrator(*g, b).Inspect().ok());
+    ASSERT_TRUE(Migrator(*g, o).Inspect().ok());
+  }
+  EXPECT_EQ(pool.stats().opened, 3);
+  EXPECT_EQ(pool.stats().reused, 9);
+  EXPECT_EQ(pool.stats().idle, 3);
+}
+
 TEST_F(ConnectionPoolTest, AnIdleConnectionTheServerClosedIsReplacedUnnoticed) {
   TempDir dir;
   dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);"));
