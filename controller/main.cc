@@ -184,6 +184,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // Blocked before anything can start a thread (gRPC starts its own when
+  // credentials are made), so that every thread inherits the mask and only
+  // WaitForStop takes these signals.
+  sigset_t signals = fleet::serving::BlockSignals({SIGINT, SIGTERM, SIGHUP});
+  const pthread_t main_thread = pthread_self();
   fleet::serving::InitLogging("fleet-controller");
 
   // Security settings are checked before anything is opened.
@@ -193,7 +198,6 @@ int main(int argc, char** argv) {
     std::cerr << "fleet-controller: " << security.status().message() << "\n";
     return 2;
   }
-  sigset_t signals = fleet::serving::BlockSignals({SIGINT, SIGTERM, SIGHUP});
 
   // One controller writes an inventory at a time. A SQLite file: this one,
   // for as long as the process lives (a lock file). A PostgreSQL inventory:
@@ -345,7 +349,7 @@ int main(int argc, char** argv) {
         if (!absl::IsCancelled(led.status())) {
           std::cerr << "fleet-controller: " << led.status().message() << std::endl;
           deposed = true;
-          kill(getpid(), SIGTERM);
+          pthread_kill(main_thread, SIGTERM);  // to the thread in WaitForStop
         }
         return;
       }
@@ -379,7 +383,7 @@ int main(int argc, char** argv) {
           spdlog::error("event=leadership-lost epoch={}", *led);
           std::cerr << "fleet-controller: lost the leadership of inventory " << inventory_name
                     << " (epoch " << *led << "); stepping down" << std::endl;
-          kill(getpid(), SIGTERM);
+          pthread_kill(main_thread, SIGTERM);  // to the thread in WaitForStop
           return;
         }
         for (int i = 0; i < 10 && !stopping; ++i) {
