@@ -23,20 +23,24 @@ namespace {
 
 constexpr char kPrefix[] = "fleet_autogen_";
 
+// The schemas of a dev database that are neither PostgreSQL's, public, nor
+// our own scratch ones (a WHERE condition on pg_namespace).
+constexpr char kOtherSchemas[] =
+    "nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%' "
+    "AND nspname NOT LIKE 'fleet\\_autogen\\_%'";
+
 // What the dev database holds besides our own schemas and an empty public:
 // a few names, enough to say why it is refused.
 std::vector<std::string> Occupants(pqxx::transaction_base& tx) {
   std::vector<std::string> found;
-  for (const auto& row : tx.exec(
-           "SELECT 'schema ' || nspname FROM pg_namespace "
-           "WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%' "
-           "  AND nspname NOT LIKE 'fleet\\_autogen\\_%' "
-           "UNION ALL SELECT 'public.' || relname FROM pg_class "
+  for (const auto& row : tx.exec(absl::StrCat(
+           "SELECT 'schema ' || nspname FROM pg_namespace WHERE ", kOtherSchemas,
+           " UNION ALL SELECT 'public.' || relname FROM pg_class "
            "WHERE relnamespace = 'public'::regnamespace "
            "UNION ALL SELECT 'type public.' || typname FROM pg_type "
            "WHERE typnamespace = 'public'::regnamespace AND typtype IN ('e', 'd', 'r', 'm') "
            "UNION ALL SELECT 'function public.' || proname FROM pg_proc "
-           "WHERE pronamespace = 'public'::regnamespace LIMIT 5")) {
+           "WHERE pronamespace = 'public'::regnamespace LIMIT 5"))) {
     found.push_back(row[0].as<std::string>());
   }
   return found;
@@ -118,10 +122,8 @@ struct ClearDevDatabaseOnExit {
     try {
       pqxx::connection c(dsn);
       pqxx::work tx(c);
-      for (const auto& row : tx.exec(
-               "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', "
-               "'information_schema') AND nspname NOT LIKE 'pg\\_%' "
-               "AND nspname NOT LIKE 'fleet\\_autogen\\_%'")) {
+      for (const auto& row :
+           tx.exec(absl::StrCat("SELECT nspname FROM pg_namespace WHERE ", kOtherSchemas))) {
         schemas.push_back(row[0].as<std::string>());
       }
       for (const auto& s : schemas) {
