@@ -160,13 +160,13 @@ absl::Status Migrator::Session::RunBatched(const Step& step, absl::Time start,
   TransactionParts parts;
   parts.verify = script.verify.has_value();
   parts.finish = [&](pqxx::work& tx) {
-         ApplyVersionChanges(tx, step);
-         tx.exec_params(absl::StrCat("UPDATE ", LogTable(tx),
-                                     " SET outcome = 'ok', phase = '', error = '', checksum = $2,"
-                                     " finished_at = clock_timestamp(), duration_ms = (extract("
+    ApplyVersionChanges(tx, step,
+                        absl::StrCat("UPDATE ", LogTable(tx),
+                                     " SET outcome = 'ok', phase = '', error = '', checksum = ",
+                                     Literal(tx, script.checksum),
+                                     ", finished_at = clock_timestamp(), duration_ms = (extract("
                                      "epoch FROM clock_timestamp() - started_at) * 1000)::bigint"
-                                     " WHERE id = $1"),
-                        log_id, script.checksum);
+                                     " WHERE id = ", log_id));
   };
   absl::Status done = RunInTransaction(step, script.post ? *script.post : kNoPost, parts);
   if (!done.ok()) {

@@ -70,6 +70,11 @@ inline std::string Millis(absl::Duration d) {
   return absl::StrCat(absl::ToInt64Milliseconds(d), "ms");
 }
 
+// `s` as an SQL string literal, escaped by libpq for this connection.
+inline std::string Literal(pqxx::transaction_base& tx, const std::string& s) {
+  return absl::StrCat("'", tx.esc(s), "'");
+}
+
 inline std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S%Ez", t, absl::UTCTimeZone());
 }
@@ -170,30 +175,35 @@ class Migrator::Session {
   }
 
   // Points the session at `schema` (empty: the connection's default).
+  // One round trip when the schema exists (the common case).
   absl::Status UseSchema(const std::string& schema, bool mutating) {
     DbError err = Guard([&] {
       pqxx::nontransaction tx(*conn_);
+      const std::string where = "SELECT current_database(), coalesce(current_schema(), '')";
+      pqxx::result r;
       if (!schema.empty()) {
-        pqxx::result r = tx.exec_params(
-            "SELECT 1 FROM pg_namespace WHERE nspname = $1", schema);
-        if (r.empty()) {
+        // Quoted by libpq, always: a schema named "default" or "user" is
+        // that schema, not a keyword. A search_path naming a schema that
+        // does not exist leaves current_schema() NULL.
+        const std::string use = absl::StrCat("SET search_path TO ", tx.quote_name(schema), "; ");
+        r = tx.exec(absl::StrCat(use, where));
+        if (r[0][1].as<std::string>().empty()) {
           if (!(mutating && o_.create_schema)) {
             throw CheckFailed(absl::StrCat(
-                "schema \"", schema, "\" does not exist in database ",
-                CurrentDatabase(tx), " (create it, or pass --create-schema)"));
+                "schema \"", schema, "\" does not exist in database ", r[0][0].as<std::string>(),
+                " (create it, or pass --create-schema)"));
           }
-          tx.exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", tx.quote_name(schema)));
+          r = tx.exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", tx.quote_name(schema), "; ",
+                                   use, where));
         }
-        // Quoted by libpq, always: a schema named "default" or "user" is
-        // that schema, not a keyword.
-        tx.exec(absl::StrCat("SET search_path TO ", tx.quote_name(schema)));
         search_path_set_ = true;
       } else if (search_path_set_) {
         // This session pointed elsewhere before (a new or reset one never has).
-        tx.exec("RESET search_path");
+        r = tx.exec(absl::StrCat("RESET search_path; ", where));
         search_path_set_ = false;
+      } else {
+        r = tx.exec(where);
       }
-      pqxx::result r = tx.exec("SELECT current_database(), coalesce(current_schema(), '')");
       database_ = r[0][0].as<std::string>();
       schema_ = r[0][1].as<std::string>();
     });
@@ -207,7 +217,7 @@ class Migrator::Session {
   }
 
   // Takes the advisory lock, waiting up to lock_wait, then sets the
-  // per-statement timeouts.
+  // per-statement timeouts: two round trips when the lock is had.
   absl::Status Lock() {
     std::optional<int> holder;
     bool got = false;
@@ -215,34 +225,38 @@ class Migrator::Session {
       pqxx::nontransaction tx(*conn_);
       // The key names database, schema and table quoted, so no two
       // different triples ("a/b"."c" and "a"."b/c") share a lock.
-      lock_key_ = tx.exec_params("SELECT hashtextextended($1, 0)",
-                                 absl::StrCat("fleet-migration/", tx.quote_name(database_), "/",
-                                              tx.quote_name(schema_), "/",
-                                              tx.quote_name(o_.version_table)))[0][0]
-                      .as<int64_t>();
+      const std::string key = absl::StrCat(
+          "pg_catalog.hashtextextended(",
+          Literal(tx, absl::StrCat("fleet-migration/", tx.quote_name(database_), "/",
+                                tx.quote_name(schema_), "/", tx.quote_name(o_.version_table))),
+          ", 0)");
+      const std::string timeouts =
+          absl::StrCat("SET lock_timeout = '", Millis(o_.lock_timeout),
+                       "'; SET statement_timeout = '", Millis(o_.statement_timeout), "'; ");
       if (o_.lock_wait > absl::ZeroDuration()) {
-        // The wait is bounded by lock_wait alone, not by the read timeout.
-        tx.exec("SET statement_timeout = 0");
-        tx.exec(absl::StrCat("SET lock_timeout = '", Millis(o_.lock_wait), "'"));
+        // The wait is bounded by lock_wait alone, not by the read timeout:
+        // set in a round trip of its own, so that the timer of the next
+        // query starts without the read timeout on every server version.
+        tx.exec(absl::StrCat("SET statement_timeout = 0; SET lock_timeout = '",
+                             Millis(o_.lock_wait), "'"));
         try {
-          tx.exec_params("SELECT pg_advisory_lock($1)", lock_key_);
+          // Nothing after a lock not had runs (one implicit transaction).
+          tx.exec(absl::StrCat("SELECT pg_catalog.pg_advisory_lock(", key, "); ", timeouts));
           got = true;
         } catch (const pqxx::sql_error& e) {
           if (e.sqlstate() != "55P03") throw;
         }
       } else {
-        got = tx.exec_params("SELECT pg_try_advisory_lock($1)", lock_key_)[0][0].as<bool>();
+        got = tx.exec(absl::StrCat(timeouts, "SELECT pg_catalog.pg_try_advisory_lock(", key, ")"))
+                  [0][0].as<bool>();
       }
       if (!got) {
-        pqxx::result r = tx.exec_params(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
-            "AND classid = (($1::bigint >> 32) & 4294967295)::oid "
-            "AND objid = ($1::bigint & 4294967295)::oid LIMIT 1",
-            lock_key_);
+        pqxx::result r = tx.exec(absl::StrCat(
+            timeouts, "SELECT pid FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND "
+            "granted AND objsubid = 1 AND classid = ((", key, " >> 32) & 4294967295)::oid "
+            "AND objid = (", key, " & 4294967295)::oid LIMIT 1"));
         if (!r.empty()) holder = r[0][0].as<int>();
       }
-      tx.exec(absl::StrCat("SET lock_timeout = '", Millis(o_.lock_timeout), "'"));
-      tx.exec(absl::StrCat("SET statement_timeout = '", Millis(o_.statement_timeout), "'"));
     });
     if (err) return ToStatus(err, "while taking the migration lock");
     if (!got) {
@@ -256,7 +270,9 @@ class Migrator::Session {
   }
 
   // Creates the version table (exactly Alembic's) and the log when missing.
+  // No round trip when the last ReadState found both.
   absl::Status EnsureTables() {
+    if (tables_seen_) return absl::OkStatus();
     DbError err = Guard([&] {
       pqxx::work tx(*conn_);
       if (!Exists(tx, table_.name)) {
@@ -288,74 +304,18 @@ class Migrator::Session {
       tx.commit();
     });
     if (err) return ToStatus(err, "while creating the version table");
+    tables_seen_ = true;
     return absl::OkStatus();
   }
 
-  // Reads the version table and the log. With `with_drift`, compares
-  // recorded checksums with the scripts.
+  // Reads the version table and the log (under the lock, this session's
+  // schema): ReadSchemaStates for one schema, two round trips. With
+  // `with_drift`, compares recorded checksums with the scripts.
   absl::StatusOr<DatabaseState> ReadState(bool with_drift) {
-    DatabaseState state;
-    state.database = database_;
-    state.schema = schema_;
-    std::vector<std::pair<std::string, std::string>> recorded;  // revision, checksum
-    DbError err = Guard([&] {
-      pqxx::read_transaction tx(*conn_);
-      state.has_version_table = Exists(tx, table_.name);
-      if (state.has_version_table) {
-        for (const auto& row : tx.exec(absl::StrCat("SELECT version_num FROM ",
-                                                    VersionTableName(tx),
-                                                    " ORDER BY version_num"))) {
-          state.heads.push_back(row[0].as<std::string>());
-        }
-      }
-      if (!Exists(tx, kLogTable)) return;
-      pqxx::result dirty = tx.exec_params(
-          absl::StrCat("SELECT revision, error FROM ", LogTable(tx),
-                       " WHERE outcome = 'dirty' AND version_table = $1"
-                       " AND id > coalesce((SELECT max(id) FROM ", LogTable(tx),
-                       " WHERE direction = 'stamp' AND outcome = 'ok' AND version_table = $1"
-                       "), 0) ORDER BY id DESC LIMIT 1"),
-          o_.version_table);
-      if (!dirty.empty()) {
-        state.dirty = true;
-        state.dirty_revision = dirty[0][0].as<std::string>();
-        state.dirty_error = dirty[0][1].as<std::string>();
-        for (const auto& row : tx.exec_params(
-                 "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                 "WHERE NOT i.indisvalid AND n.nspname = $1 ORDER BY 1",
-                 schema_)) {
-          state.invalid_indexes.push_back(row[0].as<std::string>());
-        }
-      }
-      pqxx::result last = tx.exec_params(
-          absl::StrCat(
-              "SELECT revision, direction, outcome, coalesce(finished_at, started_at)::text FROM ",
-              LogTable(tx), " WHERE version_table = $1 ORDER BY id DESC LIMIT 1"),
-          o_.version_table);
-      if (!last.empty()) {
-        state.last_revision = last[0][0].as<std::string>();
-        state.last_direction = last[0][1].as<std::string>();
-        state.last_outcome = last[0][2].as<std::string>();
-        state.last_finished_at = last[0][3].as<std::string>();
-      }
-      if (with_drift) {
-        for (const auto& row : tx.exec_params(
-                 absl::StrCat("SELECT DISTINCT ON (revision) revision, checksum FROM ",
-                              LogTable(tx),
-                              " WHERE direction IN ('upgrade', 'stamp') AND outcome = 'ok' "
-                              "AND checksum <> '' AND version_table = $1 "
-                              "ORDER BY revision, id DESC"),
-                 o_.version_table)) {
-          recorded.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
-        }
-      }
-    });
-    if (err) return ToStatus(err, "while reading the version table");
-    // Drift needs every head known to the scripts; with an unknown head the
-    // state is still worth reporting (the caller sees the unknown revision).
-    // `recorded` is filled only when drift was asked for.
-    AddDrift(recorded, &state);
+    std::vector<char> both;
+    absl::StatusOr<DatabaseState> state =
+        std::move(ReadSchemaStates({schema_}, with_drift, &both).front());
+    if (state.ok()) tables_seen_ = both.front() != 0;
     return state;
   }
 
@@ -432,12 +392,15 @@ class Migrator::Session {
     for (const auto& [revision, r] : newest_ok) recorded->emplace_back(revision, r->checksum);
   }
 
-  // ReadState for many schemas of this database at once, without touching
+  // The state of many schemas of this database at once, without touching
   // search_path (an empty name: the connection's current schema): per chunk
   // of schemas one catalog query and one over their version tables and
-  // logs, however many schemas. One result per schema, in order.
+  // logs, however many schemas. One result per schema, in order. With
+  // `tables_found`, says per schema whether both the version table and the
+  // log exist.
   std::vector<absl::StatusOr<DatabaseState>> ReadSchemaStates(
-      const std::vector<std::string>& schemas, bool with_drift) {
+      const std::vector<std::string>& schemas, bool with_drift,
+      std::vector<char>* tables_found = nullptr) {
     constexpr size_t kChunk = 200;
     const size_t n = schemas.size();
     std::vector<absl::StatusOr<DatabaseState>> out;
@@ -445,13 +408,14 @@ class Migrator::Session {
     std::vector<std::vector<std::pair<std::string, std::string>>> recorded(n);
     std::vector<std::string> missing(n);  // the error of a schema that does not exist
     std::vector<std::string> names = schemas;  // an empty one resolved to current_schema()
+    std::vector<char> has_log(n, 0);
     DbError err = Guard([&] {
       // No transaction: at READ COMMITTED each statement reads its own
       // snapshot anyway, and BEGIN and COMMIT would be two more round trips.
       // Per chunk: one catalog query and one over the tables.
       pqxx::nontransaction tx(*conn_);
       const std::string vt = absl::StrCat("'", tx.esc(o_.version_table), "'");
-      std::vector<char> has_version(n, 0), has_log(n, 0);
+      std::vector<char> has_version(n, 0);
       for (size_t from = 0; from < n; from += kChunk) {
         const size_t to = std::min(n, from + kChunk);
         std::string values;
@@ -541,6 +505,12 @@ class Migrator::Session {
       }
     });
     for (DatabaseState& st : states) std::sort(st.heads.begin(), st.heads.end());
+    if (tables_found != nullptr) {
+      tables_found->assign(n, 0);
+      for (size_t i = 0; i < n && !err; ++i) {
+        (*tables_found)[i] = states[i].has_version_table && has_log[i];
+      }
+    }
     for (size_t i = 0; i < n; ++i) {
       if (err) {
         out.push_back(ToStatus(err, "while reading the version tables"));
@@ -693,11 +663,13 @@ class Migrator::Session {
       pqxx::work tx(*conn_);
       if (purge) tx.exec(absl::StrCat("DELETE FROM ", VersionTableName(tx)));
       for (const Step& step : plan.steps) {
-        ApplyVersionChanges(tx, step);
         std::string rev = step.to_revisions.empty() ? step.from_revisions.front()
                                                     : step.to_revisions.front();
         std::optional<RevisionGraph::Index> idx = m_.graph_.FindExact(rev);
-        InsertLog(tx, rev, "stamp", idx ? m_.graph_.script(*idx).checksum : "", start, "ok", "");
+        ApplyVersionChanges(tx, step,
+                            LogInsert(tx, rev, "stamp",
+                                      idx ? m_.graph_.script(*idx).checksum : "", start, "ok",
+                                      ""));
       }
       if (plan.steps.empty()) {
         // Nothing moved, but an operator asserted where the database is:
@@ -838,52 +810,79 @@ class Migrator::Session {
     return step.direction == Direction::kUpgrade ? step.script->upgrade : *step.script->downgrade;
   }
 
-  void ApplyVersionChanges(pqxx::transaction_base& tx, const Step& step) {
-    for (const VersionChange& c : step.version_changes) {
-      const std::string t = VersionTableName(tx);
+  // A step's changes to the version table, and `log_sql` (the statement
+  // that records the step in the log) with them: one statement, one round
+  // trip. Each change is a data-modifying WITH query (they touch different
+  // rows); the rows each matched come back and are checked.
+  void ApplyVersionChanges(pqxx::transaction_base& tx, const Step& step,
+                           const std::string& log_sql) {
+    if (step.version_changes.empty()) {
+      tx.exec(log_sql);
+      return;
+    }
+    const std::string t = VersionTableName(tx);
+    std::string with, counts;
+    for (size_t i = 0; i < step.version_changes.size(); ++i) {
+      const VersionChange& c = step.version_changes[i];
+      std::string change;
       switch (c.kind) {
         case VersionChange::Kind::kInsert:
-          tx.exec_params(absl::StrCat("INSERT INTO ", t, " (version_num) VALUES ($1)"), c.to);
+          change = absl::StrCat("INSERT INTO ", t, " (version_num) VALUES (", Literal(tx, c.to), ")");
           break;
-        case VersionChange::Kind::kDelete: {
-          pqxx::result r = tx.exec_params(
-              absl::StrCat("DELETE FROM ", t, " WHERE version_num = $1"), c.from);
-          if (r.affected_rows() != 1) {
-            throw CheckFailed(absl::StrCat("Online migration expected to match one row when "
-                                           "deleting '", c.from, "' in '", table_.name, "'; ",
-                                           r.affected_rows(), " found"));
-          }
+        case VersionChange::Kind::kDelete:
+          change = absl::StrCat("DELETE FROM ", t, " WHERE version_num = ", Literal(tx, c.from));
           break;
-        }
-        case VersionChange::Kind::kUpdate: {
-          pqxx::result r = tx.exec_params(
-              absl::StrCat("UPDATE ", t, " SET version_num = $1 WHERE version_num = $2"), c.to,
-              c.from);
-          if (r.affected_rows() != 1) {
-            throw CheckFailed(absl::StrCat("Online migration expected to match one row when "
-                                           "updating '", c.from, "' to '", c.to, "' in '",
-                                           table_.name, "'; ", r.affected_rows(), " found"));
-          }
+        case VersionChange::Kind::kUpdate:
+          change = absl::StrCat("UPDATE ", t, " SET version_num = ", Literal(tx, c.to),
+                                " WHERE version_num = ", Literal(tx, c.from));
           break;
-        }
+      }
+      absl::StrAppend(&with, "c", i, " AS (", change, " RETURNING 1), ");
+      absl::StrAppend(&counts, i == 0 ? "" : ", ", "(SELECT count(*) FROM c", i, ")");
+    }
+    pqxx::result r =
+        tx.exec(absl::StrCat("WITH ", with, "l AS (", log_sql, " RETURNING 1) SELECT ", counts));
+    for (size_t i = 0; i < step.version_changes.size(); ++i) {
+      const VersionChange& c = step.version_changes[i];
+      const int64_t matched = r[0][static_cast<int>(i)].as<int64_t>();
+      if (c.kind == VersionChange::Kind::kDelete && matched != 1) {
+        throw CheckFailed(absl::StrCat("Online migration expected to match one row when "
+                                       "deleting '", c.from, "' in '", table_.name, "'; ",
+                                       matched, " found"));
+      }
+      if (c.kind == VersionChange::Kind::kUpdate && matched != 1) {
+        throw CheckFailed(absl::StrCat("Online migration expected to match one row when "
+                                       "updating '", c.from, "' to '", c.to, "' in '",
+                                       table_.name, "'; ", matched, " found"));
       }
     }
+  }
+
+  // The INSERT of a log row (without RETURNING), its values quoted by libpq.
+  std::string LogInsert(pqxx::transaction_base& tx, const std::string& revision,
+                        absl::string_view direction, const std::string& checksum,
+                        absl::Time start, absl::string_view outcome,
+                        const std::string& error) const {
+    const bool finished = outcome == "ok" || outcome == "failed";
+    return absl::StrCat(
+        "INSERT INTO ", LogTable(tx),
+        " (revision, direction, checksum, started_at, finished_at, duration_ms, outcome, error, "
+        "actor, rollout_id, version_table) VALUES (",
+        Literal(tx, revision), ", ", Literal(tx, std::string(direction)), ", ", Literal(tx, checksum),
+        ", ", Literal(tx, Rfc3339(start)), "::timestamptz, ",
+        finished ? absl::StrCat("clock_timestamp(), ",
+                                absl::ToInt64Milliseconds(absl::Now() - start))
+                 : std::string("NULL, NULL"),
+        ", ", Literal(tx, std::string(outcome)), ", ", Literal(tx, ScrubSecrets(error, o_.dsn)), ", ",
+        Literal(tx, o_.actor), ", ", Literal(tx, o_.rollout_id), ", ", Literal(tx, o_.version_table), ")");
   }
 
   int64_t InsertLog(pqxx::transaction_base& tx, const std::string& revision,
                     absl::string_view direction, const std::string& checksum, absl::Time start,
                     absl::string_view outcome, const std::string& error) {
-    bool finished = outcome == "ok" || outcome == "failed";
     return tx
-        .exec_params(absl::StrCat("INSERT INTO ", LogTable(tx),
-                                  " (revision, direction, checksum, started_at, finished_at, "
-                                  "duration_ms, outcome, error, actor, rollout_id, version_table) "
-                                  "VALUES ($1, $2, $3, $4::timestamptz, ",
-                                  finished ? "clock_timestamp(), $5" : "NULL, NULL::bigint + $5",
-                                  ", $6, $7, $8, $9, $10) RETURNING id"),
-                     revision, std::string(direction), checksum, Rfc3339(start),
-                     absl::ToInt64Milliseconds(absl::Now() - start), std::string(outcome),
-                     ScrubSecrets(error, o_.dsn), o_.actor, o_.rollout_id, o_.version_table)[0][0]
+        .exec(absl::StrCat(LogInsert(tx, revision, direction, checksum, start, outcome, error),
+                           " RETURNING id"))[0][0]
         .as<int64_t>();
   }
 
@@ -924,9 +923,9 @@ class Migrator::Session {
     TransactionParts parts;
     parts.verify = verify;
     parts.finish = [&](pqxx::work& tx) {
-      ApplyVersionChanges(tx, step);
-      InsertLog(tx, step.script->revision, DirectionName(step.direction), step.script->checksum,
-                start, "ok", "");
+      ApplyVersionChanges(tx, step,
+                          LogInsert(tx, step.script->revision, DirectionName(step.direction),
+                                    step.script->checksum, start, "ok", ""));
     };
     absl::Status status = RunInTransaction(step, SectionFor(step), parts);
     if (!status.ok()) LogFailure(step, start, std::string(status.message()));
@@ -1029,11 +1028,12 @@ class Migrator::Session {
         line = step.script->verify->line;
         CheckVerify(tx, *step.script);
       }
-      ApplyVersionChanges(tx, step);
-      tx.exec_params(absl::StrCat("UPDATE ", LogTable(tx),
-                                  " SET outcome = 'ok', error = '', finished_at = "
-                                  "clock_timestamp(), duration_ms = $2 WHERE id = $1"),
-                     log_id, absl::ToInt64Milliseconds(absl::Now() - start));
+      ApplyVersionChanges(tx, step,
+                          absl::StrCat("UPDATE ", LogTable(tx),
+                                       " SET outcome = 'ok', error = '', finished_at = "
+                                       "clock_timestamp(), duration_ms = ",
+                                       absl::ToInt64Milliseconds(absl::Now() - start),
+                                       " WHERE id = ", log_id));
       tx.commit();
     });
     if (!err) return absl::OkStatus();
@@ -1123,7 +1123,7 @@ class Migrator::Session {
   bool mutating_ = false;         // opened to change the database (scripts may run)
   int pid_ = 0;
   bool locked_ = false;
-  int64_t lock_key_ = 0;
+  bool tables_seen_ = false;      // the version table and the log exist
   std::string database_;
   std::string schema_;
   VersionTable table_;

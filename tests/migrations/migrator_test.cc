@@ -346,6 +346,31 @@ TEST_F(MigratorTest, VerifyReturningFalseRollsTheRevisionBack) {
   EXPECT_THAT(Log(), ElementsAre("a1 upgrade failed"));
 }
 
+
+// The version change and the log row go in one statement; a version table
+// moved under the engine is still caught, and the whole revision undone.
+TEST_F(MigratorTest, AVersionTableMovedByTheScriptRollsTheRevisionBack) {
+  TempDir dir;
+  dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);"));
+  dir.Write("a2.sql", ScriptText("a2", "a1", "CREATE TABLE u (x int);\n"
+                                             "DELETE FROM alembic_version;"));
+  auto g = dir.Graph();
+  Migrator m(*g, Options());
+  ASSERT_TRUE(m.Upgrade("a1").ok());
+  auto r = m.Upgrade("head");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("revision a2 (" + dir.path() + "/a2.sql:6) failed: Online migration "
+                        "expected to match one row when updating 'a1' to 'a2' in "
+                        "'alembic_version'; 0 found"));
+  EXPECT_THAT(Heads(), ElementsAre("a1"));
+  EXPECT_FALSE(TableExists("u"));
+  EXPECT_THAT(Log(), ElementsAre("a1 upgrade ok", "a2 upgrade failed"));
+  // A stamp writes its version change and log row the same way.
+  ASSERT_TRUE(m.Stamp({"a2"}, /*purge=*/false).ok());
+  EXPECT_THAT(Heads(), ElementsAre("a2"));
+  EXPECT_THAT(Log(), ElementsAre("a1 upgrade ok", "a2 upgrade failed", "a2 stamp ok"));
+}
 TEST_F(MigratorTest, ContinuesADatabaseAlembicMigrated) {
   std::ifstream in(std::string(FLEET_SOURCE_DIR) + "/tests/data/alembic_support_desk_to_4d5e.sql");
   std::stringstream sql;
