@@ -1,17 +1,18 @@
 #include "agent/agent_service.h"
 
+#include <grpc/grpc_security_constants.h>
+
 #include <atomic>
-#include <random>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "absl/strings/ascii.h"
-#include <grpc/grpc_security_constants.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
+#include "agent/read_batches.h"
 #include "migrations/autogenerate.h"
 #include "migrations/dsn.h"
 #include "migrations/migrator.h"
@@ -289,36 +290,8 @@ grpc::Status AgentServiceImpl::ListTenants(grpc::ServerContext* ctx,
   // tenants that share a database (schema-per-tenant) share a connection.
   const size_t n = config_.tenants.size();
   std::vector<fleet::v1::TenantState> states(n);
-  std::map<std::pair<std::string, std::string>, std::vector<size_t>> by_database;
-  for (size_t i = 0; i < n; ++i) {
-    by_database[{config_.tenants[i].dsn, config_.tenants[i].version_table}].push_back(i);
-  }
   const size_t workers_wanted = std::max<size_t>(1, config_.max_concurrent_reads);
-  // Schemas of one database are read a few hundred per session in three
-  // queries (Migrator::InspectSchemas): more sessions on one database would
-  // not read faster, and every idle session there slows the DDL that runs
-  // on it (each backend must take in every catalog invalidation).
-  constexpr size_t kSchemasPerSession = 200;
-  // Each chunk of a database's schemas is read on the same pooled session
-  // every time (its affinity): that session's catalog caches already hold
-  // those schemas' tables (200 schemas: 21 ms warm, 338 ms cold). The first
-  // chunk shares the migrations' sessions.
-  struct Batch {
-    std::vector<size_t> tenants;
-    std::string affinity;
-  };
-  std::vector<Batch> batches;
-  for (auto& [key, members] : by_database) {
-    size_t chunks = std::min({members.size(),
-                              std::max<size_t>(1, workers_wanted / by_database.size()),
-                              (members.size() + kSchemasPerSession - 1) / kSchemasPerSession});
-    for (size_t c = 0; c < chunks; ++c) {
-      Batch batch;
-      for (size_t k = c; k < members.size(); k += chunks) batch.tenants.push_back(members[k]);
-      if (c > 0) batch.affinity = absl::StrCat("schemas ", c, "/", chunks);
-      batches.push_back(std::move(batch));
-    }
-  }
+  const std::vector<ReadBatch> batches = PlanReadBatches(config_.tenants, workers_wanted);
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t b = next++; b < batches.size(); b = next++) {

@@ -1,0 +1,39 @@
+// How an agent splits its tenants into reads for ListTenants (a plan, a
+// no-op rollout, status --refresh): which tenants one session reads in one
+// Migrator::InspectSchemas call, and on which pooled session.
+#ifndef FLEET_AGENT_READ_BATCHES_H_
+#define FLEET_AGENT_READ_BATCHES_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "agent/agent_config.h"
+
+namespace fleet::agent {
+
+// Schemas of one database are read a few hundred per session in two
+// queries: more sessions on one database would not read faster, and every
+// idle session there slows the DDL that runs on it (each backend must take
+// in every catalog invalidation).
+inline constexpr size_t kSchemasPerSession = 200;
+
+struct ReadBatch {
+  std::vector<size_t> tenants;  // indexes into the agent's tenants, one database
+  // MigratorOptions::pool_affinity: each chunk of a database's schemas is
+  // read on the same pooled session every time, so that session's catalog
+  // caches already hold those schemas' tables (200 schemas: 21 ms warm,
+  // 338 ms cold). Empty for the first chunk, which shares the migrations'
+  // sessions.
+  std::string affinity;
+};
+
+// Tenants grouped by database (dsn and version table), each database's
+// split into as many chunks as `workers` allow among the databases, none
+// over kSchemasPerSession unless the workers run out. Every tenant is in
+// exactly one batch; a batch's tenants keep their order.
+std::vector<ReadBatch> PlanReadBatches(const std::vector<TenantConfig>& tenants, size_t workers);
+
+}  // namespace fleet::agent
+
+#endif  // FLEET_AGENT_READ_BATCHES_H_
