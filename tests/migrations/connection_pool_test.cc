@@ -57,6 +57,13 @@ class ConnectionPoolTest : public fleet::testing::PostgresTest {
     return std::stoi(Query(admin_, CountSql(dbs))[0][0]);
   }
   static int Pid(const ConnectionPool::Lease& l) { return l.connection().backendpid(); }
+  // A migrator's options on this test's database, leasing from `pool`.
+  MigratorOptions Pooled(ConnectionPool& pool) const {
+    MigratorOptions o;
+    o.dsn = Dsn();
+    o.pool = &pool;
+    return o;
+  }
 };
 
 TEST_F(ConnectionPoolTest, AReturnedConnectionServesTheNextCallerOfTheSameString) {
@@ -215,9 +222,7 @@ TEST_F(ConnectionPoolTest, AMigratorLeasesOneSessionForManyCallsAndReadsItsHeads
   auto g = dir.Graph();
   ASSERT_NE(g, nullptr);
   ConnectionPool pool({4, absl::Seconds(60)});
-  MigratorOptions o;
-  o.dsn = Dsn();
-  o.pool = &pool;
+  MigratorOptions o = Pooled(pool);
   auto up = Migrator(*g, o).Upgrade("a1");
   ASSERT_TRUE(up.ok()) << up.status();
   EXPECT_THAT(up->end_heads, ElementsAre("a1"));
@@ -241,9 +246,7 @@ TEST_F(ConnectionPoolTest, AnAffinityKeepsACallersOwnSessionForIt) {
   auto g = dir.Graph();
   ASSERT_NE(g, nullptr);
   ConnectionPool pool({8, absl::Seconds(60)});
-  MigratorOptions o;
-  o.dsn = Dsn();
-  o.pool = &pool;
+  MigratorOptions o = Pooled(pool);
   ASSERT_TRUE(Migrator(*g, o).Upgrade("a1").ok());  // the untagged session
   MigratorOptions a = o, b = o;
   a.pool_affinity = "schemas 1/2";
@@ -266,9 +269,7 @@ TEST_F(ConnectionPoolTest, AnIdleConnectionTheServerClosedIsReplacedUnnoticed) {
   dir.Write("a1.sql", ScriptText("a1", "", "CREATE TABLE t (x int);"));
   auto g = dir.Graph();
   ConnectionPool pool({4, absl::Seconds(60)});
-  MigratorOptions o;
-  o.dsn = Dsn();
-  o.pool = &pool;
+  MigratorOptions o = Pooled(pool);
   ASSERT_TRUE(Migrator(*g, o).Inspect().ok());
   // The server ends the idle session (a restart, idle_session_timeout).
   Exec(admin_, absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
@@ -299,11 +300,9 @@ TEST_F(ConnectionPoolTest, TenantsTakingTurnsOnOneSessionLeaveNothingToEachOther
   ASSERT_NE(gb, nullptr);
   ConnectionPool pool({1, absl::Seconds(60)});
   auto options = [&](const std::string& schema) {
-    MigratorOptions o;
-    o.dsn = Dsn();
+    MigratorOptions o = Pooled(pool);
     o.schema = schema;
     o.create_schema = true;
-    o.pool = &pool;
     return o;
   };
   for (const char* target : {"a1", "a2"}) {
