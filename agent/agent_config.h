@@ -49,7 +49,7 @@ struct AgentConfig {
   // Tenant connections are kept open for reuse: at most this many at once,
   // idle and in use, for all tenants together; one idle this long is closed.
   int max_connections = 32;
-  absl::Duration connection_idle_timeout = absl::Seconds(60);
+  absl::Duration connection_idle_timeout = absl::Minutes(10);
   std::vector<TenantConfig> tenants;
   std::optional<AgentTls> tls;  // absent: plaintext (loopback development only)
 };

@@ -32,16 +32,16 @@ void ExpectEachTenantOnce(const std::vector<ReadBatch>& batches, size_t n) {
 
 TEST(ReadBatchesTest, ManySchemasOfOneDatabaseAreChunkedWithAStableSessionEach) {
   std::vector<TenantConfig> tenants;
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < 2500; ++i) {
     tenants.push_back(Tenant(absl::StrCat("t", i), "dbname=shared", absl::StrCat("t", i)));
   }
   const std::vector<ReadBatch> batches = PlanReadBatches(tenants, 16);
-  // 1,000 schemas at 200 a session: 5 chunks, though 16 workers could read.
+  // 2,500 schemas at 500 a session: 5 chunks, though 16 workers could read.
   ASSERT_EQ(batches.size(), 5u);
   ExpectEachTenantOnce(batches, tenants.size());
   std::set<std::string> tags;
   for (size_t c = 0; c < batches.size(); ++c) {
-    EXPECT_EQ(batches[c].tenants.size(), 200u);
+    EXPECT_EQ(batches[c].tenants.size(), 500u);
     tags.insert(batches[c].affinity);
   }
   // The first chunk shares the migrations' sessions; the others have one each.
