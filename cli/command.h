@@ -17,13 +17,14 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "cli/exit_codes.h"
 #include "cli/interrupt.h"
 #include "fleet/v1/common.pb.h"
 #include "migrations/file_system.h"
-#include "nlohmann/json.hpp"
 #include "migrations/offline_sql.h"
 #include "migrations/revision_graph.h"
+#include "nlohmann/json.hpp"
 #include "toml++/toml.h"
 
 namespace fleet::cli {
@@ -192,6 +193,11 @@ std::string HeadsText(const Range& heads, const char* separator = ", ") {
   }
   return out.empty() ? "base" : out;
 }
+
+// How long `rollout watch` waits before its next look, given how long the
+// last look took: 300 ms, or ten times the look when that is longer (a look
+// reads every tenant of the rollout), never more than 5 s.
+absl::Duration WatchInterval(absl::Duration look);
 
 }  // namespace fleet::cli
 

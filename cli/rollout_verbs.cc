@@ -327,11 +327,7 @@ int Watch(Context& ctx, Stub& stub, const std::string& id) {
       }
       return r.state() == fleet::v1::ROLLOUT_SUCCEEDED ? kExitOk : kExitCheckFailed;
     }
-    // Every 300 ms, or less often when one look costs more: a look reads
-    // every tenant of the rollout (about 45 ms of the controller's CPU at
-    // 10,000 tenants), and a watcher should not take the CPU the
-    // migrations need. At most a tenth of the time goes to looking.
-    absl::SleepFor(std::clamp(10 * took, absl::Milliseconds(300), absl::Seconds(5)));
+    absl::SleepFor(WatchInterval(took));
   }
 }
 
@@ -591,6 +587,14 @@ std::vector<Command> RolloutVerbs() {
         {"rollback", "Put every tenant the rollout moved back", nullptr, WithController<Rollback>,
          {}, "ID"}}},
   };
+}
+
+// Every 300 ms, or less often when one look costs more: a look reads every
+// tenant of the rollout (about 45 ms of the controller's CPU at 10,000
+// tenants), and a watcher should not take the CPU the migrations need. At
+// most a tenth of the time goes to looking.
+absl::Duration WatchInterval(absl::Duration look) {
+  return std::clamp(10 * look, absl::Milliseconds(300), absl::Seconds(5));
 }
 
 }  // namespace fleet::cli

@@ -1,6 +1,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/command.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -192,6 +193,14 @@ TEST(FleetctlTest, InitRevisionMergeWriteAValidHistory) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_THAT(text, HasSubstr("-- revision: aaaa0001\n-- down_revision: \n"));
   EXPECT_THAT(text, HasSubstr("-- migrate:upgrade\n\n-- migrate:downgrade\n"));
+}
+
+TEST(FleetctlTest, WatchLooksLessOftenWhenALookIsSlow) {
+  EXPECT_EQ(WatchInterval(absl::Milliseconds(2)), absl::Milliseconds(300));
+  EXPECT_EQ(WatchInterval(absl::Milliseconds(30)), absl::Milliseconds(300));
+  // A 10,000-tenant rollout's look: a tenth of the time, not more.
+  EXPECT_EQ(WatchInterval(absl::Milliseconds(120)), absl::Milliseconds(1200));
+  EXPECT_EQ(WatchInterval(absl::Seconds(3)), absl::Seconds(5));
 }
 
 TEST(FleetctlTest, RealBinaryExitCodes) {
