@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/rollout_plan.h"
+#include "controller/rollout_runner_internal.h"
 #include "proto/states.h"
 #include "serving/log.h"
 
@@ -15,32 +16,11 @@ namespace {
 
 namespace v1 = fleet::v1;
 using proto::StateName;
-
-std::vector<std::string> Sorted(std::vector<std::string> v) {
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
-std::string Heads(const std::vector<std::string>& heads) {
-  return heads.empty() ? "base" : absl::StrJoin(heads, ",");
-}
-
-// A transition that writes `audit` with it.
-RolloutTransition Audited(AuditEntry audit) {
-  RolloutTransition t;
-  t.audit = std::move(audit);
-  return t;
-}
+using runner_internal::Audited;
+using runner_internal::Heads;
+using runner_internal::Sorted;
 
 }  // namespace
-
-struct RolloutRunner::Driven {
-  std::string id;
-  std::string bundle_digest;
-  std::string actor;
-  fleet::v1::RolloutSpec spec;
-  std::shared_ptr<const migrations::RevisionGraph> graph;
-};
 
 RolloutRunner::RolloutRunner(Inventory& inventory, AgentClient& agents, BundleGraphs& graphs,
                              Clock& clock, Options options)
@@ -564,123 +544,6 @@ RolloutRunner::WaveResult RolloutRunner::Bake(Driven& d, const RolloutRecord& r,
     return WaveResult::kFailed;
   }
   return WaveResult::kDone;
-}
-
-RolloutRunner::Outcome RolloutRunner::RunRollback(Driven& d, const RolloutRecord& r) {
-  auto all = inventory_.ListRolloutTenants(r.id);
-  if (!all.ok()) {
-    Stall(d.id, all.status());
-    return Outcome::kStalled;
-  }
-  std::vector<RolloutTenantRecord> todo;
-  for (const auto& t : *all) {
-    if (t.state == v1::TENANT_ROLLING_BACK) todo.push_back(t);
-  }
-  std::atomic<size_t> next{0};
-  std::atomic<bool> stalled{false};
-  auto worker = [&] {
-    for (size_t i = next++; i < todo.size() && !stalled; i = next++) {
-      if (stopping_) return;
-      RolloutTenantRecord t = todo[i];
-      spdlog::info("rollout={} tenant={} agent={} event=rollback-started to={}", d.id,
-                   t.tenant_id, t.agent, Heads(t.start_heads));
-      absl::Status outcome;
-      absl::StatusOr<TenantRecord> now = agents_.GetTenant(t.agent, t.tenant_id, "");
-      // Down to exactly the heads it started from, every branch included.
-      if (!now.ok() || Sorted(now->heads) != Sorted(t.start_heads)) {
-        auto migrated =
-            MigrateTenant(d, t, absl::StrCat("=", absl::StrJoin(t.start_heads, ",")), false);
-        outcome = migrated.status();
-        if (migrated.ok()) {
-          // The heads the agent read back after its last commit.
-          now = TenantRecord{};
-          now->heads = *std::move(migrated);
-        } else {
-          now = agents_.GetTenant(t.agent, t.tenant_id, "");  // where it was left
-        }
-      }
-      if (stopping_) return;  // a restarted controller picks this tenant up again
-      if (outcome.ok() && now.ok() && Sorted(now->heads) != Sorted(t.start_heads)) {
-        outcome = absl::InternalError(absl::StrCat("tenant ", t.tenant_id, " is at ",
-                                                   Heads(now->heads), " after the rollback, not ",
-                                                   Heads(t.start_heads)));
-      } else if (outcome.ok() && !now.ok()) {
-        outcome = now.status();
-      }
-      AtPoint("rollback-tenant-migrated", d.id);
-      RolloutTenantRecord done = t;
-      if (now.ok()) done.heads = now->heads;
-      done.state = outcome.ok() ? v1::TENANT_ROLLED_BACK : v1::TENANT_ROLLBACK_FAILED;
-      // Keep why the tenant failed; add why its rollback failed.
-      if (!outcome.ok()) {
-        done.error = absl::StrCat(t.error.empty() ? "" : t.error + "; ", "rollback: ",
-                                  outcome.message());
-      }
-      done.finished_at = clock_.NowText();
-      AuditEntry audit{"", r.actor, absl::StrCat("downgrade ", StateName(done.state)), d.id,
-                       t.tenant_id,
-                       absl::StrCat("-> ", Heads(t.start_heads),
-                                    done.error.empty() ? "" : ": " + done.error)};
-      TenantStepWrite record;
-      record.step = done;
-      record.from = v1::TENANT_ROLLING_BACK;
-      record.record_heads = now.ok();
-      record.audit = audit;
-      absl::Status s = inventory_.WriteTenantStep(record);
-      if (!s.ok()) {
-        Stall(d.id, s);
-        stalled = true;
-        return;
-      }
-      if (outcome.ok()) {
-        spdlog::info("rollout={} tenant={} event=rolled-back heads={}", d.id, t.tenant_id,
-                     Heads(done.heads));
-      } else {
-        spdlog::error("rollout={} tenant={} event=rollback-failed error=\"{}\"", d.id,
-                      t.tenant_id, done.error);
-      }
-      AtPoint("rollback-tenant-recorded", d.id);
-    }
-  };
-  std::vector<std::thread> workers;
-  for (int w = 0; w < d.spec.parallel() && static_cast<size_t>(w) < todo.size(); ++w) {
-    workers.emplace_back(worker);
-  }
-  for (auto& w : workers) w.join();
-  if (stalled) return Outcome::kStalled;
-  if (stopping_) return Outcome::kDone;
-  // The end is counted from the inventory, so a restart counts the same.
-  auto after = inventory_.ListRolloutTenants(r.id);
-  if (!after.ok()) {
-    Stall(d.id, after.status());
-    return Outcome::kStalled;
-  }
-  std::vector<std::string> failed;
-  int rolled_back = 0;
-  for (const auto& t : *after) {
-    if (t.state == v1::TENANT_ROLLBACK_FAILED) failed.push_back(t.tenant_id);
-    if (t.state == v1::TENANT_ROLLBACK_FAILED || t.state == v1::TENANT_ROLLED_BACK) ++rolled_back;
-    if (t.state == v1::TENANT_ROLLING_BACK) return Outcome::kReread;  // not all done: again
-  }
-  std::string halted_reason = r.reason;
-  std::string reason;
-  if (failed.empty()) {
-    reason = absl::StrCat(halted_reason, halted_reason.empty() ? "" : "; ", rolled_back,
-                          " tenants rolled back to their starting revisions");
-  } else {
-    reason = absl::StrCat(halted_reason, halted_reason.empty() ? "" : "; ",
-                          "rollback failed for tenants ", absl::StrJoin(failed, ", "),
-                          ": they need a person");
-  }
-  RolloutEvent event = failed.empty() ? RolloutEvent::kRollbackDone : RolloutEvent::kRollbackFailed;
-  RolloutTransition t = Audited(AuditEntry{
-      "", "controller",
-      absl::StrCat("rollout ", failed.empty() ? "rolled_back" : "rollback_failed"), d.id, "",
-      reason});
-  t.reason = reason;
-  Outcome o = Move(d, r, event, std::move(t));
-  if (o == Outcome::kReread) AtPoint("finished", d.id);
-  return o;
 }
 
 }  // namespace fleet::controller
