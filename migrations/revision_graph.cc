@@ -43,11 +43,10 @@ absl::string_view DirectionName(Direction d) {
 absl::StatusOr<std::unique_ptr<const RevisionGraph>> RevisionGraph::Build(
     std::vector<Script> scripts) {
   std::unique_ptr<RevisionGraph> graph(new RevisionGraph());
-  graph->nodes_.reserve(scripts.size());
-  for (Script& s : scripts) {
-    graph->nodes_.emplace_back();
-    graph->nodes_.back().script = std::move(s);
-  }
+  // The scripts stay where the caller built them: a history of thousands
+  // is not copied again (each copy is fresh pages for the kernel to fault in).
+  graph->nodes_.resize(scripts.size());
+  graph->scripts_ = std::move(scripts);
   RETURN_IF_ERROR(graph->Link());
   return std::unique_ptr<const RevisionGraph>(std::move(graph));
 }
@@ -56,10 +55,10 @@ absl::Status RevisionGraph::Link() {
   const int n = size();
   by_key_.reserve(n * 2);
   for (Index i = 0; i < n; ++i) {
-    const Script& s = nodes_[i].script;
+    const Script& s = scripts_[i];
     auto [it, inserted] = by_key_.emplace(s.revision, i);
     if (!inserted) {
-      const Script& first = nodes_[it->second].script;
+      const Script& first = scripts_[it->second];
       return absl::InvalidArgumentError(absl::StrCat(
           Location(s, s.revision_line), ": revision '", s.revision, "' is declared twice: in ",
           first.path, " and in ", s.path));
@@ -68,21 +67,21 @@ absl::Status RevisionGraph::Link() {
   // Labels are keys too; a label may not repeat a label or an id.
   std::vector<std::pair<std::string, Index>> label_keys;
   for (Index i = 0; i < n; ++i) {
-    const Script& s = nodes_[i].script;
+    const Script& s = scripts_[i];
     for (const std::string& label : s.branch_labels) {
       auto [it, inserted] = by_key_.emplace(label, i);
       if (!inserted) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            Location(s, s.branch_labels_line), ": Branch name '", label, "' in revision ",
-            s.revision, " already used by revision ", id(it->second), " (",
-            nodes_[it->second].script.path, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(Location(s, s.branch_labels_line), ": Branch name '", label,
+                         "' in revision ", s.revision, " already used by revision ", id(it->second),
+                         " (", scripts_[it->second].path, ")"));
       }
       label_keys.emplace_back(label, i);
     }
   }
   for (Index i = 0; i < n; ++i) {
     Node& node = nodes_[i];
-    const Script& s = node.script;
+    const Script& s = scripts_[i];
     for (const std::string& down : s.down_revisions) {
       if (down == s.revision) {
         return absl::InvalidArgumentError(absl::StrCat(Location(s, s.down_revision_line),
@@ -170,9 +169,9 @@ absl::Status RevisionGraph::Link() {
       std::vector<std::string> files;
       for (Index c : cycle) {
         ids.push_back(id(c));
-        files.push_back(nodes_[c].script.path);
+        files.push_back(scripts_[c].path);
       }
-      const Script& first = nodes_[cycle.front()].script;
+      const Script& first = scripts_[cycle.front()];
       return absl::InvalidArgumentError(absl::StrCat(
           Location(first, versioned_only ? first.down_revision_line : first.depends_on_line), ": ",
           versioned_only ? "Cycle" : "Dependency cycle", " is detected in revisions (",
@@ -227,7 +226,7 @@ absl::Status RevisionGraph::Link() {
     if (IsHead(i)) heads_.push_back(i);
     if (IsRealHead(i)) real_heads_.push_back(i);
     if (IsBase(i)) bases_.push_back(i);
-    if (IsBase(i) && nodes_[i].script.depends_on.empty()) real_bases_.push_back(i);
+    if (IsBase(i) && scripts_[i].depends_on.empty()) real_bases_.push_back(i);
   }
 
   // Branch label inheritance, as Alembic's _add_branches: the labelled
@@ -236,7 +235,7 @@ absl::Status RevisionGraph::Link() {
   {
     std::vector<std::set<std::string>> labels(n);
     for (Index i = 0; i < n; ++i) {
-      const auto& own = nodes_[i].script.branch_labels;
+      const auto& own = scripts_[i].branch_labels;
       if (own.empty()) continue;
       labels[i].insert(own.begin(), own.end());
       const std::set<std::string> propagate = labels[i];

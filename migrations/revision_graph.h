@@ -68,8 +68,8 @@ class RevisionGraph {
   RevisionGraph& operator=(const RevisionGraph&) = delete;
 
   int size() const { return static_cast<int>(nodes_.size()); }
-  const Script& script(Index i) const { return nodes_[i].script; }
-  const std::string& id(Index i) const { return nodes_[i].script.revision; }
+  const Script& script(Index i) const { return scripts_[i]; }
+  const std::string& id(Index i) const { return scripts_[i].revision; }
   std::optional<Index> FindExact(absl::string_view revision_id) const;
 
   // Versioned heads (nothing points here by down_revision), load order.
@@ -140,8 +140,8 @@ class RevisionGraph {
       const std::vector<std::string>& current_heads) const;
 
  private:
+  // Node i links scripts_[i].
   struct Node {
-    Script script;
     std::vector<Index> down;       // down_revision
     std::vector<Index> deps;       // depends_on, resolved
     std::vector<Index> norm_deps;  // deps not implied by an ancestor's deps
@@ -199,6 +199,7 @@ class RevisionGraph {
                            std::vector<std::string>& heads, Plan& plan,
                            absl::string_view destination = "") const;
 
+  std::vector<Script> scripts_;  // load order
   std::vector<Node> nodes_;
   absl::flat_hash_map<std::string, Index> by_key_;  // ids and branch labels
   std::vector<std::pair<std::string, Index>> sorted_keys_;  // for prefix lookup

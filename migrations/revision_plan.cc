@@ -238,7 +238,7 @@ absl::Status RevisionGraph::AppendSteps(Direction direction, const std::vector<I
                                         std::vector<std::string>& heads, Plan& plan,
                                         absl::string_view destination) const {
   for (Index r : order) {
-    const Script& s = nodes_[r].script;
+    const Script& s = scripts_[r];
     if (direction == Direction::kDowngrade && !s.is_reversible()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "revision ", s.revision, " (", s.path,
@@ -247,7 +247,7 @@ absl::Status RevisionGraph::AppendSteps(Direction direction, const std::vector<I
     }
     Step step;
     step.direction = direction;
-    step.script = &nodes_[r].script;
+    step.script = &scripts_[r];
     step.is_upgrade = direction == Direction::kUpgrade;
     if (step.is_upgrade) {
       for (Index d : nodes_[r].down) step.from_revisions.push_back(id(d));

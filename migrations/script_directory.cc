@@ -32,11 +32,20 @@ absl::StatusOr<std::vector<Script>> LoadScripts(const FileSystem& fs, const std:
   // Read and parsed on every core: a history of thousands of revisions is
   // read in the time of a fraction of them. The first error in name order
   // is the one reported, whatever thread met it first.
-  std::vector<absl::StatusOr<Script>> loaded(sql.size(), absl::UnknownError("not read"));
+  // Each script is parsed straight into its place in the result: no copy of
+  // thousands of them through a second vector.
+  std::vector<Script> scripts(sql.size());
+  std::vector<absl::Status> errors(sql.size());
   auto load = [&](size_t i) {
     std::string path = JoinPath(dir, sql[i]);
     absl::StatusOr<std::string> bytes = fs.ReadFile(path);
-    loaded[i] = bytes.ok() ? ParseScript(path, *bytes, options) : absl::StatusOr<Script>(bytes.status());
+    absl::StatusOr<Script> script =
+        bytes.ok() ? ParseScript(path, *bytes, options) : absl::StatusOr<Script>(bytes.status());
+    if (script.ok()) {
+      scripts[i] = *std::move(script);
+    } else {
+      errors[i] = script.status();
+    }
   };
   constexpr size_t kPerThread = 64;
   const size_t threads = std::min<size_t>(
@@ -53,11 +62,8 @@ absl::StatusOr<std::vector<Script>> LoadScripts(const FileSystem& fs, const std:
     work();
     for (auto& w : workers) w.join();
   }
-  std::vector<Script> scripts;
-  scripts.reserve(sql.size());
-  for (auto& script : loaded) {
-    if (!script.ok()) return script.status();
-    scripts.push_back(*std::move(script));
+  for (const absl::Status& error : errors) {
+    if (!error.ok()) return error;
   }
   return scripts;
 }
