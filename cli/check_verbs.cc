@@ -11,11 +11,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "cli/command.h"
-#include "migrations/autogenerate.h"
+#include "cli/online.h"
 #include "migrations/lint.h"
 #include "migrations/script_directory.h"
 #include "migrations/status_macros.h"
-#include "proto/convert.h"
 
 namespace fleet::cli {
 namespace {
@@ -47,13 +46,24 @@ int RunLint(Context& ctx) {
   if (!graph.ok()) return Fail(ctx, graph.status());
   auto revisions = RevisionsIn(**graph, ctx.options.range);
   if (!revisions.ok()) return Fail(ctx, revisions.status());
-  std::vector<fleet::v1::LintFinding> findings;
+  std::vector<LintReport> findings;
   for (const migrations::LintFinding& f : migrations::LintRevisions(**graph, *revisions)) {
-    findings.push_back(proto::LintFindingToProto(f));
+    findings.push_back({.rule = f.rule->id,
+                        .severity = std::string(migrations::LintSeverityName(f.severity)),
+                        .revision = f.revision,
+                        .file = f.path,
+                        .line = f.line,
+                        .statement = f.statement,
+                        .table = f.table,
+                        .detail = f.detail,
+                        .why = f.rule->why,
+                        .fix = f.rule->fix,
+                        .ignored = f.ignored,
+                        .ignore_reason = f.ignore_reason});
   }
   int errors = 0;
   if (Json(ctx)) {
-    for (const auto& f : findings) errors += !f.ignored() && f.severity() == "error";
+    for (const auto& f : findings) errors += !f.ignored && f.severity == "error";
     ctx.out << nlohmann::json{{"revisions", revisions->size()},
                               {"findings", LintFindingsJson(findings)}}
                    .dump(2)
@@ -66,83 +76,6 @@ int RunLint(Context& ctx) {
   return errors > 0 ? kExitCheckFailed : kExitOk;
 }
 
-int RunTest(Context& ctx) {
-  const Options& o = ctx.options;
-  std::string dev = o.dev_url;
-  if (dev.empty()) {
-    if (const char* env = std::getenv("FLEET_DEV_URL")) dev = env;
-  }
-  if (dev.empty()) {
-    return UsageError(ctx,
-                      "test needs a scratch PostgreSQL database: --dev-url or FLEET_DEV_URL (an "
-                      "empty database; fleetctl builds and drops a schema in it)");
-  }
-  auto graph = LoadGraph(ctx);
-  if (!graph.ok()) return Fail(ctx, graph.status());
-  const RevisionGraph& g = **graph;
-  auto table = VersionTableFor(ctx);
-  if (!table.ok()) return Fail(ctx, table.status());
-  auto config = ReadConfig(ctx);
-  if (!config.ok()) return Fail(ctx, config.status());
-
-  // One head, unless fleet.toml declares the heads the branches end at.
-  std::vector<std::string> heads = Ids(g, g.heads());
-  std::vector<std::string> declared_heads;
-  if (*config != nullptr) {
-    if (const toml::array* a = (**config)["heads"].as_array()) {
-      for (const auto& h : *a) declared_heads.push_back(h.value_or(std::string()));
-    }
-  }
-  std::vector<std::string> sorted_heads = heads, sorted_declared = declared_heads;
-  std::sort(sorted_heads.begin(), sorted_heads.end());
-  std::sort(sorted_declared.begin(), sorted_declared.end());
-  if (declared_heads.empty() ? heads.size() > 1 : sorted_heads != sorted_declared) {
-    ctx.out << "FAIL heads: the versions directory has " << heads.size() << " heads ("
-            << HeadsText(heads) << ")"
-            << (declared_heads.empty()
-                    ? "; merge them (fleetctl merge heads), or list them as heads = [...] in "
-                      "fleet.toml when the branches are meant"
-                    : absl::StrCat(" where fleet.toml declares ", HeadsText(declared_heads)))
-            << "\n";
-    return kExitCheckFailed;
-  }
-  ctx.out << "ok   heads: " << HeadsText(heads) << "\n";
-
-  auto result = migrations::RunStairway(g, dev, table->name, [&](const migrations::StairwayStep& s) {
-    ctx.out << "ok   " << s.revision << " (" << s.path << "): "
-            << (s.reversible ? "upgrade, verify, downgrade, upgrade"
-                             : "upgrade, verify (no downgrade to test)")
-            << "\n";
-    ctx.out.flush();
-  });
-  if (!result.ok()) return Fail(ctx, result.status());
-  if (!result->failed_revision.empty()) {
-    ctx.out << "FAIL " << result->failed_revision << " (" << result->failed_path
-            << "): " << result->failure << "\n";
-    return kExitCheckFailed;
-  }
-  // The declared schema, when there is one, must be what the heads build.
-  bool has_declared = !o.declared.empty();
-  if (*config != nullptr && (**config)["schema"].value<std::string>()) has_declared = true;
-  if (has_declared) {
-    ctx.options.dev_url = dev;
-    std::ostringstream detail;
-    Context inner{ctx.options, detail, ctx.err, ctx.fs, ctx.interrupt, false, ctx.config};
-    int code = RunAutogenerateCheck(inner);
-    if (code == kExitOk) {
-      ctx.out << "ok   declared schema: the heads build it\n";
-    } else if (code == kExitCheckFailed) {
-      ctx.out << "FAIL declared schema: the heads do not build it; what would make them:\n"
-              << detail.str();
-      return kExitCheckFailed;
-    } else {
-      return code;
-    }
-  }
-  ctx.out << "All " << result->passed.size() << " revisions passed.\n";
-  return kExitOk;
-}
-
 std::string RuleList() {
   std::string out = "Rules (severity):";
   for (const migrations::LintRule& r : migrations::LintRules()) {
@@ -153,26 +86,25 @@ std::string RuleList() {
 
 }  // namespace
 
-int PrintLintFindings(Context& ctx, const std::vector<fleet::v1::LintFinding>& findings,
-                      bool show_ignored) {
+int PrintLintFindings(Context& ctx, const std::vector<LintReport>& findings, bool show_ignored) {
   int errors = 0, warnings = 0, ignored = 0;
-  for (const fleet::v1::LintFinding& f : findings) {
-    if (f.ignored()) {
+  for (const LintReport& f : findings) {
+    if (f.ignored) {
       ++ignored;
       if (!show_ignored) continue;
-    } else if (f.severity() == "error") {
+    } else if (f.severity == "error") {
       ++errors;
     } else {
       ++warnings;
     }
-    ctx.out << f.file() << ":" << f.line() << ": " << (f.ignored() ? "ignored " : "")
-            << f.severity() << " " << f.rule() << " (revision " << f.revision() << ")\n";
-    if (!f.statement().empty()) ctx.out << "    " << f.statement() << "\n";
-    std::string what = f.table().empty() ? "" : absl::StrCat("table ", f.table());
-    if (!f.detail().empty()) absl::StrAppend(&what, what.empty() ? "" : ", ", f.detail());
-    ctx.out << "    why: " << (what.empty() ? "" : what + ": ") << f.why() << "\n";
-    ctx.out << "    instead: " << f.fix() << "\n";
-    if (f.ignored()) ctx.out << "    ignored because: " << f.ignore_reason() << "\n";
+    ctx.out << f.file << ":" << f.line << ": " << (f.ignored ? "ignored " : "") << f.severity << " "
+            << f.rule << " (revision " << f.revision << ")\n";
+    if (!f.statement.empty()) ctx.out << "    " << f.statement << "\n";
+    std::string what = f.table.empty() ? "" : absl::StrCat("table ", f.table);
+    if (!f.detail.empty()) absl::StrAppend(&what, what.empty() ? "" : ", ", f.detail);
+    ctx.out << "    why: " << (what.empty() ? "" : what + ": ") << f.why << "\n";
+    ctx.out << "    instead: " << f.fix << "\n";
+    if (f.ignored) ctx.out << "    ignored because: " << f.ignore_reason << "\n";
   }
   if (errors + warnings == 0) {
     ctx.out << "No lint findings";
@@ -188,21 +120,21 @@ int PrintLintFindings(Context& ctx, const std::vector<fleet::v1::LintFinding>& f
   return errors;
 }
 
-nlohmann::json LintFindingsJson(const std::vector<fleet::v1::LintFinding>& findings) {
+nlohmann::json LintFindingsJson(const std::vector<LintReport>& findings) {
   nlohmann::json out = nlohmann::json::array();
-  for (const fleet::v1::LintFinding& f : findings) {
-    out.push_back({{"rule", f.rule()},
-                   {"severity", f.severity()},
-                   {"revision", f.revision()},
-                   {"file", f.file()},
-                   {"line", f.line()},
-                   {"statement", f.statement()},
-                   {"table", f.table()},
-                   {"detail", f.detail()},
-                   {"why", f.why()},
-                   {"fix", f.fix()},
-                   {"ignored", f.ignored()},
-                   {"ignore_reason", f.ignore_reason()}});
+  for (const LintReport& f : findings) {
+    out.push_back({{"rule", f.rule},
+                   {"severity", f.severity},
+                   {"revision", f.revision},
+                   {"file", f.file},
+                   {"line", f.line},
+                   {"statement", f.statement},
+                   {"table", f.table},
+                   {"detail", f.detail},
+                   {"why", f.why},
+                   {"fix", f.fix},
+                   {"ignored", f.ignored},
+                   {"ignore_reason", f.ignore_reason}});
   }
   return out;
 }

@@ -20,7 +20,6 @@
 #include "absl/time/time.h"
 #include "cli/exit_codes.h"
 #include "cli/interrupt.h"
-#include "fleet/v1/common.pb.h"
 #include "migrations/file_system.h"
 #include "migrations/offline_sql.h"
 #include "migrations/revision_graph.h"
@@ -114,6 +113,9 @@ struct Context {
   std::optional<absl::StatusOr<std::optional<toml::table>>> config;
   // The whole command line's definition (completion walks it).
   const CLI::App* app = nullptr;
+  // The command line as given (HandOver passes it on unchanged).
+  int argc = 0;
+  const char* const* argv = nullptr;
 };
 
 // One verb (or one action of a verb: `rollout pause`) of the table.
@@ -150,12 +152,20 @@ std::vector<Command> CheckVerbs();     // lint, test (check_verbs.cc)
 std::vector<Command> ImportVerbs();    // import alembic (import_verbs.cc)
 std::vector<Command> CompletionVerbs();  // completion bash|zsh (completion_verbs.cc)
 
+// One lint finding as fleetctl shows it, from the engine (lint) or from the
+// controller (rollout plan).
+struct LintReport {
+  std::string rule, severity, revision, file;
+  int line = 0;
+  std::string statement, table, detail, why, fix;
+  bool ignored = false;
+  std::string ignore_reason;
+};
 // Lint findings for people, then a count line; ignored ones only with
 // `show_ignored`. Returns the errors that are not ignored.
-int PrintLintFindings(Context& ctx, const std::vector<fleet::v1::LintFinding>& findings,
-                      bool show_ignored);
+int PrintLintFindings(Context& ctx, const std::vector<LintReport>& findings, bool show_ignored);
 // The same as JSON objects.
-nlohmann::json LintFindingsJson(const std::vector<fleet::v1::LintFinding>& findings);
+nlohmann::json LintFindingsJson(const std::vector<LintReport>& findings);
 
 // Where --autogenerate builds and what it compares with (revision, check).
 void AddAutogenerateSources(CLI::App& c, Options& o);

@@ -9,6 +9,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/command.h"
+#include "cli/online.h"
 #include "proto/version.h"
 
 namespace fleet::cli {
@@ -103,9 +104,16 @@ int RunFleetctl(int argc, const char* const* argv, std::ostream& out, std::ostre
   std::vector<std::pair<CLI::App*, int (*)(Context&)>> handlers;
   for (const Command& command : AllVerbs()) AddCommand(app, command, ctx.options, handlers);
   ctx.app = &app;
+  ctx.argc = argc;
+  ctx.argv = argv;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // fleetctl knows only the offline verbs: --help, and anything it cannot
+    // parse, is for fleetctl-online, which knows them all (cli/online.h).
+    if (dynamic_cast<const CLI::CallForVersion*>(&e) == nullptr) {
+      if (std::optional<int> code = HandOver(ctx)) return *code;
+    }
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
       app.exit(e, out, err);
       return kExitOk;

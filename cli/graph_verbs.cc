@@ -1,12 +1,13 @@
 // The verbs that read the versions directory only: heads, branches,
 // history (with --dsn it marks the database's revisions), show.
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "cli/command.h"
-#include "cli/database.h"
+#include "cli/online.h"
 #include "cli/revision_format.h"
 #include "nlohmann/json.hpp"
 
@@ -53,13 +54,10 @@ int RunHistory(Context& ctx) {
   const RevisionGraph& g = **graph;
   std::vector<std::string> db_heads;
   if (ctx.options.indicate_current || lower == "current" || upper == "current") {
-    int code = WithMigrator(ctx, g, [&](migrations::Migrator& m) {
-      auto state = m.Inspect();
-      if (!state.ok()) return Fail(ctx, state.status());
-      db_heads = state->heads;
-      return static_cast<int>(kExitOk);
-    });
-    if (code != kExitOk) return code;
+    int code = kExitOk;
+    std::optional<std::vector<std::string>> heads = DatabaseHeads(ctx, g, &code);
+    if (!heads) return code;
+    db_heads = *std::move(heads);
     for (std::string* end : {&lower, &upper}) {
       if (*end != "current") continue;
       if (db_heads.size() > 1) {

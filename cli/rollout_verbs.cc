@@ -332,6 +332,26 @@ int Watch(Context& ctx, Stub& stub, const std::string& id) {
 }
 
 // Planned tenants whose rehearsal did not come out ok.
+// The plan's lint findings as fleetctl shows them.
+std::vector<LintReport> Reports(const fleet::v1::RolloutPlan& plan) {
+  std::vector<LintReport> out;
+  for (const fleet::v1::LintFinding& f : plan.lint()) {
+    out.push_back({.rule = f.rule(),
+                   .severity = f.severity(),
+                   .revision = f.revision(),
+                   .file = f.file(),
+                   .line = f.line(),
+                   .statement = f.statement(),
+                   .table = f.table(),
+                   .detail = f.detail(),
+                   .why = f.why(),
+                   .fix = f.fix(),
+                   .ignored = f.ignored(),
+                   .ignore_reason = f.ignore_reason()});
+  }
+  return out;
+}
+
 int RehearsalsFailed(const fleet::v1::RolloutPlan& plan) {
   int failed = 0;
   for (const auto& w : plan.waves()) {
@@ -374,9 +394,11 @@ int Plan(Context& ctx, ControllerCall& call) {
     }
     std::vector<std::string> skipped;
     for (const auto& t : plan.skipped()) skipped.push_back(t.id());
-    std::vector<fleet::v1::LintFinding> lint(plan.lint().begin(), plan.lint().end());
-    ctx.out << nlohmann::json{{"bundle", plan.bundle_digest()}, {"waves", waves},
-                              {"skipped", skipped}, {"lint", LintFindingsJson(lint)}}.dump(2)
+    ctx.out << nlohmann::json{{"bundle", plan.bundle_digest()},
+                              {"waves", waves},
+                              {"skipped", skipped},
+                              {"lint", LintFindingsJson(Reports(plan))}}
+                   .dump(2)
             << "\n";
     return RehearsalsFailed(plan) > 0 ? kExitCheckFailed : kExitOk;
   }
@@ -408,8 +430,7 @@ int Plan(Context& ctx, ControllerCall& call) {
   }
   if (plan.waves_size() > 0) {
     ctx.out << "Lint of the revisions it would run:\n";
-    int errors = PrintLintFindings(ctx, {plan.lint().begin(), plan.lint().end()},
-                                   ctx.options.show_ignored);
+    int errors = PrintLintFindings(ctx, Reports(plan), ctx.options.show_ignored);
     if (errors > 0 && !ctx.options.fleet.allow_lint_errors) {
       ctx.out << "rollout start refuses these errors unless --allow-lint-errors\n";
     }

@@ -1,4 +1,5 @@
-# `cmake --install build [--prefix P]`: the three programs, their systemd
+# `cmake --install build [--prefix P]`: the three programs (and fleetctl's
+# online half in libexec/fleet), their systemd
 # units with ExecStart pointing at the installed programs (under the prefix
 # given at install time, not /usr/local by assumption), the example
 # configuration and the README. Tests and benchmarks are not installed.
@@ -9,6 +10,9 @@ set(FLEET_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING
     "Directory for the systemd units, relative to the install prefix")
 
 install(TARGETS fleetctl fleet-controller fleet-agent RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# fleetctl's database and fleet-controller verbs (cli/online.h): fleetctl
+# runs it from here, relative to its own directory.
+install(TARGETS fleetctl-online RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/fleet)
 
 # The units in deploy/systemd name /usr/local/bin; installed, they name the
 # programs where this install puts them.

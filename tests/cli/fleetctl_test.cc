@@ -1,3 +1,5 @@
+#include <array>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -207,6 +209,76 @@ TEST(FleetctlTest, RealBinaryExitCodes) {
   EXPECT_EQ(RunBinary(FLEET_SOURCE_DIR "/examples/support-desk", "heads").code, 0);
   EXPECT_EQ(RunBinary(FLEET_SOURCE_DIR "/examples/support-desk", "show nothing-here").code, 3);
   EXPECT_EQ(RunBinary(FLEET_SOURCE_DIR "/examples/support-desk", "--no-such-flag").code, 2);
+}
+
+// What the shell runs as fleetctl starts without libpq or gRPC (cli/online.h):
+// they and what Debian builds them with are most of its start-up.
+TEST(FleetctlBinaryTest, LoadsNoServerLibrary) {
+  auto ldd = RunBinary("/", "--version");  // the program runs at all
+  ASSERT_EQ(ldd.code, 0);
+  std::string libraries;
+  FILE* p = popen("ldd '" FLEETCTL_PATH "'", "r");
+  ASSERT_NE(p, nullptr);
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) libraries.append(buf.data(), n);
+  ASSERT_EQ(pclose(p), 0);
+  EXPECT_THAT(libraries, HasSubstr("libpg_query"));  // the offline verbs' own parser
+  EXPECT_THAT(libraries, Not(HasSubstr("libpq")));
+  EXPECT_THAT(libraries, Not(HasSubstr("libgrpc")));
+  EXPECT_THAT(libraries, Not(HasSubstr("libssl")));
+}
+
+// Every other command line goes, unchanged, to fleetctl-online: help lists
+// every verb, and the database and controller verbs answer as they always did.
+TEST(FleetctlBinaryTest, HandsOtherCommandLinesToFleetctlOnline) {
+  const std::string proj = FLEET_SOURCE_DIR "/examples/support-desk";
+  auto help = RunBinary(proj, "--help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_THAT(help.out, HasSubstr("rollout"));
+  EXPECT_THAT(help.out, HasSubstr("completion"));
+  auto status = RunBinary(proj, "status", true);
+  EXPECT_EQ(status.code, 2);
+  EXPECT_THAT(status.out, HasSubstr("no controller given"));
+  auto current = RunBinary(proj, "current", true);
+  EXPECT_EQ(current.code, 2);
+  EXPECT_THAT(current.out, HasSubstr("no database given"));
+  auto wrong = RunBinary(proj, "heads --no-such-flag", true);
+  EXPECT_EQ(wrong.code, 2);
+  EXPECT_THAT(wrong.out, HasSubstr("--no-such-flag"));
+  auto completion = RunBinary(proj, "completion bash");
+  EXPECT_EQ(completion.code, 0);
+  EXPECT_THAT(completion.out, HasSubstr("rollout"));
+}
+
+// Without fleetctl-online beside it (or where an install puts it), the offline
+// verbs still work and the others say what is missing.
+TEST(FleetctlBinaryTest, SaysWhenFleetctlOnlineIsMissing) {
+  TempDir bin;
+  const std::string alone = bin.path() + "/fleetctl";
+  std::filesystem::copy_file(FLEETCTL_PATH, alone);
+  std::filesystem::permissions(alone, std::filesystem::perms::owner_all);
+  const std::string cmd = "cd '" FLEET_SOURCE_DIR "/examples/support-desk' && '" + alone + "' ";
+  auto run = [&](const std::string& args) {
+    fleet::testing::Result r;
+    FILE* p = popen((cmd + args + " 2>&1").c_str(), "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    int status = pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  };
+  auto heads = run("heads");
+  EXPECT_EQ(heads.code, 0) << heads.out;
+  EXPECT_THAT(heads.out, HasSubstr("(head)"));
+  auto status = run("status");
+  EXPECT_EQ(status.code, 3);
+  EXPECT_THAT(status.out, HasSubstr("needs fleetctl-online"));
+  EXPECT_THAT(status.out, HasSubstr(bin.path() + "/fleetctl-online"));
+  auto upgrade = run("upgrade head --dsn postgresql://nobody@127.0.0.1:1/none");
+  EXPECT_EQ(upgrade.code, 3);
+  EXPECT_THAT(upgrade.out, HasSubstr("needs fleetctl-online"));
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ grep -q "conffiles" <<<"$info" || fail "no conffiles in the control area"
 grep -q "postinst" <<<"$info" || fail "no postinst in the control area"
 
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
-for f in ./usr/bin/fleetctl ./usr/bin/fleet-controller ./usr/bin/fleet-agent \
+for f in ./usr/bin/fleetctl ./usr/libexec/fleet/fleetctl-online ./usr/bin/fleet-controller ./usr/bin/fleet-agent \
          ./usr/lib/systemd/system/fleet-agent.service ./usr/lib/systemd/system/fleet-controller.service \
          ./etc/fleet/agent.toml ./etc/fleet/agent.env ./etc/fleet/controller.env \
          ./usr/share/doc/fleet/README.md ./usr/share/doc/fleet/copyright ./usr/share/doc/fleet/examples/agent.toml \
@@ -55,6 +55,8 @@ for p in fleetctl fleet-controller fleet-agent; do
   [[ $("$tmp/root/usr/bin/$p" --version) == "$p $version" ]] || fail "$p --version is wrong"
   "$tmp/root/usr/bin/$p" --help >/dev/null || fail "$p --help failed"
 done
+out=$("$tmp/root/usr/bin/fleetctl" status 2>&1) && fail "fleetctl status without a controller succeeded"
+grep -q "no controller given" <<<"$out" || fail "the packaged fleetctl did not reach fleetctl-online: $out"
 bash -n "$tmp/root/usr/share/bash-completion/completions/fleetctl" || fail "the bash completion does not parse"
 zcat "$tmp/root/usr/share/man/man1/fleetctl.1.gz" | grep -q '^\.TH FLEETCTL "1"' || fail "fleetctl.1 is not a man page"
 grep -q '^ExecStart=/usr/bin/fleet-agent ' "$tmp/root/usr/lib/systemd/system/fleet-agent.service" \

@@ -23,6 +23,11 @@ check_tree() {  # ROOT PREFIX: files under ROOT, units naming PREFIX
       || fail "$p --version says '$("$root$prefix/bin/$p" --version)', not '$p $version'"
   done
   [[ $(find "$root$prefix/bin" -type f | wc -l) -eq 3 ]] || fail "more than the three programs in bin"
+  [[ -x "$root$prefix/libexec/fleet/fleetctl-online" ]] || fail "fleetctl-online is not in $prefix/libexec/fleet"
+  # fleetctl hands what it cannot run itself to the installed fleetctl-online.
+  local out
+  out=$(cd "$tmp" && "$root$prefix/bin/fleetctl" status 2>&1) && fail "fleetctl status without a controller succeeded"
+  grep -q "no controller given" <<<"$out" || fail "fleetctl status did not reach fleetctl-online: $out"
   if find "$root$prefix" -name '*_test' -o -name '*bench*' | grep -q .; then
     fail "a test or benchmark is installed"
   fi
