@@ -67,6 +67,11 @@ absl::StatusOr<std::unique_ptr<const migrations::RevisionGraph>> LoadGraph(Conte
   return migrations::LoadRevisionGraph(ctx.fs, dir);
 }
 
+absl::StatusOr<std::unique_ptr<const migrations::RevisionGraph>> LoadHistory(Context& ctx) {
+  ASSIGN_OR_RETURN(std::string dir, VersionsDir(ctx));
+  return migrations::LoadRevisionGraph(ctx.fs, dir, {.headers_only = true});
+}
+
 std::vector<std::string> Ids(const migrations::RevisionGraph& graph,
                              const std::vector<migrations::RevisionGraph::Index>& revs) {
   std::vector<std::string> ids;

@@ -18,7 +18,7 @@ using migrations::RevisionGraph;
 using Index = RevisionGraph::Index;
 
 int RunHeads(Context& ctx) {
-  auto graph = LoadGraph(ctx);
+  auto graph = LoadHistory(ctx);
   if (!graph.ok()) return Fail(ctx, graph.status());
   const RevisionGraph& g = **graph;
   const std::vector<Index>& revs = ctx.options.resolve_dependencies ? g.real_heads() : g.heads();
@@ -49,7 +49,7 @@ int RunHistory(Context& ctx) {
     lower = std::string(absl::StripAsciiWhitespace(parts[0]));
     upper = std::string(absl::StripAsciiWhitespace(parts[1]));
   }
-  auto graph = LoadGraph(ctx);
+  auto graph = LoadHistory(ctx);
   if (!graph.ok()) return Fail(ctx, graph.status());
   const RevisionGraph& g = **graph;
   std::vector<std::string> db_heads;
@@ -95,7 +95,7 @@ int RunHistory(Context& ctx) {
 }
 
 int RunBranches(Context& ctx) {
-  auto graph = LoadGraph(ctx);
+  auto graph = LoadHistory(ctx);
   if (!graph.ok()) return Fail(ctx, graph.status());
   const RevisionGraph& g = **graph;
   auto revs = g.History("", "");
@@ -129,7 +129,7 @@ int RunShow(Context& ctx) {
   if (ctx.options.target == "current") {
     return UsageError(ctx, "'show current' needs a database connection");
   }
-  auto graph = LoadGraph(ctx);
+  auto graph = LoadHistory(ctx);
   if (!graph.ok()) return Fail(ctx, graph.status());
   const RevisionGraph& g = **graph;
   auto revs = g.Resolve(ctx.options.target);

@@ -239,6 +239,11 @@ absl::Status RevisionGraph::AppendSteps(Direction direction, const std::vector<I
                                         absl::string_view destination) const {
   for (Index r : order) {
     const Script& s = scripts_[r];
+    if (!s.statements_parsed) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("revision ", s.revision, " (", s.path,
+                       ") was loaded to show the history, without its SQL: nothing can run it"));
+    }
     if (direction == Direction::kDowngrade && !s.is_reversible()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "revision ", s.revision, " (", s.path,

@@ -178,6 +178,22 @@ absl::Status CheckBatchSections(absl::string_view path, const Script& script,
   return absl::OkStatus();
 }
 
+// The revision ids a script names as parents and dependencies are ids;
+// returns the script.
+absl::StatusOr<Script> CheckIds(absl::string_view path, Script& script) {
+  for (const std::string& down : script.down_revisions) {
+    if (absl::Status s = ValidateRevisionId(down); !s.ok()) {
+      return LineError(path, script.down_revision_line, s.message());
+    }
+  }
+  for (const std::string& dep : script.depends_on) {
+    if (absl::Status s = ValidateRevisionId(dep); !s.ok()) {
+      return LineError(path, script.depends_on_line, s.message());
+    }
+  }
+  return std::move(script);
+}
+
 }  // namespace
 
 absl::Status ValidateRevisionId(absl::string_view id) { return ValidateName("revision id", id); }
@@ -374,6 +390,10 @@ absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view byt
   if (script.upgrade.line == 0) {
     return LineError(path, line_no, "missing '-- migrate:upgrade' section");
   }
+  if (options.headers_only) {
+    script.statements_parsed = false;
+    return CheckIds(path, script);
+  }
   // Every section is read by PostgreSQL's own parser: a statement that
   // does not parse, or that would escape the revision's transaction, is
   // refused here (so at bundle push too), naming its line.
@@ -419,17 +439,7 @@ absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view byt
     return LineError(path, script.verify->line - 1, "empty '-- migrate:verify' section");
   }
   RETURN_IF_ERROR(CheckBatchSections(path, script, batch_key_line));
-  for (const std::string& down : script.down_revisions) {
-    if (absl::Status s = ValidateRevisionId(down); !s.ok()) {
-      return LineError(path, script.down_revision_line, s.message());
-    }
-  }
-  for (const std::string& dep : script.depends_on) {
-    if (absl::Status s = ValidateRevisionId(dep); !s.ok()) {
-      return LineError(path, script.depends_on_line, s.message());
-    }
-  }
-  return script;
+  return CheckIds(path, script);
 }
 
 std::string FormatScript(const Script& script) {

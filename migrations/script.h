@@ -53,6 +53,10 @@ struct Script {
   absl::Duration batch_pause = absl::ZeroDuration();  // header batch_pause: between batches
   absl::Duration batch_max = absl::Seconds(60);       // header batch_max_seconds: per batch
 
+  // False when loaded with ParseScriptOptions::headers_only: the sections'
+  // SQL was not parsed, and nothing may run it.
+  bool statements_parsed = true;
+
   std::string path;      // the file, as found (directory joined with name)
   std::string checksum;  // SHA-256 of the file's bytes, lowercase hex
 
@@ -77,8 +81,15 @@ struct Script {
 // leaving them in the statements (marked): what `fleetctl lint` loads, to
 // report them as findings beside everything else rather than stop at the
 // first. Nothing that runs SQL loads scripts that way.
+//
+// `options.headers_only` reads the header and splits the sections but does
+// not parse their SQL: what the verbs that only show the history (heads,
+// branches, history, show) load, in half the time. Such a Script has
+// statements_parsed false and no statements, and no plan can be made with
+// it (RevisionGraph refuses), so it can never run.
 struct ParseScriptOptions {
   bool keep_misplaced_transaction_statements = false;
+  bool headers_only = false;
 };
 [[nodiscard]] absl::StatusOr<Script> ParseScript(absl::string_view path, absl::string_view bytes,
                                                  const ParseScriptOptions& options = {});

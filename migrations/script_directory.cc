@@ -68,9 +68,9 @@ absl::StatusOr<std::vector<Script>> LoadScripts(const FileSystem& fs, const std:
   return scripts;
 }
 
-absl::StatusOr<std::unique_ptr<const RevisionGraph>> LoadRevisionGraph(const FileSystem& fs,
-                                                                       const std::string& dir) {
-  ASSIGN_OR_RETURN(std::vector<Script> scripts, LoadScripts(fs, dir));
+absl::StatusOr<std::unique_ptr<const RevisionGraph>> LoadRevisionGraph(
+    const FileSystem& fs, const std::string& dir, const ParseScriptOptions& options) {
+  ASSIGN_OR_RETURN(std::vector<Script> scripts, LoadScripts(fs, dir, options));
   return RevisionGraph::Build(std::move(scripts));
 }
 

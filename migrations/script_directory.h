@@ -26,7 +26,7 @@ namespace fleet::migrations {
 
 // LoadScripts, then RevisionGraph::Build.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<const RevisionGraph>> LoadRevisionGraph(
-    const FileSystem& fs, const std::string& dir);
+    const FileSystem& fs, const std::string& dir, const ParseScriptOptions& options = {});
 
 }  // namespace fleet::migrations
 

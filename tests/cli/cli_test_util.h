@@ -36,20 +36,30 @@ inline Result RunCli(std::vector<std::string> args) {
   return r;
 }
 
-// Runs the real fleetctl binary in `cwd` through the shell; stdout only, or
-// stdout and stderr together in `out`.
-inline Result RunBinary(const std::string& cwd, const std::string& args,
-                        bool with_stderr = false) {
-  std::string cmd = "cd '" + cwd + "' && '" FLEETCTL_PATH "' " + args +
-                    (with_stderr ? " 2>&1" : " 2>/dev/null");
+// Runs `cmd` through the shell: its output and exit code.
+inline Result RunShell(const std::string& cmd) {
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
   std::array<char, 4096> buf;
   size_t n;
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs the fleetctl program `binary` in `cwd` through the shell; stdout only,
+// or stdout and stderr together in `out`.
+inline Result RunProgram(const std::string& binary, const std::string& cwd, const std::string& args,
+                         bool with_stderr = false) {
+  return RunShell("cd '" + cwd + "' && '" + binary + "' " + args +
+                  (with_stderr ? " 2>&1" : " 2>/dev/null"));
+}
+
+// The same with the fleetctl just built.
+inline Result RunBinary(const std::string& cwd, const std::string& args, bool with_stderr = false) {
+  return RunProgram(FLEETCTL_PATH, cwd, args, with_stderr);
 }
 
 inline std::string ExampleDir() {

@@ -1,5 +1,4 @@
-#include <array>
-#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -132,6 +131,28 @@ TEST(FleetctlTest, FailedOperationsExitThreeAndNameTheProblem) {
   EXPECT_THAT(missing.err, HasSubstr("does not exist"));
 }
 
+// heads, branches, history and show read the headers only; anything that
+// would run or print the SQL parses it and names the broken line.
+TEST(FleetctlTest, HistoryVerbsReadHeadersAndTheRestParseTheSql) {
+  TempDir dir;
+  std::ofstream(dir.path() + "/a1_first.sql")
+      << "-- revision: a1\n-- message: first\n-- migrate:upgrade\nCREATE TABLE t (;\n";
+  for (const char* verb : {"heads", "branches", "history", "show"}) {
+    std::vector<std::string> args = {verb, "--dir", dir.path()};
+    if (std::string(verb) == "show") args.push_back("a1");
+    auto r = RunCli(args);
+    EXPECT_EQ(r.code, kExitOk) << verb << ": " << r.err;
+  }
+  EXPECT_THAT(RunCli({"history", "--dir", dir.path()}).out, HasSubstr("first"));
+  for (const char* verb : {"upgrade", "lint"}) {
+    std::vector<std::string> args = {verb, "--dir", dir.path()};
+    if (std::string(verb) == "upgrade") args = {"upgrade", "head", "--sql", "--dir", dir.path()};
+    auto r = RunCli(args);
+    EXPECT_EQ(r.code, kExitFailed) << verb;
+    EXPECT_THAT(r.err, HasSubstr(dir.path() + "/a1_first.sql:4:")) << verb;
+  }
+}
+
 TEST(FleetctlTest, InitRevisionMergeWriteAValidHistory) {
   TempDir tmp;
   std::string proj = tmp.path() + "/proj";
@@ -214,19 +235,20 @@ TEST(FleetctlTest, RealBinaryExitCodes) {
 // What the shell runs as fleetctl starts without libpq or gRPC (cli/online.h):
 // they and what Debian builds them with are most of its start-up.
 TEST(FleetctlBinaryTest, LoadsNoServerLibrary) {
-  auto ldd = RunBinary("/", "--version");  // the program runs at all
+  ASSERT_EQ(RunBinary("/", "--version").code, 0);  // the program runs at all
+  auto ldd = fleet::testing::RunShell("ldd '" FLEETCTL_PATH "'");
   ASSERT_EQ(ldd.code, 0);
-  std::string libraries;
-  FILE* p = popen("ldd '" FLEETCTL_PATH "'", "r");
-  ASSERT_NE(p, nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) libraries.append(buf.data(), n);
-  ASSERT_EQ(pclose(p), 0);
-  EXPECT_THAT(libraries, HasSubstr("libpg_query"));  // the offline verbs' own parser
-  EXPECT_THAT(libraries, Not(HasSubstr("libpq")));
-  EXPECT_THAT(libraries, Not(HasSubstr("libgrpc")));
-  EXPECT_THAT(libraries, Not(HasSubstr("libssl")));
+  EXPECT_THAT(ldd.out, HasSubstr("libpg_query"));  // the offline verbs' own parser
+  EXPECT_THAT(ldd.out, Not(HasSubstr("libpq")));
+  EXPECT_THAT(ldd.out, Not(HasSubstr("libgrpc")));
+  EXPECT_THAT(ldd.out, Not(HasSubstr("libssl")));
+  // abseil linked in (cli/CMakeLists.txt) and loaded as well would be two
+  // copies of it in one process.
+  auto linked_in =
+      fleet::testing::RunShell("nm -C --defined-only '" FLEETCTL_PATH "' | grep -c 'absl::'");
+  if (std::atoi(linked_in.out.c_str()) > 0) {
+    EXPECT_THAT(ldd.out, Not(HasSubstr("libabsl")));
+  }
 }
 
 // Every other command line goes, unchanged, to fleetctl-online: help lists
@@ -258,16 +280,8 @@ TEST(FleetctlBinaryTest, SaysWhenFleetctlOnlineIsMissing) {
   const std::string alone = bin.path() + "/fleetctl";
   std::filesystem::copy_file(FLEETCTL_PATH, alone);
   std::filesystem::permissions(alone, std::filesystem::perms::owner_all);
-  const std::string cmd = "cd '" FLEET_SOURCE_DIR "/examples/support-desk' && '" + alone + "' ";
   auto run = [&](const std::string& args) {
-    fleet::testing::Result r;
-    FILE* p = popen((cmd + args + " 2>&1").c_str(), "r");
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    return fleet::testing::RunProgram(alone, FLEET_SOURCE_DIR "/examples/support-desk", args, true);
   };
   auto heads = run("heads");
   EXPECT_EQ(heads.code, 0) << heads.out;

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "migrations/revision_graph.h"
 
 namespace fleet::migrations {
 namespace {
@@ -66,6 +67,41 @@ TEST(ScriptTest, DefaultsAndIrreversible) {
   EXPECT_TRUE(s->transactional);
   EXPECT_FALSE(s->is_reversible());
   EXPECT_FALSE(s->verify.has_value());
+}
+
+// What the history verbs load: the header and the sections, not their SQL,
+// and nothing can be planned (so run) with it.
+TEST(ScriptTest, HeadersOnlyLeavesTheSqlUnparsedAndUnrunnable) {
+  constexpr char kBadSql[] =
+      "-- revision: a1\n"
+      "-- message: first\n"
+      "-- migrate:upgrade\n"
+      "CREATE TABLE t (;\n"
+      "-- migrate:downgrade\n"
+      "DROP TABLE t;\n";
+  absl::StatusOr<Script> full = ParseScript("a1_x.sql", kBadSql);
+  ASSERT_FALSE(full.ok());
+  EXPECT_THAT(full.status().message(), HasSubstr("a1_x.sql:4:"));
+  absl::StatusOr<Script> headers = ParseScript("a1_x.sql", kBadSql, {.headers_only = true});
+  ASSERT_TRUE(headers.ok()) << headers.status();
+  EXPECT_FALSE(headers->statements_parsed);
+  EXPECT_EQ(headers->revision, "a1");
+  EXPECT_EQ(headers->message, "first");
+  EXPECT_TRUE(headers->is_reversible());
+  EXPECT_TRUE(headers->upgrade.statements.empty());
+  EXPECT_EQ(headers->checksum, Sha256Hex(kBadSql));  // drift checks still work
+  // A header error is still one.
+  EXPECT_FALSE(ParseScript("a1_x.sql", "-- revision: a1\n-- bogus: 1\n-- migrate:upgrade\n",
+                           {.headers_only = true})
+                   .ok());
+  auto graph = RevisionGraph::Build({*headers});
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  EXPECT_EQ((*graph)->heads().size(), 1u);
+  for (auto plan : {(*graph)->PlanUpgrade({}, "heads"), (*graph)->PlanDowngrade({"a1"}, "base")}) {
+    ASSERT_FALSE(plan.ok());
+    EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(plan.status().message(), HasSubstr("without its SQL: nothing can run it"));
+  }
 }
 
 TEST(ScriptTest, EmptyDowngradeSectionIsReversible) {
