@@ -11,6 +11,7 @@ namespace v1 = fleet::v1;
 using proto::StateName;
 using runner_internal::Audited;
 using runner_internal::Heads;
+using runner_internal::OnWorkers;
 using runner_internal::Sorted;
 }  // namespace
 
@@ -72,14 +73,7 @@ RolloutRunner::Outcome RolloutRunner::RunRollback(Driven& d, const RolloutRecord
           d.id,
           t.tenant_id,
           absl::StrCat("-> ", Heads(t.start_heads), done.error.empty() ? "" : ": " + done.error)};
-      TenantStepWrite record;
-      record.step = done;
-      record.from = v1::TENANT_ROLLING_BACK;
-      record.record_heads = now.ok();
-      record.audit = audit;
-      absl::Status s = inventory_.WriteTenantStep(record);
-      if (!s.ok()) {
-        Stall(d.id, s);
+      if (!RecordTenant(d, done, v1::TENANT_ROLLING_BACK, now.ok(), std::move(audit))) {
         stalled = true;
         return;
       }
@@ -93,11 +87,7 @@ RolloutRunner::Outcome RolloutRunner::RunRollback(Driven& d, const RolloutRecord
       AtPoint("rollback-tenant-recorded", d.id);
     }
   };
-  std::vector<std::thread> workers;
-  for (int w = 0; w < d.spec.parallel() && static_cast<size_t>(w) < todo.size(); ++w) {
-    workers.emplace_back(worker);
-  }
-  for (auto& w : workers) w.join();
+  OnWorkers(d.spec.parallel(), todo.size(), worker);
   if (stalled) return Outcome::kStalled;
   if (stopping_) return Outcome::kDone;
   // The end is counted from the inventory, so a restart counts the same.

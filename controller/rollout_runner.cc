@@ -18,6 +18,7 @@ namespace v1 = fleet::v1;
 using proto::StateName;
 using runner_internal::Audited;
 using runner_internal::Heads;
+using runner_internal::OnWorkers;
 using runner_internal::Sorted;
 
 }  // namespace
@@ -118,6 +119,21 @@ bool RolloutRunner::Sleep(absl::Duration d) {
 
 void RolloutRunner::AtPoint(std::string_view point, const std::string& id) {
   if (options_.at_point) options_.at_point(point, id);
+}
+
+bool RolloutRunner::RecordTenant(Driven& d, const RolloutTenantRecord& done,
+                                 v1::RolloutTenantState from, bool record_heads,
+                                 AuditEntry audit) {
+  TenantStepWrite record;
+  record.step = done;
+  record.from = from;
+  record.record_heads = record_heads;
+  record.audit = std::move(audit);
+  if (absl::Status s = inventory_.WriteTenantStep(record); !s.ok()) {
+    Stall(d.id, s);
+    return false;
+  }
+  return true;
 }
 
 void RolloutRunner::Stall(const std::string& id, const absl::Status& why) {
@@ -432,16 +448,9 @@ RolloutRunner::WaveResult RolloutRunner::RunWave(Driven& d, const RolloutRecord&
                        absl::StrCat(Heads(t.start_heads), " -> ",
                                     heads_known ? Heads(t.heads) : std::string("?"),
                                     done.error.empty() ? "" : ": " + done.error)};
-      TenantStepWrite record;
-      record.step = done;
-      record.from = v1::TENANT_RUNNING;
-      record.record_heads = heads_known;
-      record.audit = audit;
-      s = inventory_.WriteTenantStep(record);
-      if (!s.ok()) {
+      if (!RecordTenant(d, done, v1::TENANT_RUNNING, heads_known, std::move(audit))) {
         // The tenant stays "running" in the inventory: a resumed driver
         // migrates it again and its agent answers "nothing to do".
-        Stall(d.id, s);
         stalled = true;
         stop = true;
         return;
@@ -457,11 +466,7 @@ RolloutRunner::WaveResult RolloutRunner::RunWave(Driven& d, const RolloutRecord&
       if (!outcome.ok() && ++failures > allowed) stop = true;  // in-flight tenants finish
     }
   };
-  std::vector<std::thread> workers;
-  for (int w = 0; w < d.spec.parallel() && static_cast<size_t>(w) < wave.size(); ++w) {
-    workers.emplace_back(worker);
-  }
-  for (auto& w : workers) w.join();
+  OnWorkers(d.spec.parallel(), wave.size(), worker);
   if (stalled) return WaveResult::kStalled;
   if (failures > allowed) return WaveResult::kFailed;
   if (interrupted) return WaveResult::kInterrupted;  // paused, aborted or stopping meanwhile

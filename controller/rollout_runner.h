@@ -121,6 +121,11 @@ class RolloutRunner {
   // Writes `t` as the move of `event` from `r`'s state: kReread when written
   // or when the rollout moved meanwhile (ABORTED); anything else stalls it.
   Outcome Move(Driven& d, const RolloutRecord& r, RolloutEvent event, RolloutTransition t);
+  // Records `done`, a tenant's finished upgrade or rollback, against `from`,
+  // the state it was read in (compare-and-set); false when the inventory
+  // refuses the write, and the rollout is stalled saying why.
+  bool RecordTenant(Driven& d, const RolloutTenantRecord& done, fleet::v1::RolloutTenantState from,
+                    bool record_heads, AuditEntry audit);
   // Stops driving `id` because of `why`: logged, and kept for Stalled().
   void Stall(const std::string& id, const absl::Status& why) ABSL_LOCKS_EXCLUDED(mu_);
   void AtPoint(std::string_view point, const std::string& id);

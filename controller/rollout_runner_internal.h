@@ -4,8 +4,10 @@
 #define FLEET_CONTROLLER_ROLLOUT_RUNNER_INTERNAL_H_
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_join.h"
@@ -37,6 +39,14 @@ inline RolloutTransition Audited(AuditEntry audit) {
   RolloutTransition t;
   t.audit = std::move(audit);
   return t;
+}
+
+// Runs `worker` on as many threads as `parallel` allows and `tasks` need,
+// and waits for them all; each worker takes tasks until none is left.
+inline void OnWorkers(int parallel, size_t tasks, const std::function<void()>& worker) {
+  std::vector<std::thread> threads;
+  for (int w = 0; w < parallel && static_cast<size_t>(w) < tasks; ++w) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
 }
 
 }  // namespace runner_internal
