@@ -62,14 +62,10 @@ absl::StatusOr<migrations::VersionTable> VersionTableFor(Context& ctx) {
   return table;
 }
 
-absl::StatusOr<std::unique_ptr<const migrations::RevisionGraph>> LoadGraph(Context& ctx) {
+absl::StatusOr<std::unique_ptr<const migrations::RevisionGraph>> LoadGraph(
+    Context& ctx, const migrations::ParseScriptOptions& options) {
   ASSIGN_OR_RETURN(std::string dir, VersionsDir(ctx));
-  return migrations::LoadRevisionGraph(ctx.fs, dir);
-}
-
-absl::StatusOr<std::unique_ptr<const migrations::RevisionGraph>> LoadHistory(Context& ctx) {
-  ASSIGN_OR_RETURN(std::string dir, VersionsDir(ctx));
-  return migrations::LoadRevisionGraph(ctx.fs, dir, {.headers_only = true});
+  return migrations::LoadRevisionGraph(ctx.fs, dir, options);
 }
 
 std::vector<std::string> Ids(const migrations::RevisionGraph& graph,

@@ -185,10 +185,11 @@ absl::StatusOr<const toml::table*> ReadConfig(Context& ctx);
 absl::StatusOr<std::string> VersionsDir(Context& ctx);
 // The version table by fleet.toml, then the flags.
 absl::StatusOr<migrations::VersionTable> VersionTableFor(Context& ctx);
-absl::StatusOr<std::unique_ptr<const migrations::RevisionGraph>> LoadGraph(Context& ctx);
-// The same without parsing the scripts' SQL, for the verbs that only show
-// the history (heads, branches, history, show): nothing can run it.
-absl::StatusOr<std::unique_ptr<const migrations::RevisionGraph>> LoadHistory(Context& ctx);
+// The versions directory's graph; with {.headers_only = true}, without
+// parsing the scripts' SQL, for the verbs that only show the history
+// (heads, branches, history, show): nothing can run such a graph.
+absl::StatusOr<std::unique_ptr<const migrations::RevisionGraph>> LoadGraph(
+    Context& ctx, const migrations::ParseScriptOptions& options = {});
 std::vector<std::string> Ids(const migrations::RevisionGraph& graph,
                              const std::vector<migrations::RevisionGraph::Index>& revs);
 // Alembic's file-name slug of a revision message: its words joined by '_',

@@ -17,8 +17,12 @@ namespace {
 using migrations::RevisionGraph;
 using Index = RevisionGraph::Index;
 
+// These verbs show the history: they read the scripts' headers, not their
+// SQL (ParseScriptOptions::headers_only).
+constexpr migrations::ParseScriptOptions kHeadersOnly{.headers_only = true};
+
 int RunHeads(Context& ctx) {
-  auto graph = LoadHistory(ctx);
+  auto graph = LoadGraph(ctx, kHeadersOnly);
   if (!graph.ok()) return Fail(ctx, graph.status());
   const RevisionGraph& g = **graph;
   const std::vector<Index>& revs = ctx.options.resolve_dependencies ? g.real_heads() : g.heads();
@@ -49,7 +53,7 @@ int RunHistory(Context& ctx) {
     lower = std::string(absl::StripAsciiWhitespace(parts[0]));
     upper = std::string(absl::StripAsciiWhitespace(parts[1]));
   }
-  auto graph = LoadHistory(ctx);
+  auto graph = LoadGraph(ctx, kHeadersOnly);
   if (!graph.ok()) return Fail(ctx, graph.status());
   const RevisionGraph& g = **graph;
   std::vector<std::string> db_heads;
@@ -95,7 +99,7 @@ int RunHistory(Context& ctx) {
 }
 
 int RunBranches(Context& ctx) {
-  auto graph = LoadHistory(ctx);
+  auto graph = LoadGraph(ctx, kHeadersOnly);
   if (!graph.ok()) return Fail(ctx, graph.status());
   const RevisionGraph& g = **graph;
   auto revs = g.History("", "");
@@ -129,7 +133,7 @@ int RunShow(Context& ctx) {
   if (ctx.options.target == "current") {
     return UsageError(ctx, "'show current' needs a database connection");
   }
-  auto graph = LoadHistory(ctx);
+  auto graph = LoadGraph(ctx, kHeadersOnly);
   if (!graph.ok()) return Fail(ctx, graph.status());
   const RevisionGraph& g = **graph;
   auto revs = g.Resolve(ctx.options.target);
